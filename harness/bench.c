@@ -1,0 +1,280 @@
+// bench.c: the harness loop. One row = plan, verify once against float64,
+// untimed warm-up, calibration of launches per sample, then samples until
+// the relative noise is low enough or the time budget runs out.
+//
+// Not here: data set-up and the float64 checks (bench_<op>.c), CSV and
+// console output (csv_row.c, cmd_run.c).
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chipbench/cb_bench.h"
+#include "chipbench/cb_topo.h"
+
+volatile int cb_interrupted;
+
+void cb_bench_opts_default(struct cb_bench_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->warmup_s = 0.1;
+    o->min_time_s = 0.5;
+    o->max_time_s = 10.0;
+    o->max_noise = 0.01;
+    o->min_samples = 10;
+    o->max_samples = 200;
+    o->rotate = 1;
+    o->seed = 1;
+}
+
+void cb_measure_free(struct cb_measure *m)
+{
+    cb_free(m->samples_ns);
+    memset(m, 0, sizeof *m);
+}
+
+static enum cb_status run_n(const struct cb_launcher *l, int64_t *next, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        enum cb_status s = l->launch(l->ctx, (*next)++);
+        if (s != CB_OK)
+            return s;
+    }
+    return l->sync ? l->sync(l->ctx) : CB_OK;
+}
+
+enum cb_status cb_measure_run(const struct cb_bench_opts *o, const struct cb_launcher *l,
+                              struct cb_measure *m)
+{
+    enum cb_status s = CB_OK;
+    memset(m, 0, sizeof *m);
+    int cap = o->max_samples > 0 ? o->max_samples : 1;
+    m->samples_ns = cb_alloc_array((size_t)cap, sizeof(double));
+    if (!m->samples_ns)
+        return cb_set_error(CB_ERR_NO_MEMORY, "samples buffer");
+    int64_t next = 0;
+
+    // Warm-up: at least two launches (the first often pays for page faults
+    // and lazy initialisation) unless one launch alone takes over a second.
+    int64_t t0 = cb_now_ns(), last = 0;
+    for (int count = 0;; count++) {
+        if (cb_interrupted) {
+            m->stop_reason = "interrupted";
+            return CB_ERR_INTERRUPTED;
+        }
+        int64_t a = cb_now_ns();
+        CB_TRY(run_n(l, &next, 1));
+        int64_t b = cb_now_ns();
+        last = b - a;
+        double el = (b - t0) * 1e-9;
+        if (el >= o->warmup_s && (count >= 1 || el >= 1.0))
+            break;
+    }
+
+    // Calibrate: a sample must be long enough for the clock (100 ticks, at
+    // least 1 ms) and, for fast kernels, long enough that min_samples of
+    // them cover half of min_time.
+    double target = 100.0 * (double)cb_timer_resolution_ns();
+    if (target < 1e6)
+        target = 1e6;
+    if (o->min_samples > 0 && o->min_time_s / (2.0 * o->min_samples) * 1e9 > target)
+        target = o->min_time_s / (2.0 * o->min_samples) * 1e9;
+    int64_t iters = last > 0 ? (int64_t)ceil(target / (double)last) : 1;
+    if (iters < 1)
+        iters = 1;
+    m->iters_per_sample = iters;
+
+    int64_t start = cb_now_ns();
+    for (;;) {
+        if (cb_interrupted) {
+            m->stop_reason = "interrupted";
+            s = CB_ERR_INTERRUPTED;
+            goto out;
+        }
+        int64_t a = cb_now_ns();
+        CB_TRY(run_n(l, &next, iters));
+        int64_t b = cb_now_ns();
+        m->samples_ns[m->nsamples++] = (double)(b - a) / (double)iters;
+        m->measured_s += (b - a) * 1e-9;
+        CB_TRY(cb_stats_compute(m->samples_ns, m->nsamples, &m->st));
+        double elapsed = (b - start) * 1e-9;
+        if (m->nsamples >= cap) {
+            m->stop_reason = "max_samples";
+            break;
+        }
+        if (m->nsamples >= o->min_samples && m->measured_s >= o->min_time_s &&
+            m->st.noise <= o->max_noise) {
+            m->stop_reason = "noise";
+            break;
+        }
+        // Three samples at least, whatever the budget: statistics need them.
+        if (elapsed >= o->max_time_s && m->nsamples >= 3) {
+            m->stop_reason = "time";
+            break;
+        }
+    }
+out:
+    return s;
+}
+
+void cb_result_free(struct cb_result *r)
+{
+    cb_measure_free(&r->m);
+}
+
+const char *cb_result_status_word(enum cb_status s)
+{
+    switch (s) {
+    case CB_OK:
+        return "ok";
+    case CB_ERR_UNSUPPORTED:
+        return "skipped";
+    case CB_ERR_VERIFY:
+        return "verify_failed";
+    default:
+        return "error";
+    }
+}
+
+struct row_ctx {
+    const struct cb_kernel *k;
+    const struct cb_bench *bench;
+    void *data;
+    void *plan;
+    int nbuf;
+};
+
+static enum cb_status row_launch(void *ctx, int64_t i)
+{
+    struct row_ctx *c = ctx;
+    return c->k->run(c->plan, c->bench->call(c->data, (int)(i % c->nbuf)));
+}
+
+static enum cb_status row_sync(void *ctx)
+{
+    struct row_ctx *c = ctx;
+    return c->k->finish(c->plan);
+}
+
+static int64_t mem_available_bytes(void)
+{
+    long pages = sysconf(_SC_AVPHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    return pages > 0 && psz > 0 ? (int64_t)pages * psz : 0;
+}
+
+static void stamp_now(char *buf, size_t len)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static enum cb_status note_status(struct cb_result *r, enum cb_status s)
+{
+    r->status = s;
+    if (s != CB_OK)
+        snprintf(r->note, sizeof r->note, "%s", cb_error_text());
+    return s;
+}
+
+enum cb_status cb_bench_row(const struct cb_kernel *k, const struct cb_call *shape, int threads,
+                            const struct cb_bench_opts *o, struct cb_result *r)
+{
+    enum cb_status s = CB_OK;
+    struct row_ctx c = {.k = k};
+    struct cb_rng rng;
+
+    memset(r, 0, sizeof *r);
+    r->kernel = k;
+    r->shape = *shape;
+    r->threads = threads;
+    r->max_rel_err = NAN;
+    r->tolerance = NAN;
+    cb_clear_error();
+
+    c.bench = cb_bench_for(k->op);
+    if (!c.bench || k->op != shape->op) {
+        s = cb_set_error(CB_ERR_INVALID_ARG, "kernel %s is not a %s kernel", k->name,
+                         cb_op_name(shape->op));
+        goto out;
+    }
+    CB_TRY(c.bench->check_shape(shape));
+    r->flops = cb_call_flops(shape);
+    r->bytes = cb_call_bytes(shape, k->dtype);
+    if (threads < 1) {
+        s = cb_set_error(CB_ERR_INVALID_ARG, "threads must be >= 1");
+        goto out;
+    }
+    if (k->max_threads > 0 && threads > k->max_threads) {
+        s = cb_set_error(CB_ERR_UNSUPPORTED, "%s runs on at most %d thread%s", k->name,
+                         k->max_threads, k->max_threads == 1 ? "" : "s");
+        goto out;
+    }
+    CB_TRY(cb_kernel_usable(k));
+
+    // Buffer rotation: enough copies that consecutive launches touch
+    // different memory and the data set exceeds twice the last-level cache.
+    double one = c.bench->set_bytes(shape, k->dtype);
+    int64_t llc = cb_topo_llc_bytes();
+    c.nbuf = 1;
+    if (o->rotate && llc > 0 && one < 2.0 * (double)llc) {
+        c.nbuf = (int)ceil(2.0 * (double)llc / one);
+        if (c.nbuf > 64)
+            c.nbuf = 64;
+        while (c.nbuf > 1 && c.nbuf * one > 512.0 * (1 << 20))
+            c.nbuf--;
+    }
+    snprintf(r->cache_mode, sizeof r->cache_mode, "%s",
+             !o->rotate ? "hot" : (c.nbuf > 1 ? "rotate" : "cold"));
+    r->buffers = c.nbuf;
+    r->working_set_bytes = c.nbuf * one;
+    int64_t avail = mem_available_bytes();
+    if (avail > 0 && r->working_set_bytes > 0.8 * (double)avail) {
+        s = cb_set_error(CB_ERR_NO_MEMORY, "needs %.2f GiB of buffers, %.2f GiB available",
+                         r->working_set_bytes / (1 << 30), (double)avail / (1 << 30));
+        goto out;
+    }
+
+    if (cb_topo_bind_process(threads) != CB_OK)
+        cb_clear_error();  // binding is best effort; unpinned rows still run
+
+    cb_rng_seed(&rng, o->seed);
+    CB_TRY(c.bench->setup(shape, k->dtype, c.nbuf, &rng, &c.data));
+    if (k->plan) {
+        struct cb_plan_req req = {.shape = c.bench->call(c.data, 0), .threads = threads,
+                                  .device = o->device};
+        CB_TRY(k->plan(k, &req, &c.plan));
+    }
+
+    // Verify first: a wrong kernel gets no timing.
+    c.bench->poison(c.data, 0);
+    CB_TRY(k->run(c.plan, c.bench->call(c.data, 0)));
+    if (k->finish)
+        CB_TRY(k->finish(c.plan));
+    if (k->readback)
+        CB_TRY(k->readback(c.plan, c.bench->call(c.data, 0)));
+    CB_TRY(c.bench->verify(c.data, 0, &r->max_rel_err, &r->tolerance));
+
+    struct cb_launcher l = {.launch = row_launch, .sync = k->finish ? row_sync : NULL,
+                            .ctx = &c};
+    s = cb_measure_run(o, &l, &r->m);
+    if (s == CB_ERR_INTERRUPTED)
+        cb_set_error(s, "interrupted by signal");
+    if (s != CB_OK)
+        goto out;
+    r->gflops = r->flops / r->m.st.median;
+    r->gbytes_per_s = r->bytes / r->m.st.median;
+
+out:
+    if (c.plan && k->plan_free)
+        k->plan_free(c.plan);
+    if (c.data)
+        c.bench->teardown(c.data);
+    if (s != CB_OK)
+        cb_measure_free(&r->m);
+    stamp_now(r->timestamp, sizeof r->timestamp);
+    return note_status(r, s);
+}

@@ -1,0 +1,271 @@
+// bench_attn.c: attention-forward benchmark data and its float64 check.
+//
+// Q (B,H,Lq,D), K/V (B,Hkv,Lk,D) uniform in [-1, 1); O (B,H,Lq,D) and the
+// log-sum-exp (B,H,Lq) are outputs, poisoned with NaN before the check.
+// Every output element must be written (finite; lse is -inf only for a row
+// that sees no key). Rows are recomputed in float64: all of them up to 2^26
+// multiply-adds, else 64 random rows plus the first and last.
+//   O error  = |o - ref| / sum_j p_j |v_jd|   (relative to what rounding scales with)
+//   lse error = |lse - ref| / (1 + |ref|)
+// Tolerance 8u(4 + sqrt(D) + sqrt(Lk)), u = 2^-24: scores carry a
+// dot-product error of about u*sqrt(D), the P.V sum one of about u*sqrt(Lk).
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chipbench/cb_bench.h"
+
+#define FULL_CHECK_MACS (1LL << 26)
+#define SAMPLED_ROWS 64
+
+struct attn_data {
+    struct cb_attn_args a;  // shape
+    int nbuf;
+    float **q, **k, **v, **o, **lse;
+    struct cb_call *calls;
+    size_t q_len, kv_len, lse_len;
+    struct cb_rng rng;
+};
+
+static enum cb_status attn_check_shape(const struct cb_call *shape)
+{
+    const struct cb_attn_args *a = &shape->u.attn;
+    if (a->batch < 1 || a->heads < 1 || a->kv_heads < 1 || a->seq_q < 1 || a->seq_kv < 1 ||
+        a->head_dim < 1)
+        return cb_set_error(CB_ERR_INVALID_ARG, "attention sizes must be >= 1");
+    if (a->heads % a->kv_heads)
+        return cb_set_error(CB_ERR_INVALID_ARG,
+                            "heads (%lld) must be a multiple of kv_heads (%lld)",
+                            (long long)a->heads, (long long)a->kv_heads);
+    if (a->seq_q > (1 << 22) || a->seq_kv > (1 << 22) || a->head_dim > 4096 ||
+        a->batch * a->heads > (1 << 20))
+        return cb_set_error(CB_ERR_INVALID_ARG, "attention shape too large");
+    if (!isfinite(a->scale) || a->scale < 0)
+        return cb_set_error(CB_ERR_INVALID_ARG, "scale must be finite and >= 0");
+    return CB_OK;
+}
+
+static double attn_set_bytes(const struct cb_call *shape, enum cb_dtype d)
+{
+    const struct cb_attn_args *a = &shape->u.attn;
+    double qo = (double)a->batch * a->heads * a->seq_q * a->head_dim;
+    double kv = (double)a->batch * a->kv_heads * a->seq_kv * a->head_dim;
+    return cb_dtype_size(d) * (2 * qo + 2 * kv) + 4.0 * a->batch * a->heads * a->seq_q;
+}
+
+static void attn_teardown(void *data)
+{
+    struct attn_data *b = data;
+    if (!b)
+        return;
+    float **arrs[] = {b->q, b->k, b->v, b->o, b->lse};
+    for (size_t x = 0; x < sizeof arrs / sizeof arrs[0]; x++) {
+        for (int i = 0; arrs[x] && i < b->nbuf; i++)
+            cb_free(arrs[x][i]);
+        free(arrs[x]);
+    }
+    free(b->calls);
+    free(b);
+}
+
+static enum cb_status attn_setup(const struct cb_call *shape, enum cb_dtype d, int nbuf,
+                                 struct cb_rng *rng, void **out)
+{
+    enum cb_status s = CB_OK;
+    const struct cb_attn_args *a = &shape->u.attn;
+    struct attn_data *b = calloc(1, sizeof *b);
+    if (!b)
+        return cb_set_error(CB_ERR_NO_MEMORY, "attention bench");
+    if (d != CB_DTYPE_F32) {
+        s = cb_set_error(CB_ERR_UNSUPPORTED, "attention bench: dtype %s not supported yet",
+                         cb_dtype_name(d));
+        goto out;
+    }
+    b->a = *a;
+    b->rng = *rng;
+    b->q_len = (size_t)(a->batch * a->heads * a->seq_q * a->head_dim);
+    b->kv_len = (size_t)(a->batch * a->kv_heads * a->seq_kv * a->head_dim);
+    b->lse_len = (size_t)(a->batch * a->heads * a->seq_q);
+    b->q = calloc((size_t)nbuf, sizeof(float *));
+    b->k = calloc((size_t)nbuf, sizeof(float *));
+    b->v = calloc((size_t)nbuf, sizeof(float *));
+    b->o = calloc((size_t)nbuf, sizeof(float *));
+    b->lse = calloc((size_t)nbuf, sizeof(float *));
+    b->calls = calloc((size_t)nbuf, sizeof *b->calls);
+    if (!b->q || !b->k || !b->v || !b->o || !b->lse || !b->calls) {
+        s = cb_set_error(CB_ERR_NO_MEMORY, "attention bench buffers");
+        goto out;
+    }
+    b->nbuf = nbuf;
+    for (int i = 0; i < nbuf; i++) {
+        b->q[i] = cb_alloc_array(b->q_len, sizeof(float));
+        b->k[i] = cb_alloc_array(b->kv_len, sizeof(float));
+        b->v[i] = cb_alloc_array(b->kv_len, sizeof(float));
+        b->o[i] = cb_alloc_array(b->q_len, sizeof(float));
+        b->lse[i] = cb_alloc_array(b->lse_len, sizeof(float));
+        if (!b->q[i] || !b->k[i] || !b->v[i] || !b->o[i] || !b->lse[i]) {
+            s = cb_set_error(CB_ERR_NO_MEMORY, "attention buffers: %.1f MiB per set",
+                             (double)(2 * b->q_len + 2 * b->kv_len + b->lse_len) * 4 /
+                                 (1 << 20));
+            goto out;
+        }
+        cb_rng_fill_f32(rng, b->q[i], b->q_len, -1.0f, 1.0f);
+        cb_rng_fill_f32(rng, b->k[i], b->kv_len, -1.0f, 1.0f);
+        cb_rng_fill_f32(rng, b->v[i], b->kv_len, -1.0f, 1.0f);
+        memset(b->o[i], 0, b->q_len * sizeof(float));
+        memset(b->lse[i], 0, b->lse_len * sizeof(float));
+        struct cb_call *c = &b->calls[i];
+        c->op = CB_OP_ATTN;
+        c->u.attn = *a;
+        c->u.attn.q = b->q[i];
+        c->u.attn.k = b->k[i];
+        c->u.attn.v = b->v[i];
+        c->u.attn.o = b->o[i];
+        c->u.attn.lse = b->lse[i];
+    }
+    *rng = b->rng;
+out:
+    if (s != CB_OK) {
+        attn_teardown(b);
+        b = NULL;
+    }
+    *out = b;
+    return s;
+}
+
+static const struct cb_call *attn_call(void *data, int i)
+{
+    return &((struct attn_data *)data)->calls[i];
+}
+
+static void attn_poison(void *data, int i)
+{
+    struct attn_data *b = data;
+    for (size_t x = 0; x < b->q_len; x++)
+        b->o[i][x] = NAN;
+    for (size_t x = 0; x < b->lse_len; x++)
+        b->lse[i][x] = NAN;
+}
+
+// float64 reference of one query row; returns the number of visible keys.
+static int64_t ref_row(const struct attn_data *b, int bi, int64_t bb, int64_t h, int64_t i,
+                       double *s, double *o, double *omag, double *lse)
+{
+    const struct cb_attn_args *a = &b->a;
+    const int64_t D = a->head_dim, Lq = a->seq_q, Lk = a->seq_kv;
+    const int64_t kvh = h / (a->heads / a->kv_heads);
+    const double scale = a->scale != 0.0f ? a->scale : 1.0 / sqrt((double)D);
+    const float *q = b->q[bi] + ((bb * a->heads + h) * Lq + i) * D;
+    const float *kk = b->k[bi] + (bb * a->kv_heads + kvh) * Lk * D;
+    const float *vv = b->v[bi] + (bb * a->kv_heads + kvh) * Lk * D;
+    int64_t nk = a->causal ? i + (Lk - Lq) + 1 : Lk;
+    if (nk > Lk)
+        nk = Lk;
+    if (nk < 0)
+        nk = 0;
+    double mx = -INFINITY, sum = 0;
+    for (int64_t j = 0; j < nk; j++) {
+        double acc = 0;
+        for (int64_t d = 0; d < D; d++)
+            acc += (double)q[d] * kk[j * D + d];
+        s[j] = acc * scale;
+        mx = s[j] > mx ? s[j] : mx;
+    }
+    for (int64_t j = 0; j < nk; j++)
+        sum += (s[j] = exp(s[j] - mx));
+    for (int64_t d = 0; d < D; d++)
+        o[d] = omag[d] = 0;
+    for (int64_t j = 0; j < nk; j++)
+        for (int64_t d = 0; d < D; d++) {
+            o[d] += s[j] / sum * vv[j * D + d];
+            omag[d] += s[j] / sum * fabs(vv[j * D + d]);
+        }
+    *lse = nk ? mx + log(sum) : -INFINITY;
+    return nk;
+}
+
+static enum cb_status attn_verify(void *data, int bi, double *max_err, double *tol)
+{
+    struct attn_data *b = data;
+    const struct cb_attn_args *a = &b->a;
+    const int64_t D = a->head_dim, Lq = a->seq_q;
+    const int64_t nrows = a->batch * a->heads * Lq;
+    enum cb_status s = CB_OK;
+    double *sc = malloc((size_t)a->seq_kv * sizeof *sc);
+    double *o = malloc((size_t)D * sizeof *o), *om = malloc((size_t)D * sizeof *om);
+    char *rows = calloc((size_t)nrows, 1);
+    *tol = 8.0 * 0x1p-24 * (4.0 + sqrt((double)D) + sqrt((double)a->seq_kv));
+    *max_err = 0;
+    if (!sc || !o || !om || !rows) {
+        s = cb_set_error(CB_ERR_NO_MEMORY, "attention verification");
+        goto out;
+    }
+    for (size_t x = 0; x < b->q_len; x++)
+        if (!isfinite(b->o[bi][x])) {
+            s = cb_set_error(CB_ERR_VERIFY, "O[%zu] (flat) = %g: not written or not finite", x,
+                             b->o[bi][x]);
+            goto out;
+        }
+    if ((double)nrows * a->seq_kv * D <= (double)FULL_CHECK_MACS) {
+        memset(rows, 1, (size_t)nrows);
+    } else {
+        rows[0] = rows[nrows - 1] = 1;
+        for (int r = 0; r < SAMPLED_ROWS; r++)
+            rows[cb_rng_next(&b->rng) % (uint64_t)nrows] = 1;
+    }
+    for (int64_t r = 0; r < nrows; r++) {
+        if (!rows[r])
+            continue;
+        int64_t bb = r / (a->heads * Lq), h = (r / Lq) % a->heads, i = r % Lq;
+        double lse_ref;
+        int64_t nk = ref_row(b, bi, bb, h, i, sc, o, om, &lse_ref);
+        const float *got = b->o[bi] + r * D;
+        for (int64_t d = 0; d < D; d++) {
+            double err = fabs(got[d] - o[d]) / (om[d] > 0 ? om[d] : 1.0);
+            *max_err = err > *max_err ? err : *max_err;
+            if (!(err <= *tol)) {
+                s = cb_set_error(CB_ERR_VERIFY, "O[b=%lld,h=%lld,i=%lld,d=%lld] = %.9g, float64 "
+                                 "reference %.9g (error %.3g > tolerance %.3g)", (long long)bb,
+                                 (long long)h, (long long)i, (long long)d, got[d], o[d], err,
+                                 *tol);
+                goto out;
+            }
+        }
+        double lg = b->lse[bi][r];
+        if (nk == 0) {
+            if (!(isinf(lg) && lg < 0)) {
+                s = cb_set_error(CB_ERR_VERIFY, "lse[b=%lld,h=%lld,i=%lld] = %g, expected -inf "
+                                 "(row sees no key)", (long long)bb, (long long)h, (long long)i,
+                                 lg);
+                goto out;
+            }
+            continue;
+        }
+        double err = fabs(lg - lse_ref) / (1.0 + fabs(lse_ref));
+        *max_err = err > *max_err ? err : *max_err;
+        if (!(err <= *tol)) {
+            s = cb_set_error(CB_ERR_VERIFY, "lse[b=%lld,h=%lld,i=%lld] = %.9g, float64 reference "
+                             "%.9g (error %.3g > tolerance %.3g)", (long long)bb, (long long)h,
+                             (long long)i, lg, lse_ref, err, *tol);
+            goto out;
+        }
+    }
+out:
+    free(sc);
+    free(o);
+    free(om);
+    free(rows);
+    return s;
+}
+
+const struct cb_bench cb_bench_attn = {
+    .op = CB_OP_ATTN,
+    .check_shape = attn_check_shape,
+    .set_bytes = attn_set_bytes,
+    .setup = attn_setup,
+    .call = attn_call,
+    .poison = attn_poison,
+    .verify = attn_verify,
+    .teardown = attn_teardown,
+};

@@ -1,0 +1,15 @@
+// benches.c: the one table of per-op benchmarks.
+#include "chipbench/cb_bench.h"
+
+extern const struct cb_bench cb_bench_gemm;
+extern const struct cb_bench cb_bench_attn;
+
+static const struct cb_bench *const cb_benches[CB_OP_COUNT] = {
+    [CB_OP_GEMM] = &cb_bench_gemm,
+    [CB_OP_ATTN] = &cb_bench_attn,
+};
+
+const struct cb_bench *cb_bench_for(enum cb_op op)
+{
+    return (unsigned)op < CB_OP_COUNT ? cb_benches[op] : 0;
+}

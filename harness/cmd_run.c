@@ -1,0 +1,499 @@
+// cmd_run.c: `chipbench run`: pick kernels x shapes x threads, run each row
+// through the harness, print a table, write the CSV row by row.
+//
+// Exit codes: 0 every row ok or skipped with a reason; 1 a row failed
+// verification or errored, or results could not be written; 2 usage error;
+// 130 interrupted (every finished row is in the CSV).
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chipbench/cb_bench.h"
+#include "chipbench/cb_cpu.h"
+#include "chipbench/cb_info.h"
+#include "chipbench/cb_result_csv.h"
+#include "chipbench/cb_shape.h"
+#include "chipbench/cb_topo.h"
+#include "commands.h"
+
+#define MAX_SHAPES 256
+#define MAX_PATTERNS 32
+#define MAX_THREADS 16
+
+struct run_cfg {
+    const struct cb_suite *suite;
+    int have_op, have_dtype;
+    enum cb_op op;
+    enum cb_dtype dtype;
+    const char *patterns[MAX_PATTERNS];
+    int npatterns;
+    char *pattern_buf;
+    struct cb_call shapes[MAX_SHAPES];
+    int nshapes;
+    int threads[MAX_THREADS];
+    int nthreads;
+    const char *csv;
+    struct cb_bench_opts opts;
+    int set_min_time, set_max_time, set_max_noise;
+    int have_seed;
+    int explicit_threads;
+};
+
+static void run_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: chipbench run [options]\n"
+        "Verify, then time kernels over shapes and thread counts.\n\n"
+        "  --suite NAME        shape set: quick (default without --shape), standard\n"
+        "  --op OP             gemm | attention\n"
+        "  --kernel PAT[,PAT]  kernel name patterns, '*' and '?' wildcards (repeatable)\n"
+        "  --dtype T           f32 | f16 | bf16\n"
+        "  --shape S           GEMM MxNxK[:nn|nt|tn|tt][,lda=,ldb=,ldc=,alpha=,beta=]\n"
+        "                      attention b=B,h=H,kvh=HKV,s=L|sq=,skv=,d=D,causal=0|1[,scale=]\n"
+        "                      (repeatable; replaces the suite's shapes)\n"
+        "  --threads N[,N]     thread counts (default: 1 and the physical core count)\n"
+        "  --device DEV        device for OpenCL kernels (e.g. opencl:0:0)\n"
+        "  --csv FILE          write results (atomically, row by row)\n"
+        "  --min-time S        measured seconds before the noise rule may stop (0.5)\n"
+        "  --max-time S        sampling budget per row in seconds (10)\n"
+        "  --max-noise F       stop when stddev/mean <= F (0.01)\n"
+        "  --min-samples N     samples before the noise rule may stop (10)\n"
+        "  --max-samples N     hard cap on samples per row (200)\n"
+        "  --warmup S          untimed warm-up seconds (0.1)\n"
+        "  --cache MODE        rotate (default: inputs rotate through >2x LLC) | hot\n"
+        "  --seed N            input data seed (default: fresh each run, recorded)\n"
+        "Environment: CHIPBENCH_ISA=avx2|avx512|ref|... caps the ISA; CHIPBENCH_KERNEL\n"
+        "forces the default kernel for its op.\n");
+}
+
+static int usage_error(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, "chipbench run: ");
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, " (see chipbench run --help)\n");
+    return 2;
+}
+
+static int parse_double_opt(const char *name, const char *v, double lo, double hi, double *out)
+{
+    if (cb_parse_f64(v, lo, hi, out) != CB_OK) {
+        fprintf(stderr, "chipbench run: %s: %s (see chipbench run --help)\n", name,
+                cb_error_text());
+        return 2;
+    }
+    return 0;
+}
+
+static int parse_int_opt(const char *name, const char *v, int64_t lo, int64_t hi, int *out)
+{
+    int64_t x;
+    if (cb_parse_i64(v, lo, hi, &x) != CB_OK) {
+        fprintf(stderr, "chipbench run: %s: %s (see chipbench run --help)\n", name,
+                cb_error_text());
+        return 2;
+    }
+    *out = (int)x;
+    return 0;
+}
+
+static int add_threads(struct run_cfg *c, const char *v)
+{
+    char buf[128];
+    cb_strlcpy(buf, v, sizeof buf);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (c->nthreads >= MAX_THREADS)
+            return usage_error("too many --threads values (max %s)%s", "16", "");
+        if (parse_int_opt("--threads", t, 1, 4096, &c->threads[c->nthreads]))
+            return 2;
+        c->nthreads++;
+    }
+    if (!c->nthreads)
+        return usage_error("--threads needs a number%s%s", "", "");
+    return 0;
+}
+
+static int add_patterns(struct run_cfg *c, char *v)
+{
+    char *save = NULL;
+    for (char *p = strtok_r(v, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+        if (c->npatterns >= MAX_PATTERNS)
+            return usage_error("too many --kernel patterns%s%s", "", "");
+        c->patterns[c->npatterns++] = p;
+    }
+    return 0;
+}
+
+// Returns 0, or an exit code.
+static int parse_args(int argc, char **argv, struct run_cfg *c, char **kernel_args, int *nka)
+{
+    cb_bench_opts_default(&c->opts);
+    for (int i = 1; i < argc; i++) {
+        char *arg = argv[i], *val = NULL;
+        char name[64];
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+            run_usage(stdout);
+            return -1;
+        }
+        if (strncmp(arg, "--", 2) != 0)
+            return usage_error("unexpected argument '%s'%s", arg, "");
+        char *eq = strchr(arg, '=');
+        size_t nl = eq ? (size_t)(eq - arg) : strlen(arg);
+        if (nl >= sizeof name)
+            return usage_error("unknown option '%s'%s", arg, "");
+        memcpy(name, arg, nl);
+        name[nl] = 0;
+        static const char *const opts[] = {
+            "--suite", "--op", "--kernel", "--dtype", "--shape", "--threads", "--device",
+            "--csv", "--min-time", "--max-time", "--max-noise", "--min-samples",
+            "--max-samples", "--warmup", "--cache", "--seed", NULL};
+        int known = 0;
+        for (int j = 0; opts[j]; j++)
+            known |= !strcmp(name, opts[j]);
+        if (!known)
+            return usage_error("unknown option '%s'%s", name, "");
+        if (eq)
+            val = eq + 1;
+        else if (i + 1 < argc)
+            val = argv[++i];
+        else
+            return usage_error("%s needs a value%s", name, "");
+
+        if (!strcmp(name, "--suite")) {
+            c->suite = cb_suite_find(val);
+            if (!c->suite)
+                return usage_error("unknown suite '%s' (quick, standard)%s", val, "");
+        } else if (!strcmp(name, "--op")) {
+            if (cb_op_parse(val, &c->op) != CB_OK)
+                return usage_error("%s%s", cb_error_text(), "");
+            c->have_op = 1;
+        } else if (!strcmp(name, "--dtype")) {
+            if (cb_dtype_parse(val, &c->dtype) != CB_OK)
+                return usage_error("%s%s", cb_error_text(), "");
+            c->have_dtype = 1;
+        } else if (!strcmp(name, "--kernel")) {
+            kernel_args[(*nka)++] = val;
+        } else if (!strcmp(name, "--shape")) {
+            if (c->nshapes >= MAX_SHAPES)
+                return usage_error("too many --shape options%s%s", "", "");
+            if (cb_shape_parse(val, &c->shapes[c->nshapes]) != CB_OK)
+                return usage_error("%s%s", cb_error_text(), "");
+            c->nshapes++;
+        } else if (!strcmp(name, "--threads")) {
+            if (add_threads(c, val))
+                return 2;
+        } else if (!strcmp(name, "--device")) {
+            c->opts.device = val;
+        } else if (!strcmp(name, "--csv")) {
+            if (!*val)
+                return usage_error("--csv needs a file name%s%s", "", "");
+            c->csv = val;
+        } else if (!strcmp(name, "--min-time")) {
+            if (parse_double_opt(name, val, 0, 3600, &c->opts.min_time_s))
+                return 2;
+            c->set_min_time = 1;
+        } else if (!strcmp(name, "--max-time")) {
+            if (parse_double_opt(name, val, 0.001, 86400, &c->opts.max_time_s))
+                return 2;
+            c->set_max_time = 1;
+        } else if (!strcmp(name, "--max-noise")) {
+            if (parse_double_opt(name, val, 0, 1, &c->opts.max_noise))
+                return 2;
+            c->set_max_noise = 1;
+        } else if (!strcmp(name, "--min-samples")) {
+            if (parse_int_opt(name, val, 1, 100000, &c->opts.min_samples))
+                return 2;
+        } else if (!strcmp(name, "--max-samples")) {
+            if (parse_int_opt(name, val, 3, 100000, &c->opts.max_samples))
+                return 2;
+        } else if (!strcmp(name, "--warmup")) {
+            if (parse_double_opt(name, val, 0, 3600, &c->opts.warmup_s))
+                return 2;
+        } else if (!strcmp(name, "--cache")) {
+            if (strcmp(val, "rotate") && strcmp(val, "hot"))
+                return usage_error("--cache is rotate or hot, got '%s'%s", val, "");
+            c->opts.rotate = !strcmp(val, "rotate");
+        } else if (!strcmp(name, "--seed")) {
+            int64_t x;
+            if (cb_parse_i64(val, 0, INT64_MAX, &x) != CB_OK)
+                return usage_error("--seed: %s%s", cb_error_text(), "");
+            c->opts.seed = (uint64_t)x;
+            c->have_seed = 1;
+        }
+    }
+    if (c->opts.min_samples > c->opts.max_samples)
+        return usage_error("--min-samples is larger than --max-samples%s%s", "", "");
+    return 0;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    cb_interrupted = 1;
+}
+
+static int kernel_selected(const struct run_cfg *c, const struct cb_kernel *k)
+{
+    if (c->have_op && k->op != c->op)
+        return 0;
+    if (c->have_dtype && k->dtype != c->dtype)
+        return 0;
+    if (!c->npatterns)
+        return 1;
+    for (int i = 0; i < c->npatterns; i++)
+        if (cb_name_match(c->patterns[i], k->name))
+            return 1;
+    return 0;
+}
+
+// With the default thread list, single-threaded kernels (the references)
+// run once at 1 thread instead of filling the table with skips; an explicit
+// --threads still gets a visible skip row.
+static int implicit_skip(const struct run_cfg *c, const struct cb_kernel *k, int threads)
+{
+    return !c->explicit_threads && k->max_threads > 0 && threads > k->max_threads;
+}
+
+static int named_exactly(const struct run_cfg *c, const struct cb_kernel *k)
+{
+    for (int i = 0; i < c->npatterns; i++)
+        if (!strcmp(c->patterns[i], k->name))
+            return 1;
+    return 0;
+}
+
+static void print_header(void)
+{
+    printf("%-22s %-34s %3s %11s %10s %7s %5s %9s  %s\n", "kernel", "shape", "thr", "median_ms",
+           "GFLOP/s", "noise%", "n", "max_err", "status");
+}
+
+static void print_row(const struct cb_result *r)
+{
+    char shape[160];
+    cb_shape_format(&r->shape, shape, sizeof shape);
+    if (r->status == CB_OK)
+        printf("%-22s %-34s %3d %11.4f %10.2f %7.2f %5d %9.2e  ok\n", r->kernel->name, shape,
+               r->threads, r->m.st.median * 1e-6, r->gflops, r->m.st.noise * 100,
+               r->m.nsamples, r->max_rel_err);
+    else
+        printf("%-22s %-34s %3d %11s %10s %7s %5s %9s  %s: %s\n", r->kernel->name, shape,
+               r->threads, "-", "-", "-", "-", "-", cb_result_status_word(r->status), r->note);
+    fflush(stdout);
+}
+
+// Ratio of every ok non-baseline row to the OpenBLAS row of the same
+// op, dtype, shape and threads in this run.
+static void print_ratios(const struct cb_result *rows, int n)
+{
+    int header = 0;
+    for (int i = 0; i < n; i++) {
+        const struct cb_result *r = &rows[i];
+        if (r->status != CB_OK || r->kernel->backend == CB_BACKEND_OPENBLAS)
+            continue;
+        for (int j = 0; j < n; j++) {
+            const struct cb_result *b = &rows[j];
+            if (b->status != CB_OK || b->kernel->backend != CB_BACKEND_OPENBLAS ||
+                b->kernel->op != r->kernel->op || b->kernel->dtype != r->kernel->dtype ||
+                b->threads != r->threads)
+                continue;
+            char s1[160], s2[160];
+            cb_shape_format(&r->shape, s1, sizeof s1);
+            cb_shape_format(&b->shape, s2, sizeof s2);
+            if (strcmp(s1, s2))
+                continue;
+            if (!header) {
+                printf("\nratio to OpenBLAS in this run (GFLOP/s of medians; >1 is faster):\n");
+                header = 1;
+            }
+            printf("  %-22s / %-20s %-34s t=%-3d %6.3f\n", r->kernel->name, b->kernel->name,
+                   s1, r->threads, r->gflops / b->gflops);
+        }
+    }
+}
+
+int cb_cmd_run(int argc, char **argv)
+{
+    struct run_cfg *c = calloc(1, sizeof *c);
+    char **kernel_args = calloc((size_t)argc + 1, sizeof *kernel_args);
+    struct cb_result *rows = NULL;
+    struct cb_csv_writer *w = NULL;
+    struct cb_strbuf arena = {0};
+    const char **cells = NULL;
+    int nka = 0, rc = 0, nrows = 0, failed = 0, skipped = 0;
+    if (!c || !kernel_args) {
+        fprintf(stderr, "chipbench run: out of memory\n");
+        free(c);
+        free(kernel_args);
+        return 1;
+    }
+    rc = parse_args(argc, argv, c, kernel_args, &nka);
+    if (rc) {
+        rc = rc < 0 ? 0 : rc;
+        goto out;
+    }
+    size_t plen = 0;
+    for (int i = 0; i < nka; i++)
+        plen += strlen(kernel_args[i]) + 1;
+    c->pattern_buf = malloc(plen + 1);
+    if (!c->pattern_buf) {
+        rc = 1;
+        goto out;
+    }
+    for (int i = 0, off = 0; i < nka; i++) {
+        strcpy(c->pattern_buf + off, kernel_args[i]);
+        if (add_patterns(c, c->pattern_buf + off)) {
+            rc = 2;
+            goto out;
+        }
+        off += (int)strlen(kernel_args[i]) + 1;
+    }
+    if (cb_cpu_env_cap_status() != CB_OK) {
+        fprintf(stderr, "chipbench run: %s\n", cb_error_text());
+        rc = 2;
+        goto out;
+    }
+
+    // Shapes: explicit --shape, else the suite's (quick by default).
+    int from_suite = c->nshapes == 0;
+    if (from_suite) {
+        if (!c->suite)
+            c->suite = cb_suite_find("quick");
+        for (const char *const *s = c->suite->shapes; *s && c->nshapes < MAX_SHAPES; s++)
+            if (cb_shape_parse(*s, &c->shapes[c->nshapes]) == CB_OK)
+                c->nshapes++;
+    }
+    if (c->suite) {
+        if (!c->set_min_time)
+            c->opts.min_time_s = c->suite->min_time_s;
+        if (!c->set_max_time)
+            c->opts.max_time_s = c->suite->max_time_s;
+        if (!c->set_max_noise)
+            c->opts.max_noise = c->suite->max_noise;
+    }
+    c->explicit_threads = c->nthreads > 0;
+    if (!c->nthreads) {
+        c->threads[c->nthreads++] = 1;
+        int cores = cb_topo_get()->cores;
+        if (cores > 1)
+            c->threads[c->nthreads++] = cores > MAX_THREADS ? MAX_THREADS : cores;
+    }
+    if (!c->have_seed)
+        c->opts.seed = cb_fresh_seed() & INT64_MAX;
+
+    // Which kernels: the patterns must each match something.
+    int nk = cb_registry_count(), any = 0;
+    for (int i = 0; i < c->npatterns; i++) {
+        int hit = 0;
+        for (int j = 0; j < nk; j++)
+            hit |= cb_name_match(c->patterns[i], cb_registry_get(j)->name);
+        if (!hit) {
+            rc = usage_error("--kernel '%s' matches no kernel (see chipbench list)%s",
+                             c->patterns[i], "");
+            goto out;
+        }
+    }
+    int total = 0;
+    for (int s = 0; s < c->nshapes; s++)
+        for (int j = 0; j < nk; j++) {
+            const struct cb_kernel *k = cb_registry_get(j);
+            for (int t = 0; t < c->nthreads; t++)
+                total += k->op == c->shapes[s].op && kernel_selected(c, k) &&
+                         !implicit_skip(c, k, c->threads[t]);
+        }
+    for (int j = 0; j < nk; j++)
+        any |= kernel_selected(c, cb_registry_get(j));
+    if (!total) {
+        rc = usage_error(any ? "no selected kernel fits the selected shapes%s%s"
+                             : "no kernel matches the filters%s%s", "", "");
+        goto out;
+    }
+
+    rows = calloc((size_t)total, sizeof *rows);
+    cells = calloc((size_t)cb_result_ncolumns, sizeof *cells);
+    if (!rows || !cells) {
+        fprintf(stderr, "chipbench run: out of memory\n");
+        rc = 1;
+        goto out;
+    }
+    struct cb_context ctx;
+    cb_context_init(&ctx, c->opts.seed);
+    if (c->csv && cb_csv_open(c->csv, cb_result_columns, cb_result_ncolumns, &w) != CB_OK) {
+        fprintf(stderr, "chipbench run: cannot write results: %s\n", cb_error_text());
+        rc = 1;
+        goto out;
+    }
+
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND;  // a second Ctrl-C kills at once
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    fprintf(stderr, "chipbench %s: %d rows, seed %s, %s; %s\n", CB_VERSION, total, ctx.seed,
+            ctx.chip_class, c->csv ? c->csv : "no --csv: results not saved");
+    print_header();
+    for (int s = 0; s < c->nshapes && !cb_interrupted; s++)
+        for (int t = 0; t < c->nthreads && !cb_interrupted; t++)
+            for (int j = 0; j < nk && !cb_interrupted; j++) {
+                const struct cb_kernel *k = cb_registry_get(j);
+                if (k->op != c->shapes[s].op || !kernel_selected(c, k) ||
+                    implicit_skip(c, k, c->threads[t]))
+                    continue;
+                struct cb_result *r = &rows[nrows];
+                char shape[160];
+                cb_shape_format(&c->shapes[s], shape, sizeof shape);
+                fprintf(stderr, "[%d/%d] %s %s threads=%d\n", nrows + 1, total, k->name, shape,
+                        c->threads[t]);
+                if (from_suite && k->backend == CB_BACKEND_REF && !named_exactly(c, k) &&
+                    cb_call_flops(&c->shapes[s]) > c->suite->ref_max_flops) {
+                    memset(r, 0, sizeof *r);
+                    r->kernel = k;
+                    r->shape = c->shapes[s];
+                    r->threads = c->threads[t];
+                    r->status = CB_ERR_UNSUPPORTED;
+                    snprintf(r->note, sizeof r->note, "reference kernel skipped in suites above "
+                             "%.3g flops per call; name it with --kernel to run it",
+                             c->suite->ref_max_flops);
+                } else {
+                    cb_bench_row(k, &c->shapes[s], c->threads[t], &c->opts, r);
+                }
+                if (r->status == CB_ERR_INTERRUPTED) {
+                    cb_result_free(r);
+                    break;
+                }
+                nrows++;
+                print_row(r);
+                failed += r->status != CB_OK && r->status != CB_ERR_UNSUPPORTED;
+                skipped += r->status == CB_ERR_UNSUPPORTED;
+                if (w) {
+                    if (cb_result_cells(&ctx, r, &arena, cells) != CB_OK ||
+                        cb_csv_write_row(w, cells, cb_result_ncolumns) != CB_OK) {
+                        fprintf(stderr, "chipbench run: cannot write results: %s\n",
+                                cb_error_text());
+                        rc = 1;
+                        goto out;
+                    }
+                }
+            }
+    print_ratios(rows, nrows);
+    fprintf(stderr, "\n%d rows: %d ok, %d skipped, %d failed%s%s%s\n", nrows,
+            nrows - failed - skipped, skipped, failed, cb_interrupted ? " (interrupted)" : "",
+            c->csv ? "; results in " : "", c->csv ? c->csv : "");
+    rc = cb_interrupted ? 130 : failed ? 1 : 0;
+out:
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    cb_csv_close(w);
+    for (int i = 0; rows && i < nrows; i++)
+        cb_result_free(&rows[i]);
+    free(rows);
+    free((void *)cells);
+    cb_strbuf_free(&arena);
+    if (c)
+        free(c->pattern_buf);
+    free(c);
+    free(kernel_args);
+    return rc;
+}

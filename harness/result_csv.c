@@ -1,0 +1,187 @@
+// result_csv.c: the result CSV schema and row formatting. The column list is
+// the schema: append only, never rename or reorder (results/README.md says
+// what each means; tests/test_schema.c checks the README lists them all).
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chipbench/cb_cpu.h"
+#include "chipbench/cb_info.h"
+#include "chipbench/cb_result_csv.h"
+#include "chipbench/cb_topo.h"
+
+const char *const cb_result_columns[] = {
+    "schema_version", "timestamp_utc", "host", "chip_class", "cpu_vendor", "cpu_model",
+    "cpu_codename", "isa_features", "isa_cap", "cores", "device", "compiler", "build_flags",
+    "git_commit", "chipbench_version", "blas", "seed",
+    "kernel", "op", "dtype", "backend", "isa", "trans", "m", "n", "k", "lda", "ldb", "ldc",
+    "alpha", "beta", "batch", "heads", "kv_heads", "seq_q", "seq_kv", "head_dim", "causal",
+    "threads", "cache_mode", "buffers", "working_set_bytes",
+    "samples", "iters_per_sample", "stop_reason", "time_ns_min", "time_ns_median",
+    "time_ns_mean", "time_ns_stddev", "noise_rel", "ci95_lo_ns", "ci95_hi_ns",
+    "flops", "bytes", "gflops", "gbytes_per_s", "max_rel_err", "tolerance", "status", "note",
+    "samples_ns",
+    "energy_j", "avg_power_w", "gflops_per_w", "power_source", "power_scope", "power_quality",
+};
+const int cb_result_ncolumns = (int)(sizeof cb_result_columns / sizeof cb_result_columns[0]);
+
+void cb_context_init(struct cb_context *c, uint64_t seed)
+{
+    const struct cb_cpu_info *ci = cb_cpu_info();
+    memset(c, 0, sizeof *c);
+    cb_host_name(c->host, sizeof c->host);
+    cb_cpu_chip_class(c->chip_class, sizeof c->chip_class);
+    snprintf(c->cpu_vendor, sizeof c->cpu_vendor, "%s", ci->vendor);
+    snprintf(c->cpu_model, sizeof c->cpu_model, "%s", ci->brand);
+    snprintf(c->cpu_codename, sizeof c->cpu_codename, "%s", ci->codename);
+    cb_cpu_features_str(cb_cpu_features(), c->isa_features, sizeof c->isa_features);
+    const char *cap = getenv("CHIPBENCH_ISA");
+    snprintf(c->isa_cap, sizeof c->isa_cap, "%s", cap ? cap : "");
+    snprintf(c->cores, sizeof c->cores, "%d", cb_topo_get()->cores);
+    cb_blas_describe(c->blas, sizeof c->blas);
+    snprintf(c->seed, sizeof c->seed, "%llu", (unsigned long long)seed);
+}
+
+// Cells are appended NUL-separated to the arena; offsets are turned into
+// pointers at the end because the arena may move while it grows.
+struct cellw {
+    struct cb_strbuf *b;
+    size_t off[128];
+    int n;
+    enum cb_status s;
+};
+
+static void put(struct cellw *w, const char *text)
+{
+    if (w->s != CB_OK || w->n >= 128)
+        return;
+    w->off[w->n++] = w->b->len;
+    w->s = cb_strbuf_append(w->b, text ? text : "", strlen(text ? text : "") + 1);
+}
+
+static void putf(struct cellw *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(struct cellw *w, const char *fmt, ...)
+{
+    char tmp[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    put(w, tmp);
+}
+
+// Empty for "not applicable / not measured", never a made-up number.
+static void put_num(struct cellw *w, const char *fmt, double v, int valid)
+{
+    if (!valid || !isfinite(v))
+        put(w, "");
+    else
+        putf(w, fmt, v);
+}
+
+enum cb_status cb_result_cells(const struct cb_context *ctx, const struct cb_result *r,
+                               struct cb_strbuf *arena, const char **cells)
+{
+    struct cellw w = {.b = arena};
+    const struct cb_kernel *k = r->kernel;
+    int gemm = r->shape.op == CB_OP_GEMM, ok = r->status == CB_OK;
+    const struct cb_gemm_args *g = &r->shape.u.gemm;
+    const struct cb_attn_args *a = &r->shape.u.attn;
+    const struct cb_stats *st = &r->m.st;
+    char isa[256];
+
+    arena->len = 0;
+    putf(&w, "%d", CB_CSV_SCHEMA_VERSION);
+    put(&w, r->timestamp);
+    put(&w, ctx->host);
+    put(&w, r->chip_class[0] ? r->chip_class : ctx->chip_class);
+    put(&w, ctx->cpu_vendor);
+    put(&w, ctx->cpu_model);
+    put(&w, ctx->cpu_codename);
+    put(&w, ctx->isa_features);
+    put(&w, ctx->isa_cap);
+    put(&w, ctx->cores);
+    put(&w, r->device);
+    put(&w, cb_compiler);
+    put(&w, cb_build_flags);
+    put(&w, cb_git_commit);
+    put(&w, CB_VERSION);
+    put(&w, ctx->blas);
+    put(&w, ctx->seed);
+
+    put(&w, k->name);
+    put(&w, cb_op_name(k->op));
+    put(&w, cb_dtype_name(k->dtype));
+    put(&w, cb_backend_name(k->backend));
+    cb_cpu_features_str(k->isa, isa, sizeof isa);
+    put(&w, isa);
+    if (gemm) {
+        putf(&w, "%c%c", g->trans_a ? 't' : 'n', g->trans_b ? 't' : 'n');
+        putf(&w, "%lld", (long long)g->m);
+        putf(&w, "%lld", (long long)g->n);
+        putf(&w, "%lld", (long long)g->k);
+        putf(&w, "%lld", (long long)g->lda);
+        putf(&w, "%lld", (long long)g->ldb);
+        putf(&w, "%lld", (long long)g->ldc);
+        putf(&w, "%.9g", g->alpha);
+        putf(&w, "%.9g", g->beta);
+        for (int i = 0; i < 7; i++)
+            put(&w, "");
+    } else {
+        for (int i = 0; i < 9; i++)
+            put(&w, "");
+        putf(&w, "%lld", (long long)a->batch);
+        putf(&w, "%lld", (long long)a->heads);
+        putf(&w, "%lld", (long long)a->kv_heads);
+        putf(&w, "%lld", (long long)a->seq_q);
+        putf(&w, "%lld", (long long)a->seq_kv);
+        putf(&w, "%lld", (long long)a->head_dim);
+        putf(&w, "%d", a->causal ? 1 : 0);
+    }
+
+    putf(&w, "%d", r->threads);
+    put(&w, r->cache_mode);
+    put_num(&w, "%.0f", r->buffers, r->buffers > 0);
+    put_num(&w, "%.0f", r->working_set_bytes, r->buffers > 0);
+    put_num(&w, "%.0f", r->m.nsamples, ok);
+    put_num(&w, "%.0f", (double)r->m.iters_per_sample, ok);
+    put(&w, ok ? r->m.stop_reason : "");
+    put_num(&w, "%.1f", st->min, ok);
+    put_num(&w, "%.1f", st->median, ok);
+    put_num(&w, "%.1f", st->mean, ok);
+    put_num(&w, "%.1f", st->stddev, ok);
+    put_num(&w, "%.6f", st->noise, ok);
+    put_num(&w, "%.1f", st->ci_lo, ok);
+    put_num(&w, "%.1f", st->ci_hi, ok);
+    put_num(&w, "%.0f", r->flops, r->flops > 0);
+    put_num(&w, "%.0f", r->bytes, r->bytes > 0);
+    put_num(&w, "%.6g", r->gflops, ok);
+    put_num(&w, "%.6g", r->gbytes_per_s, ok);
+    put_num(&w, "%.3g", r->max_rel_err, 1);
+    put_num(&w, "%.3g", r->tolerance, 1);
+    put(&w, cb_result_status_word(r->status));
+    put(&w, r->note);
+
+    // Raw per-call times, space separated: the compare tool needs them.
+    if (w.s == CB_OK && w.n < 128) {
+        w.off[w.n++] = arena->len;
+        for (int i = 0; ok && i < r->m.nsamples && w.s == CB_OK; i++)
+            w.s = cb_strbuf_printf(arena, i ? " %.1f" : "%.1f", r->m.samples_ns[i]);
+        if (w.s == CB_OK)
+            w.s = cb_strbuf_append(arena, "", 1);
+    }
+    // Power columns: filled by the power issue; empty means not measured.
+    for (int i = 0; i < 6; i++)
+        put(&w, "");
+
+    if (w.s != CB_OK)
+        return w.s;
+    if (w.n != cb_result_ncolumns)
+        return cb_set_error(CB_ERR_INVALID_ARG, "row has %d cells, schema %d", w.n,
+                            cb_result_ncolumns);
+    for (int i = 0; i < w.n; i++)
+        cells[i] = arena->data + w.off[i];
+    return CB_OK;
+}

@@ -1,0 +1,55 @@
+// suites.c: the named shape sets for `chipbench run --suite NAME`.
+//
+// quick: a few minutes on a 2-core VM; the default for `make run`.
+// standard: the shapes a training step of a GPT-2-class model makes
+// (hidden 768/3072, 4096 for larger models) and square sizes 256-4096,
+// in all three transpose forms of forward and backward, plus attention.
+#include <string.h>
+
+#include "chipbench/cb_shape.h"
+
+static const char *const quick_shapes[] = {
+    "128x128x128",
+    "512x512x512",
+    "1024x1024x1024",
+    "512x768x3072:nt",
+    "b=1,h=8,s=256,d=64,causal=0",
+    "b=1,h=8,kvh=2,s=512,d=64,causal=1",
+    NULL,
+};
+
+static const char *const standard_shapes[] = {
+    "256x256x256", "512x512x512", "1024x1024x1024", "2048x2048x2048", "4096x4096x4096",
+    // forward Y = X W (nn), backward dX = dY W^T (nt) and dW = X^T dY (tn)
+    "512x768x768", "512x3072x768", "512x768x3072", "512x4096x4096",
+    "2048x768x768", "2048x3072x768", "2048x768x3072", "2048x4096x4096",
+    "4096x768x768", "4096x3072x768", "4096x768x3072",
+    "512x768x768:nt", "512x3072x768:nt", "512x768x3072:nt",
+    "2048x768x768:nt", "2048x3072x768:nt", "2048x768x3072:nt",
+    "768x768x512:tn", "3072x768x512:tn", "768x3072x512:tn",
+    "768x768x2048:tn", "3072x768x2048:tn", "768x3072x2048:tn",
+    "b=1,h=12,s=512,d=64,causal=1", "b=1,h=12,s=1024,d=64,causal=1",
+    "b=1,h=12,s=1024,d=64,causal=0", "b=1,h=8,kvh=2,s=1024,d=128,causal=1",
+    "b=1,h=8,kvh=2,s=2048,d=128,causal=1",
+    NULL,
+};
+
+static const struct cb_suite suites[] = {
+    {.name = "quick", .desc = "a few GEMM and attention shapes, minutes on 2 cores",
+     .shapes = quick_shapes, .min_time_s = 0.3, .max_time_s = 1.5, .max_noise = 0.02,
+     .ref_max_flops = 2.5e9},
+    {.name = "standard", .desc = "square 256-4096 and transformer GEMM shapes (nn/nt/tn), "
+     "attention 512-2048", .shapes = standard_shapes, .min_time_s = 0.5, .max_time_s = 5.0,
+     .max_noise = 0.01, .ref_max_flops = 2.5e9},
+    {.name = NULL},
+};
+
+const struct cb_suite *cb_suites(void) { return suites; }
+
+const struct cb_suite *cb_suite_find(const char *name)
+{
+    for (const struct cb_suite *s = suites; name && s->name; s++)
+        if (strcmp(s->name, name) == 0)
+            return s;
+    return NULL;
+}

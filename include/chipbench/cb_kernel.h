@@ -1,0 +1,140 @@
+// cb_kernel.h: kernel descriptors and the registry.
+//
+// A kernel is described by data (struct cb_kernel, one designated-initializer
+// row in its file's table) and selected at run time by what the CPU/OS allow.
+// Each kernel file exports one NULL-name-terminated table; kernels/registry.c
+// is the one place that lists the tables.
+//
+// Layouts (all row-major, shapes in comments follow the llm.c habit):
+//   GEMM   C(m,n) = alpha * op(A)(m,k) * op(B)(k,n) + beta * C(m,n)
+//          trans_a=0: A stored (m,k), lda >= k;  trans_a=1: A stored (k,m), lda >= m
+//          trans_b=0: B stored (k,n), ldb >= n;  trans_b=1: B stored (n,k), ldb >= k
+//          beta == 0 means C is not read (NaN in C must not propagate).
+//   ATTN   Q (B,H,Lq,D)  K,V (B,Hkv,Lk,D)  O (B,H,Lq,D), contiguous;
+//          query head h reads kv head h / (H/Hkv) (grouped-query attention).
+//          causal: query i sees keys j <= i + (Lk - Lq) (bottom-right aligned,
+//          as in FlashAttention-2), so Lq == Lk is the usual lower triangle.
+//          lse (B,H,Lq), optional: natural-log log-sum-exp of the scaled
+//          scores per query row, for the backward pass.
+#ifndef CHIPBENCH_CB_KERNEL_H
+#define CHIPBENCH_CB_KERNEL_H
+
+#include <stdint.h>
+#include "cb_status.h"
+
+enum cb_op { CB_OP_GEMM, CB_OP_ATTN, CB_OP_COUNT };
+enum cb_dtype { CB_DTYPE_F32, CB_DTYPE_F16, CB_DTYPE_BF16, CB_DTYPE_COUNT };
+
+// Where a kernel runs / whose code it is. Closed set; names in registry.c.
+enum cb_backend {
+    CB_BACKEND_REF,       // portable C reference
+    CB_BACKEND_AVX2,
+    CB_BACKEND_AVX512,
+    CB_BACKEND_NEON,
+    CB_BACKEND_OPENBLAS,
+    CB_BACKEND_ONEDNN,
+    CB_BACKEND_OPENCL,
+    CB_BACKEND_CLBLAST,
+    CB_BACKEND_COUNT
+};
+
+struct cb_gemm_args {
+    int64_t m, n, k;
+    int trans_a, trans_b;
+    const void *a; int64_t lda;
+    const void *b; int64_t ldb;
+    void *c; int64_t ldc;
+    float alpha, beta;
+};
+
+struct cb_attn_args {
+    int64_t batch, heads, kv_heads, seq_q, seq_kv, head_dim;
+    int causal;
+    float scale;  // multiplies q.k; 0 means 1/sqrt(head_dim)
+    const void *q, *k, *v;
+    void *o;
+    float *lse;   // may be NULL
+};
+
+// One call as the harness hands it to a kernel.
+struct cb_call {
+    enum cb_op op;
+    union {
+        struct cb_gemm_args gemm;
+        struct cb_attn_args attn;
+    } u;
+};
+
+// Per-(shape, threads) setup, done outside the timed region. A plan may hold
+// workspaces, device buffers or library handles; it must not bind the data
+// pointers of `shape` (the harness rotates buffers between launches).
+struct cb_plan_req {
+    const struct cb_call *shape;  // pointers inside are valid but may change
+    int threads;                  // >= 1, already validated
+    const char *device;           // --device text or NULL
+};
+
+struct cb_kernel {
+    const char *name;         // "gemm_f32_ref": unique, stable, the CSV key
+    enum cb_op op;
+    enum cb_dtype dtype;
+    enum cb_backend backend;
+    uint64_t isa;             // CB_ISA_* bits required
+    int priority;             // higher wins among kernels usable here
+    int max_threads;          // 1 = single-threaded kernel; 0 = any
+    int mr, nr;               // register tile, 0 when not applicable
+
+    // Optional: is the back-end present at run time (library loaded, device
+    // found)? Returns CB_ERR_UNSUPPORTED with a message when not.
+    enum cb_status (*available)(void);
+    // Optional setup; *plan may stay NULL.
+    enum cb_status (*plan)(const struct cb_kernel *k,
+                           const struct cb_plan_req *req, void **plan);
+    // The timed unit of work. Must be callable many times with one plan.
+    enum cb_status (*run)(void *plan, const struct cb_call *call);
+    // Optional: wait for asynchronous work to complete (devices).
+    enum cb_status (*finish)(void *plan);
+    // Optional: copy device results back into the call's host output.
+    enum cb_status (*readback)(void *plan, const struct cb_call *call);
+    void (*plan_free)(void *plan);
+
+    const char *desc;         // one line for `chipbench list`
+};
+
+// Registry ------------------------------------------------------------------
+
+// Number of registered kernels and the i-th one (stable order).
+int cb_registry_count(void);
+const struct cb_kernel *cb_registry_get(int i);
+// Exact name lookup; NULL if unknown.
+const struct cb_kernel *cb_registry_find(const char *name);
+
+// Can `k` run here? CB_OK, or CB_ERR_UNSUPPORTED with the reason recorded
+// (missing ISA bits named, back-end unavailable). Never executes the kernel.
+enum cb_status cb_kernel_usable(const struct cb_kernel *k);
+
+// Best usable kernel for (op, dtype): highest priority among usable ones,
+// unless CHIPBENCH_KERNEL names one for this op/dtype, in which case that one
+// is returned or CB_ERR_UNSUPPORTED/CB_ERR_INVALID_ARG explains why not.
+enum cb_status cb_registry_best(enum cb_op op, enum cb_dtype dtype,
+                                const struct cb_kernel **out);
+
+// Shell-style pattern match ('*' and '?') used by --kernel.
+int cb_name_match(const char *pattern, const char *name);
+
+const char *cb_op_name(enum cb_op op);          // "gemm", "attention"
+const char *cb_dtype_name(enum cb_dtype d);     // "f32", "f16", "bf16"
+const char *cb_backend_name(enum cb_backend b); // "ref", "openblas", ...
+// Parse the names above; CB_ERR_INVALID_ARG when unknown.
+enum cb_status cb_op_parse(const char *s, enum cb_op *out);
+enum cb_status cb_dtype_parse(const char *s, enum cb_dtype *out);
+int cb_dtype_size(enum cb_dtype d);
+
+// Work declared per call (used for GFLOP/s, GB/s and the cost model).
+// GEMM: 2*m*n*k flops; bytes = A + B read once, C written (and read if beta).
+// ATTN: 4*B*H*Lq*Lk*D, halved when causal (the FlashAttention convention);
+//       bytes = Q, K, V read once and O written once.
+double cb_call_flops(const struct cb_call *c);
+double cb_call_bytes(const struct cb_call *c, enum cb_dtype d);
+
+#endif

@@ -1,0 +1,13 @@
+// kernel_tables.h: the per-file kernel tables registry.c lists. Private to
+// kernels/; each table is NULL-name terminated.
+#ifndef CHIPBENCH_KERNEL_TABLES_H
+#define CHIPBENCH_KERNEL_TABLES_H
+
+#include "chipbench/cb_kernel.h"
+
+extern const struct cb_kernel cb_gemm_ref_kernels[];
+extern const struct cb_kernel cb_attn_ref_kernels[];
+extern const struct cb_kernel cb_gemm_openblas_kernels[];
+extern const struct cb_kernel cb_attn_openblas_kernels[];
+
+#endif

@@ -1,0 +1,64 @@
+// gemm_ref.c: portable C99 f32 GEMM, the fallback every machine can run.
+//
+// Not the test oracle (that is the float64 reference in harness/verify.c):
+// this is a plain, reasonably cache-friendly kernel that accumulates in f32
+// like the tuned kernels do, so it is a fair "no SIMD work at all" baseline.
+// Single-threaded by design.
+//
+// C(m,n) = alpha * op(A)(m,k) * op(B)(k,n) + beta * C, row-major, any ld.
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chipbench/cb_kernel.h"
+#include "../kernel_tables.h"
+
+// Element (i,p) of op(A) and (p,j) of op(B).
+#define A_AT(i, p) (g->trans_a ? a[(p) * g->lda + (i)] : a[(i) * g->lda + (p)])
+#define B_AT(p, j) (g->trans_b ? b[(j) * g->ldb + (p)] : b[(p) * g->ldb + (j)])
+
+static enum cb_status gemm_f32_ref(void *plan, const struct cb_call *call)
+{
+    const struct cb_gemm_args *g = &call->u.gemm;
+    const float *a = g->a, *b = g->b;
+    float *c = g->c;
+    for (int64_t i = 0; i < g->m; i++) {
+        float *ci = c + i * g->ldc;
+        // beta == 0 must not read C: it may hold NaN (BLAS semantics).
+        for (int64_t j = 0; j < g->n; j++)
+            ci[j] = g->beta == 0.0f ? 0.0f : g->beta * ci[j];
+        if (!g->trans_b) {
+            // i-p-j order: the inner loop streams a row of B and of C.
+            for (int64_t p = 0; p < g->k; p++) {
+                float av = g->alpha * A_AT(i, p);
+                const float *bp = b + p * g->ldb;
+                for (int64_t j = 0; j < g->n; j++)
+                    ci[j] += av * bp[j];
+            }
+        } else {
+            // B stored (n,k): each C element is a dot product of two rows.
+            for (int64_t j = 0; j < g->n; j++) {
+                const float *bj = b + j * g->ldb;
+                float acc = 0.0f;
+                for (int64_t p = 0; p < g->k; p++)
+                    acc += A_AT(i, p) * bj[p];
+                ci[j] += g->alpha * acc;
+            }
+        }
+    }
+    (void)plan;
+    return CB_OK;
+}
+
+const struct cb_kernel cb_gemm_ref_kernels[] = {
+    {
+        .name = "gemm_f32_ref",
+        .op = CB_OP_GEMM,
+        .dtype = CB_DTYPE_F32,
+        .backend = CB_BACKEND_REF,
+        .priority = 0,
+        .max_threads = 1,
+        .run = gemm_f32_ref,
+        .desc = "portable C, i-p-j loops, f32 accumulate, single thread",
+    },
+    {.name = NULL},
+};

@@ -1,0 +1,48 @@
+#!/bin/sh
+# run_tests.sh BUILD: run every test binary in BUILD/tests and the CLI tests
+# against BUILD/chipbench; print a summary line per build and exit non-zero
+# on any failure.
+# run_tests.sh --total BUILD [BUILD...]: add up the summaries of earlier runs
+# into the final "total: N passed, N failed, N skipped" line.
+set -u
+if [ "${1:-}" = "--total" ]; then
+    shift
+    p=0; f=0; s=0
+    for b in "$@"; do
+        [ -f "$b/test-summary.txt" ] || { echo "no test summary in $b"; exit 1; }
+        read bp bf bs < "$b/test-summary.txt"
+        p=$((p + bp)); f=$((f + bf)); s=$((s + bs))
+    done
+    echo "total: $p passed, $f failed, $s skipped"
+    [ "$f" -eq 0 ]
+    exit
+fi
+build=$1
+p=0; f=0; s=0
+log=$build/test-log.txt
+: > "$log"
+for t in "$build"/tests/test_* tests/test_*.sh; do
+    [ -x "$t" ] || [ "${t%.sh}" != "$t" ] || continue
+    case $t in *.d|*.o) continue;; esac
+    echo "== $t ($build)"
+    if [ "${t%.sh}" != "$t" ]; then
+        out=$(CHIPBENCH=$build/chipbench sh "$t" 2>&1); rc=$?
+    else
+        out=$("$t" 2>&1); rc=$?
+    fi
+    printf '%s\n' "$out" | tee -a "$log" | grep -v '^PASS '
+    line=$(printf '%s\n' "$out" | grep -E '^[A-Za-z_0-9.]+: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "FAIL $t: exited $rc without a summary line"
+        f=$((f + 1)); continue
+    fi
+    set -- $(printf '%s\n' "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped/\1 \2 \3/')
+    p=$((p + $1)); f=$((f + $2)); s=$((s + $3))
+    if [ "$rc" -ne 0 ] && [ "$2" -eq 0 ]; then
+        echo "FAIL $t: exit status $rc"
+        f=$((f + 1))
+    fi
+done
+echo "$p $f $s" > "$build/test-summary.txt"
+echo "$build: $p passed, $f failed, $s skipped"
+[ "$f" -eq 0 ]

@@ -1,0 +1,220 @@
+// test_harness.c: statistics on known data, and the sampling loop driven by
+// synthetic launchers with known costs (calibration, stop rules, interrupt,
+// errors) -- the harness must measure what it is given, nothing else.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cb_test.h"
+#include "chipbench/cb_bench.h"
+
+static void test_stats_known(void)
+{
+    double x[] = {5, 1, 4, 2, 3};
+    struct cb_stats st;
+    CB_CHECK(cb_stats_compute(x, 5, &st) == CB_OK);
+    CB_CHECK_NEAR(st.min, 1, 0);
+    CB_CHECK_NEAR(st.max, 5, 0);
+    CB_CHECK_NEAR(st.median, 3, 0);
+    CB_CHECK_NEAR(st.mean, 3, 0);
+    CB_CHECK_NEAR(st.stddev, sqrt(2.5), 1e-12);
+    CB_CHECK_NEAR(st.noise, sqrt(2.5) / 3, 1e-12);
+    CB_CHECK_NEAR(st.ci_lo, 1, 0);  // n < 6: [min, max]
+    CB_CHECK_NEAR(st.ci_hi, 5, 0);
+    double y[] = {4, 1, 3, 2};
+    CB_CHECK(cb_stats_compute(y, 4, &st) == CB_OK);
+    CB_CHECK_NEAR(st.median, 2.5, 0);
+    CB_CHECK_NEAR(cb_median(y, 4), 2.5, 0);
+}
+
+static void test_stats_ci_ranks(void)
+{
+    // 1..100: ranks 50 -+ 9.8 -> [40, 61] (1-based), values equal ranks.
+    double x[100];
+    for (int i = 0; i < 100; i++)
+        x[i] = 100 - i;
+    struct cb_stats st;
+    CB_CHECK(cb_stats_compute(x, 100, &st) == CB_OK);
+    CB_CHECK_NEAR(st.median, 50.5, 0);
+    CB_CHECK_NEAR(st.ci_lo, 40, 0);
+    CB_CHECK_NEAR(st.ci_hi, 61, 0);
+    // Coverage: the CI of the median of 31 normal-ish samples should contain
+    // the true median in about 95% of 2000 trials.
+    struct cb_rng r;
+    cb_rng_seed(&r, 42);
+    int hit = 0;
+    for (int t = 0; t < 2000; t++) {
+        double s[31];
+        for (int i = 0; i < 31; i++)
+            s[i] = cb_rng_uniform(&r, 0, 1) + cb_rng_uniform(&r, 0, 1) - 1;  // median 0
+        CB_CHECK(cb_stats_compute(s, 31, &st) == CB_OK);
+        hit += st.ci_lo <= 0 && 0 <= st.ci_hi;
+    }
+    CB_CHECK_MSG(hit >= 1860 && hit <= 1990, "coverage %d/2000", hit);
+}
+
+static void test_stats_rejects(void)
+{
+    double x[] = {1, NAN, 3};
+    struct cb_stats st;
+    CB_CHECK(cb_stats_compute(x, 3, &st) == CB_ERR_INVALID_ARG);
+    CB_CHECK(cb_stats_compute(x, 0, &st) == CB_ERR_INVALID_ARG);
+}
+
+// A launcher that busy-waits a fixed time per launch.
+struct spin {
+    int64_t ns;
+    int64_t launches, syncs;
+    int fail_at;
+};
+
+static enum cb_status spin_launch(void *ctx, int64_t i)
+{
+    struct spin *s = ctx;
+    if (s->fail_at && i == s->fail_at)
+        return cb_set_error(CB_ERR_BACKEND, "synthetic failure at launch %lld", (long long)i);
+    int64_t t0 = cb_now_ns();
+    while (cb_now_ns() - t0 < s->ns)
+        ;
+    s->launches++;
+    return CB_OK;
+}
+
+static enum cb_status spin_sync(void *ctx)
+{
+    ((struct spin *)ctx)->syncs++;
+    return CB_OK;
+}
+
+static void base_opts(struct cb_bench_opts *o)
+{
+    cb_bench_opts_default(o);
+    o->warmup_s = 0.01;
+    o->min_time_s = 0.05;
+    o->max_time_s = 2;
+    o->max_noise = 0.5;  // a spin is deterministic; don't depend on this VM's quiet
+    o->min_samples = 5;
+}
+
+static void test_measure_known_spin(void)
+{
+    struct spin s = {.ns = 200000};  // 200 us per launch
+    struct cb_launcher l = {spin_launch, spin_sync, &s};
+    struct cb_bench_opts o;
+    struct cb_measure m;
+    base_opts(&o);
+    CB_CHECK(cb_measure_run(&o, &l, &m) == CB_OK);
+    // median per call: at least the spin, and not far above (shared VM: 25%)
+    CB_CHECK_MSG(m.st.median >= 200000 && m.st.median < 250000, "median %.0f ns", m.st.median);
+    CB_CHECK(m.st.min >= 200000);
+    // calibration: a sample lasts >= 1 ms and min_time/(2 min_samples) = 5 ms
+    CB_CHECK_MSG(m.iters_per_sample >= 25 && m.iters_per_sample <= 30, "iters %lld",
+                 (long long)m.iters_per_sample);
+    CB_CHECK(m.nsamples >= 5);
+    CB_CHECK_STR(m.stop_reason, "noise");
+    CB_CHECK(s.syncs >= m.nsamples);  // once per sample (plus warm-up)
+    CB_CHECK(s.launches >= 2 + m.nsamples * m.iters_per_sample);
+    cb_measure_free(&m);
+}
+
+static void test_measure_stop_rules(void)
+{
+    struct spin s = {.ns = 100000};
+    struct cb_launcher l = {spin_launch, NULL, &s};
+    struct cb_bench_opts o;
+    struct cb_measure m;
+    // Noise can never be low enough: stops on time with >= 3 samples.
+    base_opts(&o);
+    o.max_noise = 0;
+    o.max_time_s = 0.1;
+    o.max_samples = 100000;
+    CB_CHECK(cb_measure_run(&o, &l, &m) == CB_OK);
+    CB_CHECK_STR(m.stop_reason, "time");
+    CB_CHECK(m.nsamples >= 3);
+    CB_CHECK(m.measured_s < 0.5);
+    cb_measure_free(&m);
+    // The sample cap.
+    o.max_time_s = 100;
+    o.max_samples = 7;
+    CB_CHECK(cb_measure_run(&o, &l, &m) == CB_OK);
+    CB_CHECK_STR(m.stop_reason, "max_samples");
+    CB_CHECK(m.nsamples == 7);
+    cb_measure_free(&m);
+    // A slow launch still gives 3 samples even when the budget is tiny.
+    s.ns = 20000000;  // 20 ms
+    o.max_samples = 200;
+    o.max_time_s = 0.001;
+    o.min_time_s = 0;
+    CB_CHECK(cb_measure_run(&o, &l, &m) == CB_OK);
+    CB_CHECK(m.nsamples == 3);
+    CB_CHECK(m.iters_per_sample == 1);
+    cb_measure_free(&m);
+}
+
+static void test_measure_errors_and_interrupt(void)
+{
+    struct spin s = {.ns = 1000, .fail_at = 5000};
+    struct cb_launcher l = {spin_launch, NULL, &s};
+    struct cb_bench_opts o;
+    struct cb_measure m;
+    base_opts(&o);
+    o.max_noise = 0;
+    CB_CHECK(cb_measure_run(&o, &l, &m) == CB_ERR_BACKEND);
+    CB_CHECK(strstr(cb_error_msg(), "synthetic failure") != NULL);
+    cb_measure_free(&m);
+    s.fail_at = 0;
+    cb_interrupted = 1;
+    CB_CHECK(cb_measure_run(&o, &l, &m) == CB_ERR_INTERRUPTED);
+    CB_CHECK_STR(m.stop_reason, "interrupted");
+    cb_interrupted = 0;
+    cb_measure_free(&m);
+}
+
+// The full row path: a real kernel, verification, rotation and statistics.
+static void test_bench_row(void)
+{
+    const struct cb_kernel *k = cb_registry_find("gemm_f32_ref");
+    struct cb_call shape = {.op = CB_OP_GEMM};
+    shape.u.gemm = (struct cb_gemm_args){.m = 64, .n = 48, .k = 40, .lda = 40, .ldb = 48,
+                                         .ldc = 48, .alpha = 1};
+    struct cb_bench_opts o;
+    struct cb_result r;
+    base_opts(&o);
+    CB_CHECK(cb_bench_row(k, &shape, 1, &o, &r) == CB_OK);
+    CB_CHECK(r.max_rel_err <= r.tolerance);
+    CB_CHECK(r.buffers > 1);  // 33 KiB per set: rotated to defeat the cache
+    CB_CHECK_STR(r.cache_mode, "rotate");
+    CB_CHECK_NEAR(r.flops, 2.0 * 64 * 48 * 40, 0);
+    CB_CHECK(r.gflops > 0 && isfinite(r.gflops));
+    CB_CHECK(r.m.nsamples >= 3 && r.m.samples_ns);
+    cb_result_free(&r);
+    // Too many threads for a single-threaded kernel: a visible skip.
+    CB_CHECK(cb_bench_row(k, &shape, 2, &o, &r) == CB_ERR_UNSUPPORTED);
+    CB_CHECK(strstr(r.note, "at most 1 thread") != NULL);
+    CB_CHECK_STR(cb_result_status_word(r.status), "skipped");
+    cb_result_free(&r);
+    // A malformed shape is an error with a reason, not a crash.
+    shape.u.gemm.ldc = 10;
+    CB_CHECK(cb_bench_row(k, &shape, 1, &o, &r) == CB_ERR_INVALID_ARG);
+    CB_CHECK(strstr(r.note, "leading dimensions") != NULL);
+    cb_result_free(&r);
+    // hot mode: one buffer set.
+    shape.u.gemm.ldc = 48;
+    o.rotate = 0;
+    CB_CHECK(cb_bench_row(k, &shape, 1, &o, &r) == CB_OK);
+    CB_CHECK(r.buffers == 1);
+    CB_CHECK_STR(r.cache_mode, "hot");
+    cb_result_free(&r);
+}
+
+int main(void)
+{
+    CB_RUN(test_stats_known);
+    CB_RUN(test_stats_ci_ranks);
+    CB_RUN(test_stats_rejects);
+    CB_RUN(test_measure_known_spin);
+    CB_RUN(test_measure_stop_rules);
+    CB_RUN(test_measure_errors_and_interrupt);
+    CB_RUN(test_bench_row);
+    return CB_TEST_END("test_harness");
+}

@@ -1,0 +1,238 @@
+// test_kernels.c: every registered kernel that runs here against the float64
+// reference, through the same set-up/poison/verify path the harness uses,
+// on odd shapes, every transpose, alpha/beta != (1, 0) and leading
+// dimensions wider than the rows. Deliberately broken kernels prove that
+// the checks fail when they should (dropped term, unwritten element, C read
+// when beta == 0, padding overwritten, wrong lse).
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cb_test.h"
+#include "chipbench/cb_bench.h"
+#include "chipbench/cb_shape.h"
+
+static uint64_t seed;
+
+// Run kernel k on one shape via the bench path; returns the verify status.
+static enum cb_status check_one(const struct cb_kernel *k, const char *shape_text, int threads,
+                                double *err, double *tol)
+{
+    struct cb_call shape;
+    struct cb_rng rng;
+    void *data = NULL, *plan = NULL;
+    enum cb_status s = cb_shape_parse(shape_text, &shape);
+    if (s != CB_OK)
+        return s;
+    const struct cb_bench *b = cb_bench_for(shape.op);
+    cb_rng_seed(&rng, seed++);
+    CB_TRY(b->check_shape(&shape));
+    CB_TRY(b->setup(&shape, k->dtype, 1, &rng, &data));
+    if (k->plan) {
+        struct cb_plan_req req = {.shape = b->call(data, 0), .threads = threads};
+        CB_TRY(k->plan(k, &req, &plan));
+    }
+    b->poison(data, 0);
+    CB_TRY(k->run(plan, b->call(data, 0)));
+    CB_TRY(b->verify(data, 0, err, tol));
+out:
+    if (plan && k->plan_free)
+        k->plan_free(plan);
+    if (data)
+        b->teardown(data);
+    return s;
+}
+
+static const char *const gemm_shapes[] = {
+    "1x1x1", "7x7x7", "1x65x63", "65x1x7", "63x65x1", "257x31x65", "100x1000x7",
+    "1x1x1000", "64x48x300", "33x17x257:nt", "17x33x129:tn", "31x29x37:tt",
+    "65x63x7,lda=80,ldb=70,ldc=99", "7x65x63:nt,lda=70,ldb=66,ldc=67",
+    "63x7x65:tn,lda=64,ldb=9,ldc=8", "45x46x47,alpha=-0.75,beta=0.5",
+    "45x46x47:nt,alpha=2,beta=-1.5,ldc=50", "300x200x100:tn,beta=1",
+    NULL,
+};
+
+static const char *const attn_shapes[] = {
+    "b=1,h=1,s=1,d=1", "b=1,h=1,s=7,d=8,causal=1", "b=2,h=4,kvh=2,s=65,d=64,causal=1",
+    "b=1,h=4,kvh=1,s=63,d=80", "b=1,h=3,sq=17,skv=65,d=24,causal=1",
+    "b=1,h=2,sq=33,skv=9,d=16,causal=1", "b=1,h=2,s=128,d=128,causal=0,scale=0.3",
+    NULL,
+};
+
+static void test_all_kernels(void)
+{
+    int ran = 0;
+    for (int i = 0; i < cb_registry_count(); i++) {
+        const struct cb_kernel *k = cb_registry_get(i);
+        if (cb_kernel_usable(k) != CB_OK)
+            continue;
+        const char *const *shapes = k->op == CB_OP_GEMM ? gemm_shapes : attn_shapes;
+        for (int t = 1; t <= (k->max_threads == 1 ? 1 : 2); t++)
+            for (int j = 0; shapes[j]; j++) {
+                double err = NAN, tol = NAN;
+                enum cb_status s = check_one(k, shapes[j], t, &err, &tol);
+                CB_CHECK_MSG(s == CB_OK, "%s %s threads=%d: %s", k->name, shapes[j], t,
+                             cb_error_msg());
+                CB_CHECK_MSG(err <= tol, "%s %s: err %g > tol %g", k->name, shapes[j], err,
+                             tol);
+                ran++;
+            }
+    }
+    CB_CHECK(ran >= 2 * 18);
+}
+
+// A GEMM large enough for the sampled rows + random projection path.
+static void test_large_gemm_projection_path(void)
+{
+    const struct cb_kernel *k = cb_registry_find("gemm_f32_openblas");
+    if (!k)
+        k = cb_registry_find("gemm_f32_ref");
+    double err, tol;
+    enum cb_status s = check_one(k, "700x500x300:nt,beta=0.25", 2, &err, &tol);
+    CB_CHECK_MSG(s == CB_OK, "%s", cb_error_msg());
+}
+
+// Broken kernels: each must be caught. -------------------------------------
+
+static int broken_mode;
+static enum cb_status gemm_broken(void *plan, const struct cb_call *call)
+{
+    const struct cb_kernel *ref = cb_registry_find("gemm_f32_ref");
+    struct cb_call c = *call;
+    struct cb_gemm_args *g = &c.u.gemm;
+    if (broken_mode == 0 && g->k > 1)
+        g->k -= 1;  // drops the last term of every dot product
+    enum cb_status s = ref->run(NULL, &c);
+    float *cc = call->u.gemm.c;
+    if (broken_mode == 1)
+        cc[(g->m - 1) * g->ldc + g->n - 1] = NAN;  // one element "not written"
+    if (broken_mode == 2)
+        cc[(g->m / 2) * g->ldc + g->n / 2] += 1e-3f;  // one element slightly off
+    if (broken_mode == 3 && g->ldc > g->n)
+        cc[g->n] = 0.0f;  // writes into the padding
+    if (broken_mode == 4 && g->beta == 0.0f)
+        for (int64_t j = 0; j < g->n; j++)
+            cc[j] = cc[j] * 0.0f + cc[j];  // no-op unless C was NaN: fine
+    return s;
+}
+
+static void test_broken_gemm_caught(void)
+{
+    struct cb_kernel k = {.name = "gemm_f32_broken", .op = CB_OP_GEMM, .dtype = CB_DTYPE_F32,
+                          .run = gemm_broken};
+    const char *shape = "65x63x257,ldc=70";
+    double err, tol;
+    for (broken_mode = 0; broken_mode <= 3; broken_mode++) {
+        enum cb_status s = check_one(&k, shape, 1, &err, &tol);
+        CB_CHECK_MSG(s == CB_ERR_VERIFY, "mode %d not caught (status %d)", broken_mode, s);
+    }
+    // The large path (sampled rows + projection) must catch a dropped term too.
+    // A single slightly-wrong element needs the full float64 (dgemm) path;
+    // the projection fallback without OpenBLAS catches gross errors only.
+#if CB_HAVE_OPENBLAS
+    const int last_mode = 2;
+#else
+    const int last_mode = 0;
+#endif
+    for (broken_mode = 0; broken_mode <= last_mode; broken_mode += 2) {
+        enum cb_status s = check_one(&k, "600x500x400", 1, &err, &tol);
+        CB_CHECK_MSG(s == CB_ERR_VERIFY, "large, mode %d not caught: status %d, err %g: %s",
+                     broken_mode, s, err, cb_error_msg());
+    }
+}
+
+// Reads C although beta == 0: the NaN poison must propagate and be caught.
+static enum cb_status gemm_reads_c(void *plan, const struct cb_call *call)
+{
+    const struct cb_kernel *ref = cb_registry_find("gemm_f32_ref");
+    struct cb_call c = *call;
+    c.u.gemm.beta = 1e-30f;  // "almost zero" still reads C
+    return ref->run(NULL, &c);
+}
+
+static void test_beta_zero_must_not_read_c(void)
+{
+    struct cb_kernel k = {.name = "gemm_f32_readsc", .op = CB_OP_GEMM, .dtype = CB_DTYPE_F32,
+                          .run = gemm_reads_c};
+    double err, tol;
+    CB_CHECK(check_one(&k, "9x10x11", 1, &err, &tol) == CB_ERR_VERIFY);
+}
+
+static enum cb_status attn_broken(void *plan, const struct cb_call *call)
+{
+    const struct cb_kernel *ref = cb_registry_find("attn_f32_ref");
+    enum cb_status s = ref->run(plan, call);
+    if (broken_mode == 0)
+        ((float *)call->u.attn.o)[3] *= 1.001f;
+    if (broken_mode == 1)
+        call->u.attn.lse[1] += 1e-3f;
+    if (broken_mode == 2)
+        call->u.attn.lse[0] = NAN;
+    return s;
+}
+
+static void test_broken_attn_caught(void)
+{
+    const struct cb_kernel *ref = cb_registry_find("attn_f32_ref");
+    struct cb_kernel k = *ref;
+    k.name = "attn_f32_broken";
+    k.run = attn_broken;
+    double err, tol;
+    for (broken_mode = 0; broken_mode <= 2; broken_mode++)
+        CB_CHECK_MSG(check_one(&k, "b=1,h=2,s=33,d=16,causal=1", 1, &err, &tol) == CB_ERR_VERIFY,
+                     "mode %d not caught", broken_mode);
+}
+
+// Non-causal attention on a query of all equal keys: output is the mean of V.
+static void test_attention_known_answer(void)
+{
+    const struct cb_kernel *k = cb_registry_find("attn_f32_ref");
+    float q[4] = {1, 2, 3, 4}, kk[3 * 4], v[3 * 4], o[4], lse[1];
+    for (int i = 0; i < 12; i++) {
+        kk[i] = 0.5f;
+        v[i] = (float)(i / 4 + 1);  // rows 1, 2, 3
+    }
+    struct cb_call c = {.op = CB_OP_ATTN};
+    c.u.attn = (struct cb_attn_args){.batch = 1, .heads = 1, .kv_heads = 1, .seq_q = 1,
+                                     .seq_kv = 3, .head_dim = 4, .q = q, .k = kk, .v = v,
+                                     .o = o, .lse = lse};
+    void *plan = NULL;
+    struct cb_plan_req req = {.shape = &c, .threads = 1};
+    CB_CHECK(k->plan(k, &req, &plan) == CB_OK);
+    CB_CHECK(k->run(plan, &c) == CB_OK);
+    k->plan_free(plan);
+    for (int d = 0; d < 4; d++)
+        CB_CHECK_NEAR(o[d], 2.0, 1e-6);
+    // every score is 0.5 * (1+2+3+4) / sqrt(4) = 2.5; lse = 2.5 + ln 3
+    CB_CHECK_NEAR(lse[0], 2.5 + log(3.0), 1e-6);
+}
+
+// beta != 0 with alpha = 0: C = beta * C exactly.
+static void test_gemm_known_answer(void)
+{
+    const struct cb_kernel *k = cb_registry_find("gemm_f32_ref");
+    float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 0, 0, 1, 1, 1}, c[4] = {1, 1, 1, 1};
+    struct cb_call call = {.op = CB_OP_GEMM};
+    // A (2,3) * B (3,2): [[1+3, 2+3], [4+6, 5+6]] = [[4,5],[10,11]]; beta 0.5 adds 0.5
+    call.u.gemm = (struct cb_gemm_args){.m = 2, .n = 2, .k = 3, .a = a, .lda = 3, .b = b,
+                                        .ldb = 2, .c = c, .ldc = 2, .alpha = 1, .beta = 0.5f};
+    CB_CHECK(k->run(NULL, &call) == CB_OK);
+    CB_CHECK_NEAR(c[0], 4.5, 0);
+    CB_CHECK_NEAR(c[1], 5.5, 0);
+    CB_CHECK_NEAR(c[2], 10.5, 0);
+    CB_CHECK_NEAR(c[3], 11.5, 0);
+}
+
+int main(void)
+{
+    seed = cb_fresh_seed();
+    printf("seed %llu\n", (unsigned long long)seed);
+    CB_RUN(test_gemm_known_answer);
+    CB_RUN(test_attention_known_answer);
+    CB_RUN(test_all_kernels);
+    CB_RUN(test_large_gemm_projection_path);
+    CB_RUN(test_broken_gemm_caught);
+    CB_RUN(test_beta_zero_must_not_read_c);
+    CB_RUN(test_broken_attn_caught);
+    return CB_TEST_END("test_kernels");
+}
