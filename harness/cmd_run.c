@@ -478,6 +478,7 @@ int cb_cmd_run(int argc, char **argv)
                 }
             }
     print_ratios(rows, nrows);
+    fflush(stdout);
     fprintf(stderr, "\n%d rows: %d ok, %d skipped, %d failed%s%s%s\n", nrows,
             nrows - failed - skipped, skipped, failed, cb_interrupted ? " (interrupted)" : "",
             c->csv ? "; results in " : "", c->csv ? c->csv : "");
