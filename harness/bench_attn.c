@@ -159,11 +159,7 @@ static int64_t ref_row(const struct attn_data *b, int bi, int64_t bb, int64_t h,
     const float *q = b->q[bi] + ((bb * a->heads + h) * Lq + i) * D;
     const float *kk = b->k[bi] + (bb * a->kv_heads + kvh) * Lk * D;
     const float *vv = b->v[bi] + (bb * a->kv_heads + kvh) * Lk * D;
-    int64_t nk = a->causal ? i + (Lk - Lq) + 1 : Lk;
-    if (nk > Lk)
-        nk = Lk;
-    if (nk < 0)
-        nk = 0;
+    const int64_t nk = cb_attn_visible_keys(a, i);
     double mx = -INFINITY, sum = 0;
     for (int64_t j = 0; j < nk; j++) {
         double acc = 0;

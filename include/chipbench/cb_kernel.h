@@ -56,6 +56,17 @@ struct cb_attn_args {
     float *lse;   // may be NULL
 };
 
+// Number of keys query row i sees: all Lk without a mask; with the causal
+// mask (bottom-right aligned) i + (Lk - Lq) + 1, clamped to [0, Lk]. The one
+// definition of the mask, shared by kernels and the float64 check.
+static inline int64_t cb_attn_visible_keys(const struct cb_attn_args *a, int64_t i)
+{
+    if (!a->causal)
+        return a->seq_kv;
+    int64_t n = i + (a->seq_kv - a->seq_q) + 1;
+    return n < 0 ? 0 : n > a->seq_kv ? a->seq_kv : n;
+}
+
 // One call as the harness hands it to a kernel.
 struct cb_call {
     enum cb_op op;

@@ -69,11 +69,7 @@ static enum cb_status attn_f32_openblas(void *plan, const struct cb_call *call)
                         (blasint)Lk);
             for (int64_t i = 0; i < Lq; i++) {
                 float *si = S + i * Lk;
-                int64_t nk = a->causal ? i + (Lk - Lq) + 1 : Lk;
-                if (nk > Lk)
-                    nk = Lk;
-                if (nk < 0)
-                    nk = 0;
+                const int64_t nk = cb_attn_visible_keys(a, i);
                 float mx = -INFINITY, sum = 0.0f;
                 for (int64_t j = 0; j < nk; j++)
                     mx = si[j] > mx ? si[j] : mx;

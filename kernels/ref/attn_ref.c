@@ -61,9 +61,7 @@ static enum cb_status attn_f32_ref(void *plan, const struct cb_call *call)
             const float *vv = V + ((b * a->kv_heads + kvh) * Lk) * D;
             float *o = O + ((b * a->heads + h) * Lq) * D;
             for (int64_t i = 0; i < Lq; i++) {
-                int64_t nk = a->causal ? i + (Lk - Lq) + 1 : Lk;
-                if (nk > Lk)
-                    nk = Lk;
+                const int64_t nk = cb_attn_visible_keys(a, i);
                 float *oi = o + i * D;
                 if (nk <= 0) {
                     for (int64_t d = 0; d < D; d++)
