@@ -11,6 +11,7 @@
 //     tolerance is 4u(2 + sqrt(k)), u = 2^-24 (f32 unit roundoff): random-sign
 //     sums err about u*sqrt(k) at worst in practice, while one dropped term
 //     costs about 1/k, which stays above the tolerance up to k ~ 10^5;
+//     bf16 inputs: twice that (see gemm_verify);
 //   - every element is recomputed in float64: by plain loops up to 2^26
 //     multiply-adds, above that by OpenBLAS dgemm (the designated oracle
 //     beside the loops) in row panels, |A| |B| giving the magnitudes;
@@ -33,8 +34,10 @@
 
 struct gemm_data {
     struct cb_gemm_args g;  // shape
+    enum cb_dtype dtype;    // of A and B; C is always f32
     int nbuf;
-    float **a, **b, **c;
+    void **a, **b;
+    float **c;
     float *c0;              // set 0's C before the verification launch
     struct cb_call *calls;
     size_t a_len, b_len, c_len;
@@ -80,6 +83,17 @@ static double gemm_set_bytes(const struct cb_call *shape, enum cb_dtype d)
            4.0 * (double)g->m * g->ldc;
 }
 
+// Rewrites n floats as n bf16 values in the first half of the same buffer.
+static void to_bf16_in_place(void *buf, size_t n)
+{
+    const float *f = buf;
+    uint16_t *h = buf;
+    for (size_t i = 0; i < n; i++) {
+        float x = f[i];  // read before the write can overlap it (h[i] < f[i])
+        h[i] = cb_f32_to_bf16(x);
+    }
+}
+
 static void gemm_teardown(void *data)
 {
     struct gemm_data *b = data;
@@ -110,13 +124,14 @@ static enum cb_status gemm_setup(const struct cb_call *shape, enum cb_dtype d, i
     struct gemm_data *b = calloc(1, sizeof *b);
     if (!b)
         return cb_set_error(CB_ERR_NO_MEMORY, "gemm bench");
-    if (d != CB_DTYPE_F32) {
+    if (d != CB_DTYPE_F32 && d != CB_DTYPE_BF16) {
         s = cb_set_error(CB_ERR_UNSUPPORTED, "gemm bench: dtype %s not supported yet",
                          cb_dtype_name(d));
         goto out;
     }
     gemm_dims(g, &ar, &ac, &br, &bc);
     b->g = *g;
+    b->dtype = d;
     b->rng = *rng;
     b->a_len = (size_t)ar * (size_t)g->lda;
     b->b_len = (size_t)br * (size_t)g->ldb;
@@ -132,6 +147,9 @@ static enum cb_status gemm_setup(const struct cb_call *shape, enum cb_dtype d, i
     }
     b->nbuf = nbuf;
     for (int i = 0; i < nbuf; i++) {
+        // A and B are drawn in f32; for bf16 they are then rounded to nearest
+        // even (set-up, outside any timed region) and the float64 check uses
+        // the rounded values, so it judges the kernel, not the input format.
         b->a[i] = cb_alloc_array(b->a_len, sizeof(float));
         b->b[i] = cb_alloc_array(b->b_len, sizeof(float));
         b->c[i] = cb_alloc_array(b->c_len, sizeof(float));
@@ -143,6 +161,10 @@ static enum cb_status gemm_setup(const struct cb_call *shape, enum cb_dtype d, i
         cb_rng_fill_f32(rng, b->a[i], b->a_len, -1.0f, 1.0f);
         cb_rng_fill_f32(rng, b->b[i], b->b_len, -1.0f, 1.0f);
         cb_rng_fill_f32(rng, b->c[i], b->c_len, -1.0f, 1.0f);
+        if (d == CB_DTYPE_BF16) {
+            to_bf16_in_place(b->a[i], b->a_len);
+            to_bf16_in_place(b->b[i], b->b_len);
+        }
         struct cb_call *c = &b->calls[i];
         c->op = CB_OP_GEMM;
         c->u.gemm = *g;
@@ -181,13 +203,20 @@ static void gemm_poison(void *data, int i)
     memcpy(b->c0, c, b->c_len * sizeof(float));
 }
 
-static double at_a(const struct cb_gemm_args *g, const float *a, int64_t i, int64_t p)
+static double elem(enum cb_dtype d, const void *p, int64_t idx)
 {
-    return g->trans_a ? a[p * g->lda + i] : a[i * g->lda + p];
+    return d == CB_DTYPE_BF16 ? cb_bf16_to_f32(((const uint16_t *)p)[idx])
+                              : ((const float *)p)[idx];
 }
-static double at_b(const struct cb_gemm_args *g, const float *b, int64_t p, int64_t j)
+static double at_a(const struct gemm_data *bd, const void *a, int64_t i, int64_t p)
 {
-    return g->trans_b ? b[j * g->ldb + p] : b[p * g->ldb + j];
+    const struct cb_gemm_args *g = &bd->g;
+    return elem(bd->dtype, a, g->trans_a ? p * g->lda + i : i * g->lda + p);
+}
+static double at_b(const struct gemm_data *bd, const void *b, int64_t p, int64_t j)
+{
+    const struct cb_gemm_args *g = &bd->g;
+    return elem(bd->dtype, b, g->trans_b ? j * g->ldb + p : p * g->ldb + j);
 }
 
 #if CB_HAVE_OPENBLAS
@@ -195,7 +224,7 @@ static double at_b(const struct cb_gemm_args *g, const float *b, int64_t p, int6
 // Full float64 check of all of C through dgemm, PANEL_ROWS rows at a time so
 // the float64 copies stay small: ref = alpha A B + beta C0, mag = |alpha| |A| |B|
 // + |beta C0|. Returns CB_ERR_UNSUPPORTED if memory is short (caller falls back).
-static enum cb_status verify_dgemm(const struct gemm_data *bd, const float *a, const float *b,
+static enum cb_status verify_dgemm(const struct gemm_data *bd, const void *a, const void *b,
                                    const float *c, double tol, double *max_err)
 {
     const struct cb_gemm_args *g = &bd->g;
@@ -214,7 +243,7 @@ static enum cb_status verify_dgemm(const struct gemm_data *bd, const float *a, c
     // op(B) as a dense (k, n) float64 matrix.
     for (int64_t p = 0; p < k; p++)
         for (int64_t j = 0; j < n; j++) {
-            double x = at_b(g, b, p, j);
+            double x = at_b(bd, b, p, j);
             bd_[p * n + j] = x;
             bab[p * n + j] = fabs(x);
         }
@@ -222,7 +251,7 @@ static enum cb_status verify_dgemm(const struct gemm_data *bd, const float *a, c
         int64_t rows = m - i0 < pr ? m - i0 : pr;
         for (int64_t i = 0; i < rows; i++)
             for (int64_t p = 0; p < k; p++) {
-                double x = at_a(g, a, i0 + i, p);
+                double x = at_a(bd, a, i0 + i, p);
                 ap[i * k + p] = x;
                 aab[i * k + p] = fabs(x);
             }
@@ -268,12 +297,16 @@ static enum cb_status gemm_verify(void *data, int bi, double *max_err, double *t
     struct gemm_data *bd = data;
     enum cb_status s = CB_OK;
     const struct cb_gemm_args *g = &bd->g;
-    const float *a = bd->a[bi], *b = bd->b[bi], *c = bd->c[bi], *c0 = bd->c0;
+    const void *a = bd->a[bi], *b = bd->b[bi];
+    const float *c = bd->c[bi], *c0 = bd->c0;
     const double u = 0x1p-24;
     const double alpha = g->alpha, beta = g->beta;
     double *ref = NULL, *mag = NULL, *bt = NULL, *babs = NULL, *t = NULL;
     char *rows = NULL;
-    *tol = 4.0 * u * (2.0 + sqrt((double)g->k));
+    // bf16 products are exact in f32, so bf16 GEMM error is f32 accumulation
+    // too; dot-product instructions (vdpbf16ps) add one rounding per pair:
+    // twice the f32 bound.
+    *tol = (bd->dtype == CB_DTYPE_BF16 ? 8.0 : 4.0) * u * (2.0 + sqrt((double)g->k));
     *max_err = 0.0;
 
     // Every element written and finite; padding untouched.
@@ -324,9 +357,9 @@ static enum cb_status gemm_verify(void *data, int bi, double *max_err, double *t
             mag[j] = beta != 0.0 ? fabs(beta * c0[i * g->ldc + j]) : 0.0;
         }
         for (int64_t p = 0; p < g->k; p++) {
-            double ap = alpha * at_a(g, a, i, p);
+            double ap = alpha * at_a(bd, a, i, p);
             for (int64_t j = 0; j < g->n; j++) {
-                double x = ap * at_b(g, b, p, j);
+                double x = ap * at_b(bd, b, p, j);
                 ref[j] += x;
                 mag[j] += fabs(x);
             }
@@ -360,7 +393,7 @@ static enum cb_status gemm_verify(void *data, int bi, double *max_err, double *t
     for (int64_t p = 0; p < g->k; p++) {
         double acc = 0, aa = 0;
         for (int64_t j = 0; j < g->n; j++) {
-            double x = at_b(g, b, p, j);
+            double x = at_b(bd, b, p, j);
             acc += x * t[j];
             aa += fabs(x * t[j]);
         }
@@ -377,7 +410,7 @@ static enum cb_status gemm_verify(void *data, int bi, double *max_err, double *t
             }
         }
         for (int64_t p = 0; p < g->k; p++) {
-            double ap = alpha * at_a(g, a, i, p);
+            double ap = alpha * at_a(bd, a, i, p);
             yr += ap * bt[p];
             ym += fabs(ap) * babs[p];
         }

@@ -223,10 +223,28 @@ static void test_gemm_known_answer(void)
     CB_CHECK_NEAR(c[3], 11.5, 0);
 }
 
+// Round to nearest even on exact ties, and the special values.
+static void test_bf16_rounding(void)
+{
+    CB_CHECK(cb_f32_to_bf16(1.0f) == 0x3f80);
+    CB_CHECK(cb_f32_to_bf16(-2.0f) == 0xc000);
+    // 1 + 2^-8 is halfway between bf16 1.0 and 1 + 2^-7: ties to even (1.0).
+    CB_CHECK(cb_f32_to_bf16(1.0f + 0x1p-8f) == 0x3f80);
+    // 1 + 3*2^-8 is halfway between 1+2^-7 (odd) and 1+2^-6 (even): up.
+    CB_CHECK(cb_f32_to_bf16(1.0f + 3 * 0x1p-8f) == 0x3f82);
+    CB_CHECK(cb_f32_to_bf16(1.0f + 0x1p-8f + 0x1p-20f) == 0x3f81);  // above half: up
+    CB_CHECK(cb_f32_to_bf16(INFINITY) == 0x7f80);
+    CB_CHECK(isnan(cb_bf16_to_f32(cb_f32_to_bf16(NAN))));
+    CB_CHECK(cb_bf16_to_f32(0x3f81) == 1.0f + 0x1p-7f);
+    // The largest finite f32 rounds to bf16 infinity (overflow), as hardware does.
+    CB_CHECK(cb_f32_to_bf16(3.4028235e38f) == 0x7f80);
+}
+
 int main(void)
 {
     seed = cb_fresh_seed();
     printf("seed %llu\n", (unsigned long long)seed);
+    CB_RUN(test_bf16_rounding);
     CB_RUN(test_gemm_known_answer);
     CB_RUN(test_attention_known_answer);
     CB_RUN(test_all_kernels);

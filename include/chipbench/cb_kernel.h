@@ -10,6 +10,9 @@
 //          trans_a=0: A stored (m,k), lda >= k;  trans_a=1: A stored (k,m), lda >= m
 //          trans_b=0: B stored (k,n), ldb >= n;  trans_b=1: B stored (n,k), ldb >= k
 //          beta == 0 means C is not read (NaN in C must not propagate).
+//          dtype bf16: A and B hold uint16_t bf16 bit patterns (same layouts
+//          and leading dimensions, in elements), C is float; products are
+//          accumulated in f32.
 //   ATTN   Q (B,H,Lq,D)  K,V (B,Hkv,Lk,D)  O (B,H,Lq,D), contiguous;
 //          query head h reads kv head h / (H/Hkv) (grouped-query attention).
 //          causal: query i sees keys j <= i + (Lk - Lq) (bottom-right aligned,

@@ -27,6 +27,21 @@ double cb_rng_uniform(struct cb_rng *r, double lo, double hi);
 // Fill n floats uniformly in [lo, hi); never all zeros for n >= 1.
 void cb_rng_fill_f32(struct cb_rng *r, float *x, size_t n, float lo, float hi);
 
+// bf16 <-> f32. f32 -> bf16 rounds to nearest, ties to even (what
+// vcvtne2ps2bf16 does); NaN stays NaN (quiet). bf16 -> f32 is exact.
+static inline uint16_t cb_f32_to_bf16(float f)
+{
+    union { float f; uint32_t u; } x = {f};
+    if ((x.u & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((x.u >> 16) | 0x40);
+    return (uint16_t)((x.u + 0x7fffu + ((x.u >> 16) & 1u)) >> 16);
+}
+static inline float cb_bf16_to_f32(uint16_t h)
+{
+    union { uint32_t u; float f; } x = {(uint32_t)h << 16};
+    return x.f;
+}
+
 // A seed that differs between runs (time, pid, address entropy).
 uint64_t cb_fresh_seed(void);
 

@@ -3,13 +3,14 @@
 // Not the test oracle (that is the float64 reference in harness/verify.c):
 // this is a plain, reasonably cache-friendly kernel that accumulates in f32
 // like the tuned kernels do, so it is a fair "no SIMD work at all" baseline.
-// Single-threaded by design.
+// Single-threaded by design. gemm_bf16_ref is the same for bf16 inputs.
 //
 // C(m,n) = alpha * op(A)(m,k) * op(B)(k,n) + beta * C, row-major, any ld.
 #include <stddef.h>
 #include <stdint.h>
 
 #include "chipbench/cb_kernel.h"
+#include "chipbench/cb_util.h"
 #include "../kernel_tables.h"
 
 // Element (i,p) of op(A) and (p,j) of op(B).
@@ -49,6 +50,30 @@ static enum cb_status gemm_f32_ref(void *plan, const struct cb_call *call)
     return CB_OK;
 }
 
+// bf16 inputs (uint16_t bit patterns), f32 accumulate and output: the same
+// loops with each element widened exactly to f32 as it is read.
+#define A16(i, p) cb_bf16_to_f32(g->trans_a ? a[(p) * g->lda + (i)] : a[(i) * g->lda + (p)])
+#define B16(p, j) cb_bf16_to_f32(g->trans_b ? b[(j) * g->ldb + (p)] : b[(p) * g->ldb + (j)])
+
+static enum cb_status gemm_bf16_ref(void *plan, const struct cb_call *call)
+{
+    const struct cb_gemm_args *g = &call->u.gemm;
+    const uint16_t *a = g->a, *b = g->b;
+    float *c = g->c;
+    for (int64_t i = 0; i < g->m; i++) {
+        float *ci = c + i * g->ldc;
+        for (int64_t j = 0; j < g->n; j++)
+            ci[j] = g->beta == 0.0f ? 0.0f : g->beta * ci[j];
+        for (int64_t p = 0; p < g->k; p++) {
+            float av = g->alpha * A16(i, p);
+            for (int64_t j = 0; j < g->n; j++)
+                ci[j] += av * B16(p, j);
+        }
+    }
+    (void)plan;
+    return CB_OK;
+}
+
 const struct cb_kernel cb_gemm_ref_kernels[] = {
     {
         .name = "gemm_f32_ref",
@@ -59,6 +84,16 @@ const struct cb_kernel cb_gemm_ref_kernels[] = {
         .max_threads = 1,
         .run = gemm_f32_ref,
         .desc = "portable C, i-p-j loops, f32 accumulate, single thread",
+    },
+    {
+        .name = "gemm_bf16_ref",
+        .op = CB_OP_GEMM,
+        .dtype = CB_DTYPE_BF16,
+        .backend = CB_BACKEND_REF,
+        .priority = 0,
+        .max_threads = 1,
+        .run = gemm_bf16_ref,
+        .desc = "portable C, bf16 inputs widened to f32, f32 accumulate, single thread",
     },
     {.name = NULL},
 };
