@@ -30,14 +30,23 @@ LDLIBS = -lm -pthread
 ARCH := $(shell $(CC) -dumpmachine | cut -d- -f1)
 have_pc = $(shell pkg-config --exists $(1) 2>/dev/null && echo 1 || echo 0)
 cc_accepts = $(shell printf 'int main(void){return 0;}' | $(CC) $(1) -x c - -o /dev/null 2>/dev/null && echo 1 || echo 0)
+# cc_links,HEADER,CALL,LIBS: a program including HEADER and calling CALL
+# links with LIBS (for libraries without a pkg-config file; \043 is '#').
+cc_links = $(shell printf '\043include <%s>\nint main(void){%s;return 0;}\n' '$(1)' '$(2)' | $(CC) -x c - -o /dev/null $(LDFLAGS) $(3) 2>/dev/null && echo 1 || echo 0)
 
 USE_OPENBLAS ?= $(call have_pc,openblas)
 USE_OPENCL ?= $(call have_pc,OpenCL)
 USE_HWLOC ?= $(call have_pc,hwloc)
 USE_LIBCPUID ?= $(if $(filter x86_64,$(ARCH)),$(call have_pc,libcpuid),0)
+# Debian's libdnnl-dev ships no dnnl.pc: fall back to a compile-and-link probe.
+USE_ONEDNN ?= auto
+ifeq ($(USE_ONEDNN),auto)
+ONEDNN_PC := $(call have_pc,dnnl)
+USE_ONEDNN := $(if $(filter 1,$(ONEDNN_PC)),1,$(call cc_links,oneapi/dnnl/dnnl.h,dnnl_version(),-ldnnl))
+endif
 
 SRCS := $(wildcard harness/*.c) kernels/registry.c kernels/cpu_features.c \
-        $(wildcard kernels/ref/*.c)
+        $(wildcard kernels/ref/*.c) $(wildcard kernels/common/*.c)
 DEFS :=
 PKGS :=
 
@@ -45,6 +54,15 @@ ifeq ($(USE_OPENBLAS),1)
 SRCS += $(wildcard kernels/blas/*.c)
 DEFS += -DCB_HAVE_OPENBLAS=1
 PKGS += openblas
+endif
+ifeq ($(USE_ONEDNN),1)
+SRCS += $(wildcard kernels/onednn/*.c)
+DEFS += -DCB_HAVE_ONEDNN=1
+ifeq ($(ONEDNN_PC),1)
+PKGS += dnnl
+else
+LDLIBS += -ldnnl
+endif
 endif
 ifeq ($(USE_OPENCL),1)
 SRCS += $(wildcard kernels/opencl/*.c)
@@ -101,6 +119,7 @@ ifneq ($(MAKELEVEL),0)
 else
 $(info chipbench build config ($(ARCH), $(CC)):)
 $(info $(if $(filter 1,$(USE_OPENBLAS)),  [x] OpenBLAS $(shell pkg-config --modversion openblas 2>/dev/null),  [ ] OpenBLAS: not found (pkg-config openblas); baselines disabled))
+$(info $(if $(filter 1,$(USE_ONEDNN)),  [x] oneDNN $(shell printf '\043include <oneapi/dnnl/dnnl_version.h>\nDNNL_VERSION_MAJOR.DNNL_VERSION_MINOR.DNNL_VERSION_PATCH\n' | $(CC) -E -P -x c - 2>/dev/null | tail -n 1 | tr -d ' '),  [ ] oneDNN: not found (pkg-config dnnl or <oneapi/dnnl/dnnl.h> + -ldnnl); oneDNN baselines disabled))
 $(info $(if $(filter 1,$(USE_OPENCL)),  [x] OpenCL $(shell pkg-config --modversion OpenCL 2>/dev/null),  [ ] OpenCL: not found (pkg-config OpenCL); OpenCL backend disabled))
 $(info $(if $(filter 1,$(USE_HWLOC)),  [x] hwloc $(shell pkg-config --modversion hwloc 2>/dev/null),  [ ] hwloc: not found; topology from sysfs))
 $(info $(if $(filter 1,$(USE_LIBCPUID)),  [x] libcpuid $(shell pkg-config --modversion libcpuid 2>/dev/null),  [ ] libcpuid: not found; CPU id from cpuid.h))
@@ -156,7 +175,7 @@ deps:
 
 print-config:
 	@echo "ARCH=$(ARCH) CC=$(CC) BUILD=$(BUILD)"
-	@echo "USE_OPENBLAS=$(USE_OPENBLAS) USE_OPENCL=$(USE_OPENCL) USE_HWLOC=$(USE_HWLOC) USE_LIBCPUID=$(USE_LIBCPUID)"
+	@echo "USE_OPENBLAS=$(USE_OPENBLAS) USE_OPENCL=$(USE_OPENCL) USE_HWLOC=$(USE_HWLOC) USE_LIBCPUID=$(USE_LIBCPUID) USE_ONEDNN=$(USE_ONEDNN)"
 	@echo "HAVE_AVX2=$(HAVE_AVX2) HAVE_AVX512=$(HAVE_AVX512)"
 	@echo "DEFS=$(DEFS)"
 	@echo "SRCS=$(SRCS)"

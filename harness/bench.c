@@ -58,7 +58,9 @@ enum cb_status cb_measure_run(const struct cb_bench_opts *o, const struct cb_lau
 
     // Warm-up: at least two launches (the first often pays for page faults
     // and lazy initialisation) unless one launch alone takes over a second.
-    int64_t t0 = cb_now_ns(), last = 0;
+    // Calibration uses the fastest warm-up launch: one launch slowed by a
+    // page fault or a busy neighbour would otherwise shrink every sample.
+    int64_t t0 = cb_now_ns(), last = INT64_MAX;
     for (int count = 0;; count++) {
         if (cb_interrupted) {
             m->stop_reason = "interrupted";
@@ -67,7 +69,7 @@ enum cb_status cb_measure_run(const struct cb_bench_opts *o, const struct cb_lau
         int64_t a = cb_now_ns();
         CB_TRY(run_n(l, &next, 1));
         int64_t b = cb_now_ns();
-        last = b - a;
+        last = b - a < last ? b - a : last;
         double el = (b - t0) * 1e-9;
         if (el >= o->warmup_s && (count >= 1 || el >= 1.0))
             break;
@@ -81,7 +83,7 @@ enum cb_status cb_measure_run(const struct cb_bench_opts *o, const struct cb_lau
         target = 1e6;
     if (o->min_samples > 0 && o->min_time_s / (2.0 * o->min_samples) * 1e9 > target)
         target = o->min_time_s / (2.0 * o->min_samples) * 1e9;
-    int64_t iters = last > 0 ? (int64_t)ceil(target / (double)last) : 1;
+    int64_t iters = last > 0 && last < INT64_MAX ? (int64_t)ceil(target / (double)last) : 1;
     if (iters < 1)
         iters = 1;
     m->iters_per_sample = iters;

@@ -321,12 +321,15 @@ static void emit_topo(struct em *e)
 
 static void emit_blas(struct em *e)
 {
-    char buf[512];
+    char buf[512], dnn[512];
     cb_blas_describe(buf, sizeof buf);
+    cb_onednn_describe(dnn, sizeof dnn);
     em_open(e, "blas", "BLAS");
     em_bool(e, "available", "available", buf[0] != 0);
     em_str(e, "describe", "library",
            buf[0] ? buf : "none (chipbench was built without OpenBLAS)");
+    em_str(e, "onednn", "oneDNN",
+           dnn[0] ? dnn : "none (chipbench was built without oneDNN)");
     em_close(e, '}');
 }
 

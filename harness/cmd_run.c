@@ -4,6 +4,7 @@
 // Exit codes: 0 every row ok or skipped with a reason; 1 a row failed
 // verification or errored, or results could not be written; 2 usage error;
 // 130 interrupted (every finished row is in the CSV).
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,7 @@ static void run_usage(FILE *f)
     fprintf(f,
         "usage: chipbench run [options]\n"
         "Verify, then time kernels over shapes and thread counts.\n\n"
-        "  --suite NAME        shape set: quick (default without --shape), standard\n"
+        "  --suite NAME        shape set: quick (default without --shape), standard, gemm\n"
         "  --op OP             gemm | attention\n"
         "  --kernel PAT[,PAT]  kernel name patterns, '*' and '?' wildcards (repeatable)\n"
         "  --dtype T           f32 | f16 | bf16\n"
@@ -163,7 +164,7 @@ static int parse_args(int argc, char **argv, struct run_cfg *c, char **kernel_ar
         if (!strcmp(name, "--suite")) {
             c->suite = cb_suite_find(val);
             if (!c->suite)
-                return usage_error("unknown suite '%s' (quick, standard)%s", val, "");
+                return usage_error("unknown suite '%s' (quick, standard, gemm)%s", val, "");
         } else if (!strcmp(name, "--op")) {
             if (cb_op_parse(val, &c->op) != CB_OK)
                 return usage_error("%s%s", cb_error_text(), "");
@@ -283,33 +284,95 @@ static void print_row(const struct cb_result *r)
     fflush(stdout);
 }
 
-// Ratio of every ok non-baseline row to the OpenBLAS row of the same
-// op, dtype, shape and threads in this run.
+static int is_baseline(const struct cb_kernel *k)
+{
+    return k->backend == CB_BACKEND_OPENBLAS || k->backend == CB_BACKEND_ONEDNN ||
+           k->backend == CB_BACKEND_CLBLAST;
+}
+
+// The ok row of baseline back-end `be` for the same op, dtype, shape and
+// threads as r, or NULL.
+static const struct cb_result *baseline_row(const struct cb_result *rows, int n,
+                                            const struct cb_result *r, enum cb_backend be)
+{
+    char s1[160], s2[160];
+    cb_shape_format(&r->shape, s1, sizeof s1);
+    for (int j = 0; j < n; j++) {
+        const struct cb_result *b = &rows[j];
+        if (b->status != CB_OK || b->kernel->backend != be || b->kernel->op != r->kernel->op ||
+            b->kernel->dtype != r->kernel->dtype || b->threads != r->threads)
+            continue;
+        cb_shape_format(&b->shape, s2, sizeof s2);
+        if (!strcmp(s1, s2))
+            return b;
+    }
+    return NULL;
+}
+
+// Every ok row of our own kernels against the baselines of the same op,
+// dtype, shape and threads in this run (GFLOP/s of the medians), then the
+// worst and the geometric mean per kernel and thread count.
 static void print_ratios(const struct cb_result *rows, int n)
 {
+    static const enum cb_backend bl[] = {CB_BACKEND_OPENBLAS, CB_BACKEND_ONEDNN};
     int header = 0;
     for (int i = 0; i < n; i++) {
         const struct cb_result *r = &rows[i];
-        if (r->status != CB_OK || r->kernel->backend == CB_BACKEND_OPENBLAS)
+        if (r->status != CB_OK || is_baseline(r->kernel))
             continue;
-        for (int j = 0; j < n; j++) {
-            const struct cb_result *b = &rows[j];
-            if (b->status != CB_OK || b->kernel->backend != CB_BACKEND_OPENBLAS ||
-                b->kernel->op != r->kernel->op || b->kernel->dtype != r->kernel->dtype ||
-                b->threads != r->threads)
-                continue;
-            char s1[160], s2[160];
-            cb_shape_format(&r->shape, s1, sizeof s1);
-            cb_shape_format(&b->shape, s2, sizeof s2);
-            if (strcmp(s1, s2))
-                continue;
-            if (!header) {
-                printf("\nratio to OpenBLAS in this run (GFLOP/s of medians; >1 is faster):\n");
-                header = 1;
-            }
-            printf("  %-22s / %-20s %-34s t=%-3d %6.3f\n", r->kernel->name, b->kernel->name,
-                   s1, r->threads, r->gflops / b->gflops);
+        const struct cb_result *b0 = baseline_row(rows, n, r, bl[0]);
+        const struct cb_result *b1 = baseline_row(rows, n, r, bl[1]);
+        if (!b0 && !b1)
+            continue;
+        if (!header) {
+            printf("\nours / baseline in this run (GFLOP/s of medians; > 1 means ours is faster):\n");
+            printf("  %-24s %-34s %3s %12s %12s\n", "kernel", "shape", "thr", "/ openblas",
+                   "/ onednn");
+            header = 1;
         }
+        char shape[160], x0[16] = "-", x1[16] = "-";
+        cb_shape_format(&r->shape, shape, sizeof shape);
+        if (b0)
+            snprintf(x0, sizeof x0, "%.3f", r->gflops / b0->gflops);
+        if (b1)
+            snprintf(x1, sizeof x1, "%.3f", r->gflops / b1->gflops);
+        printf("  %-24s %-34s %3d %12s %12s\n", r->kernel->name, shape, r->threads, x0, x1);
+    }
+    if (!header)
+        return;
+    printf("\nsummary per kernel and threads: min and geometric mean of the ratios\n");
+    for (int i = 0; i < n; i++) {
+        const struct cb_result *r = &rows[i];
+        int first = 1;
+        if (r->status != CB_OK || is_baseline(r->kernel))
+            continue;
+        for (int j = 0; j < i; j++)  // report each (kernel, threads) once
+            if (rows[j].status == CB_OK && rows[j].kernel == r->kernel &&
+                rows[j].threads == r->threads)
+                first = 0;
+        if (!first)
+            continue;
+        printf("  %-24s t=%-3d", r->kernel->name, r->threads);
+        for (int b = 0; b < 2; b++) {
+            double lmin = 1e300, lsum = 0;
+            int cnt = 0;
+            for (int j = 0; j < n; j++) {
+                const struct cb_result *x = &rows[j];
+                if (x->status != CB_OK || x->kernel != r->kernel || x->threads != r->threads)
+                    continue;
+                const struct cb_result *base = baseline_row(rows, n, x, bl[b]);
+                if (!base)
+                    continue;
+                double q = x->gflops / base->gflops;
+                lmin = q < lmin ? q : lmin;
+                lsum += log(q);
+                cnt++;
+            }
+            if (cnt)
+                printf("  / %-8s min %.3f gmean %.3f (%d shapes)", cb_backend_name(bl[b]), lmin,
+                       exp(lsum / cnt), cnt);
+        }
+        printf("\n");
     }
 }
 

@@ -24,3 +24,11 @@ void cb_blas_describe(char *buf, size_t len)
         buf[0] = 0;
 }
 #endif
+
+#if !CB_HAVE_ONEDNN
+void cb_onednn_describe(char *buf, size_t len)
+{
+    if (len)
+        buf[0] = 0;
+}
+#endif

@@ -15,9 +15,22 @@
 static const struct cb_kernel *const cb_tables[] = {
     cb_gemm_ref_kernels,
     cb_attn_ref_kernels,
+#if CB_HAVE_AVX2
+    cb_gemm_avx2_kernels,
+#endif
+#if CB_HAVE_AVX512
+    cb_gemm_avx512_kernels,
+    cb_gemm_bf16_avx512_kernels,
+#endif
+#if CB_HAVE_NEON
+    cb_gemm_neon_kernels,
+#endif
 #if CB_HAVE_OPENBLAS
     cb_gemm_openblas_kernels,
     cb_attn_openblas_kernels,
+#endif
+#if CB_HAVE_ONEDNN
+    cb_gemm_onednn_kernels,
 #endif
 };
 

@@ -4,7 +4,7 @@
 # missing) and installs. Otherwise prints the exact command and carries on:
 # every one of these is optional at build time except a C compiler and make.
 PKGS="build-essential pkg-config libopenblas-dev ocl-icd-opencl-dev opencl-headers
-pocl-opencl-icd clinfo libhwloc-dev libcpuid-dev"
+pocl-opencl-icd clinfo libhwloc-dev libcpuid-dev libdnnl-dev"
 
 missing=""
 for p in $PKGS; do

@@ -81,6 +81,42 @@ static void test_all_kernels(void)
     CB_CHECK(ran >= 2 * 18);
 }
 
+// Tiny cache blocks (the driver's CHIPBENCH_GEMM_* overrides) so small
+// shapes cross every block boundary: several k blocks (beta applied once),
+// several A panels and B blocks, partial tiles, both thread splits.
+static void test_gemm_blocking_edges(void)
+{
+    static const char *const shapes[] = {
+        "50x70x90", "37x101x45:nt,beta=0.5", "101x37x45:tn,alpha=-1,beta=2",
+        "13x33x17:tt,ldc=40", "1x200x64", "200x1x64:nt", "25x65x33,lda=40,ldb=70,ldc=66",
+        NULL,
+    };
+    setenv("CHIPBENCH_GEMM_KC", "16", 1);
+    setenv("CHIPBENCH_GEMM_NC", "64", 1);
+    setenv("CHIPBENCH_GEMM_MC", "24", 1);
+    int ran = 0;
+    enum cb_status s = CB_OK;
+    char what[160] = "";
+    for (int i = 0; i < cb_registry_count() && s == CB_OK; i++) {
+        const struct cb_kernel *k = cb_registry_get(i);
+        if (k->op != CB_OP_GEMM || k->mr == 0 || cb_kernel_usable(k) != CB_OK)
+            continue;
+        for (int t = 1; t <= 2 && s == CB_OK; t++)
+            for (int j = 0; shapes[j] && s == CB_OK; j++) {
+                double err, tol;
+                s = check_one(k, shapes[j], t, &err, &tol);
+                snprintf(what, sizeof what, "%s %s threads=%d", k->name, shapes[j], t);
+                ran++;
+            }
+    }
+    unsetenv("CHIPBENCH_GEMM_KC");
+    unsetenv("CHIPBENCH_GEMM_NC");
+    unsetenv("CHIPBENCH_GEMM_MC");
+    CB_CHECK_MSG(s == CB_OK, "%s: %s", what, cb_error_msg());
+    if (!ran)
+        CB_SKIP("no tiled GEMM kernel runs on this CPU");
+}
+
 // A GEMM large enough for the sampled rows + random projection path.
 static void test_large_gemm_projection_path(void)
 {
@@ -248,6 +284,7 @@ int main(void)
     CB_RUN(test_gemm_known_answer);
     CB_RUN(test_attention_known_answer);
     CB_RUN(test_all_kernels);
+    CB_RUN(test_gemm_blocking_edges);
     CB_RUN(test_large_gemm_projection_path);
     CB_RUN(test_broken_gemm_caught);
     CB_RUN(test_beta_zero_must_not_read_c);

@@ -16,6 +16,11 @@ extern const char cb_compiler[];
 // was built without OpenBLAS.
 void cb_blas_describe(char *buf, size_t len);
 
+// "oneDNN 2.6.3 (hash) runtime=OpenMP isa=avx512_core_bf16" (version, CPU
+// threading runtime, the ISA its dispatcher may use) or "" when chipbench was
+// built without oneDNN.
+void cb_onednn_describe(char *buf, size_t len);
+
 // Host name (short), "unknown" on failure.
 void cb_host_name(char *buf, size_t len);
 

@@ -1,0 +1,119 @@
+// fma_peak.c: measured f32 FMA peak of this CPU (the roof the GEMM kernels
+// are judged against): independent FMA chains per thread (12 for AVX2's 16
+// ymm registers, 24 for AVX-512's 32 zmm: more would spill), enough to cover
+// the FMA latency x throughput product of current x86 cores, timed over
+// ~0.5 s per ISA. Reports GFLOP/s for AVX2 (ymm) and AVX-512 (zmm) where the
+// CPU has them, on 1 and N threads (threads pinned to one core each).
+//
+// usage: fma_peak [THREADS]
+#define _GNU_SOURCE
+#include <immintrin.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define ITERS 100000000L
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+#define CHAINS(T, SET1, FMA, ADD, W, Y)                                       \
+    T x0 = SET1(1.0f), x1 = SET1(1.1f), x2 = SET1(1.2f), x3 = SET1(1.3f);     \
+    T x4 = SET1(1.4f), x5 = SET1(1.5f), x6 = SET1(1.6f), x7 = SET1(1.7f);     \
+    T x8 = SET1(1.8f), x9 = SET1(1.9f), xa = SET1(2.0f), xb = SET1(2.1f);     \
+    /* distinct start values, or the compiler merges y_i into x_i */          \
+    T y0 = SET1(3.0f), y1 = SET1(3.1f), y2 = SET1(3.2f), y3 = SET1(3.3f);     \
+    T y4 = SET1(3.4f), y5 = SET1(3.5f), y6 = SET1(3.6f), y7 = SET1(3.7f);     \
+    T y8 = SET1(3.8f), y9 = SET1(3.9f), ya = SET1(4.0f), yb = SET1(4.1f);     \
+    const T m = SET1(0.999999f), a = SET1(1e-7f);                             \
+    for (long i = 0; i < iters; i++) {                                        \
+        x0 = FMA(x0, m, a); x1 = FMA(x1, m, a); x2 = FMA(x2, m, a);           \
+        x3 = FMA(x3, m, a); x4 = FMA(x4, m, a); x5 = FMA(x5, m, a);           \
+        x6 = FMA(x6, m, a); x7 = FMA(x7, m, a); x8 = FMA(x8, m, a);           \
+        x9 = FMA(x9, m, a); xa = FMA(xa, m, a); xb = FMA(xb, m, a);           \
+        if (Y) {                                                              \
+            y0 = FMA(y0, m, a); y1 = FMA(y1, m, a); y2 = FMA(y2, m, a);       \
+            y3 = FMA(y3, m, a); y4 = FMA(y4, m, a); y5 = FMA(y5, m, a);       \
+            y6 = FMA(y6, m, a); y7 = FMA(y7, m, a); y8 = FMA(y8, m, a);       \
+            y9 = FMA(y9, m, a); ya = FMA(ya, m, a); yb = FMA(yb, m, a);       \
+        }                                                                     \
+    }                                                                         \
+    T s = ADD(ADD(ADD(x0, x1), ADD(x2, x3)), ADD(ADD(x4, x5), ADD(x6, x7)));  \
+    s = ADD(s, ADD(ADD(x8, x9), ADD(xa, xb)));                                \
+    s = ADD(s, ADD(ADD(ADD(y0, y1), ADD(y2, y3)), ADD(ADD(y4, y5), ADD(y6, y7)))); \
+    s = ADD(s, ADD(ADD(y8, y9), ADD(ya, yb)));                                \
+    float out[W];                                                             \
+    memcpy(out, &s, sizeof out);                                              \
+    return out[0];
+
+#include <string.h>
+__attribute__((target("avx2,fma"))) static float run_avx2(long iters)
+{
+    CHAINS(__m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, 8, 0)
+}
+__attribute__((target("avx512f"))) static float run_avx512(long iters)
+{
+    CHAINS(__m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, 16, 1)
+}
+
+struct job {
+    int cpu, isa;
+    double secs;
+    float sink;
+};
+
+static void *worker(void *v)
+{
+    struct job *j = v;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(j->cpu, &set);
+    sched_setaffinity(0, sizeof set, &set);
+    double t0 = now();
+    j->sink = j->isa == 512 ? run_avx512(ITERS) : run_avx2(ITERS);
+    j->secs = now() - t0;
+    return NULL;
+}
+
+static void measure(int isa, int nt)
+{
+    pthread_t th[256];
+    struct job jobs[256];
+    for (int i = 0; i < nt; i++) {
+        jobs[i] = (struct job){.cpu = i, .isa = isa};
+        pthread_create(&th[i], NULL, worker, &jobs[i]);
+    }
+    double worst = 0, sink = 0;
+    for (int i = 0; i < nt; i++) {
+        pthread_join(th[i], NULL);
+        worst = jobs[i].secs > worst ? jobs[i].secs : worst;
+        sink += jobs[i].sink;
+    }
+    double flops = 2.0 * (isa == 512 ? 24 : 12) * (isa / 32) * (double)ITERS * nt;
+    printf("%s FMA peak, %d thread%s: %.1f GFLOP/s (%.1f per core)%s\n",
+           isa == 512 ? "AVX-512" : "AVX2   ", nt, nt == 1 ? " " : "s", flops / worst * 1e-9,
+           flops / worst * 1e-9 / nt, sink == 12345.0 ? "!" : "");
+}
+
+int main(int argc, char **argv)
+{
+    int nt = argc > 1 ? atoi(argv[1]) : 1;
+    if (nt < 1 || nt > 256) {
+        fprintf(stderr, "usage: fma_peak [THREADS 1..256]\n");
+        return 2;
+    }
+    __builtin_cpu_init();
+    for (int t = 1; t <= nt; t = t == nt ? nt + 1 : (t * 2 > nt ? nt : t * 2)) {
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+            measure(256, t);
+        if (__builtin_cpu_supports("avx512f"))
+            measure(512, t);
+    }
+    return 0;
+}
