@@ -112,7 +112,8 @@ TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 LIB := $(BUILD)/libchipbench.a
 BIN := $(BUILD)/chipbench
-TOOLS := $(if $(filter 1,$(USE_OPENBLAS)),$(BUILD)/tools/standalone_sgemm)
+TOOLS := $(if $(filter 1,$(USE_OPENBLAS)),$(BUILD)/tools/standalone_sgemm) \
+         $(if $(filter x86_64,$(ARCH)),$(BUILD)/tools/fma_peak)
 
 ifeq ($(filter deps print-config clean,$(MAKECMDGOALS)),)
 ifneq ($(MAKELEVEL),0)
@@ -192,7 +193,8 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory test-run
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)-san SAN=1 OPT=-O1 test-run
-	$(Q)sh scripts/run_tests.sh --total $(BUILD) $(BUILD)-san
+	$(Q)sh scripts/cross_aarch64.sh $(BUILD)-aarch64
+	$(Q)sh scripts/run_tests.sh --total $(BUILD) $(BUILD)-san $(BUILD)-aarch64
 
 test-run: $(BIN) $(TEST_BINS)
 	$(Q)sh scripts/run_tests.sh $(BUILD)

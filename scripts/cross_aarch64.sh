@@ -3,7 +3,8 @@
 # back-ends) into build-aarch64/, run the C test binaries under qemu-user,
 # and check that the NEON GEMM kernel is registered, usable and correct.
 # Prints one summary line per test binary and "aarch64: N passed, N failed,
-# N skipped" last; exits non-zero on any failure. Without the cross compiler
+# N skipped" last (also into BUILD/test-summary.txt for run_tests.sh
+# --total); exits non-zero on any failure. Usage: cross_aarch64.sh [BUILD]. Without the cross compiler
 # or qemu it prints "SKIP aarch64: ..." and counts one skip (exit 0).
 #
 # Tools (Debian): gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
@@ -11,7 +12,7 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
-BUILD=build-aarch64
+BUILD=${1:-build-aarch64}
 CROSS_CC=aarch64-linux-gnu-gcc
 TESTS="test_kernels test_dispatch test_harness test_schema test_csv test_cpu"
 # Kernel that must be usable and verified under emulation.
@@ -30,6 +31,7 @@ done
 if [ -n "$missing" ]; then
     echo "SKIP aarch64: $missing not found"
     echo "aarch64: 0 passed, 0 failed, 1 skipped"
+    mkdir -p "$BUILD" && echo "0 0 1" > "$BUILD/test-summary.txt"
     exit 0
 fi
 
@@ -40,6 +42,7 @@ unset CHIPBENCH_ISA CHIPBENCH_KERNEL CHIPBENCH_GEMM_KC CHIPBENCH_GEMM_NC CHIPBEN
 p=0; f=0; s=0
 summary() {
     echo "aarch64: $p passed, $f failed, $s skipped"
+    mkdir -p "$BUILD" && echo "$p $f $s" > "$BUILD/test-summary.txt"
     [ "$f" -eq 0 ]
     exit
 }
