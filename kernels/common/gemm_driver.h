@@ -37,6 +37,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "chipbench/cb_kernel.h"
 #include "chipbench/cb_pool.h"
@@ -86,7 +87,10 @@ static inline void gd_block_sizes(int64_t m, int64_t n, int64_t k, int64_t *mc, 
         ncv = atoi(e) / GD_NR * GD_NR;
     if ((e = getenv("CHIPBENCH_GEMM_MC")) && atoi(e) >= GD_MR)
         mcv = atoi(e) / GD_MR * GD_MR;
-    *kc = gd_min(kcv, k);
+    // Equal k blocks: a short tail block would cost a whole extra pass of C
+    // loads and stores for little work.
+    const int64_t nkb = (k + kcv - 1) / kcv;
+    *kc = gd_min(gd_round_up((k + nkb - 1) / nkb, 8), k);
     *nc = gd_min(ncv, gd_round_up(n, GD_NR));
     *mc = gd_min(mcv, gd_round_up(m, GD_MR));
 }
@@ -165,32 +169,44 @@ static inline void gd_transpose_units(const GD_IN_T *src, int64_t lds, int64_t r
 #define GD_AT(d, p, r, w) (d)[(((p) / GD_KP) * (w) + (r)) * GD_KP + (p) % GD_KP]
 
 // A rows [i0, i0+mb), k [p0, p0+kb) -> micro-panels of MR rows (see the
-// layout above); thread tid of nt packs panels tid, tid+nt, ...
+// layout above). Thread tid packs the contiguous range of panels it will
+// also compute (gd_compute splits the same way), so they land in its own L2.
 __attribute__((noinline)) static void gd_pack_a(const struct cb_gemm_args *g, GD_IN_T *dst,
                                                 int64_t i0, int64_t mb, int64_t p0, int64_t kb,
                                                 int tid, int nt)
 {
     const GD_IN_T *a = g->a;
     const int64_t np = (mb + GD_MR - 1) / GD_MR, kp = gd_round_up(kb, GD_KP);
-    const int64_t full_units = GD_UNIT_OK ? kb / GD_KP : 0;
-    for (int64_t q = tid; q < np; q += nt) {
-        GD_IN_T *d = dst + q * GD_MR * kp;
-        const int64_t r0 = i0 + q * GD_MR, rows = gd_min(GD_MR, mb - q * GD_MR);
-        int64_t pdone = 0;
-        if (!g->trans_a) {
-            gd_transpose_units(a + r0 * g->lda + p0, g->lda, rows, full_units,
-                               (gd_unit *)(void *)d, GD_MR);
-            pdone = full_units * GD_KP;
-            for (int64_t r = 0; r < rows; r++)
-                for (int64_t p = pdone; p < kb; p++)
-                    GD_AT(d, p, r, GD_MR) = a[(r0 + r) * g->lda + p0 + p];
-        } else {
-            for (int64_t p = 0; p < kb; p++) {
-                const GD_IN_T *src = a + (p0 + p) * g->lda + r0;
-                for (int64_t r = 0; r < rows; r++)
-                    GD_AT(d, p, r, GD_MR) = src[r];
+    const int64_t q0 = np * tid / nt, q1 = np * (tid + 1) / nt;
+    if (q0 >= q1)
+        return;
+    if (g->trans_a) {
+        // k runs down the rows of A (stored k x m): stream each source row
+        // across the thread's panels.
+        const int64_t r0 = i0 + q0 * GD_MR, rows = gd_min((q1 - q0) * GD_MR, mb - q0 * GD_MR);
+        for (int64_t p = 0; p < kp; p++) {
+            const GD_IN_T *src = a + (p0 + p) * g->lda + r0;
+            if (p + 4 < kb)
+                for (int64_t r = 0; r < rows; r += 64 / (int64_t)sizeof(GD_IN_T))
+                    __builtin_prefetch(src + 4 * g->lda + r);
+            for (int64_t q = q0; q < q1; q++) {
+                GD_IN_T *d = dst + q * GD_MR * kp;
+                const int64_t rq = (q - q0) * GD_MR, r_here = gd_min(GD_MR, rows - rq);
+                for (int64_t r = 0; r < GD_MR; r++)
+                    GD_AT(d, p, r, GD_MR) = p < kb && r < r_here ? src[rq + r] : 0;
             }
         }
+        return;
+    }
+    const int64_t full_units = GD_UNIT_OK ? kb / GD_KP : 0;
+    for (int64_t q = q0; q < q1; q++) {
+        GD_IN_T *d = dst + q * GD_MR * kp;
+        const int64_t r0 = i0 + q * GD_MR, rows = gd_min(GD_MR, mb - q * GD_MR);
+        gd_transpose_units(a + r0 * g->lda + p0, g->lda, rows, full_units,
+                           (gd_unit *)(void *)d, GD_MR);
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t p = full_units * GD_KP; p < kb; p++)
+                GD_AT(d, p, r, GD_MR) = a[(r0 + r) * g->lda + p0 + p];
         for (int64_t r = rows; r < GD_MR; r++)
             for (int64_t p = 0; p < kp; p++)
                 GD_AT(d, p, r, GD_MR) = 0;
@@ -313,6 +329,23 @@ static void gd_thread(void *arg, int tid, int nt)
     }
 }
 
+// Pack buffers are read at every k step: back them with transparent huge
+// pages where the kernel allows it, so streaming B through L2 does not also
+// walk a new 4 KiB page every 32 k steps.
+static inline void *gd_alloc_pack(size_t bytes)
+{
+    const size_t huge = (size_t)2 << 20;
+    if (bytes >= huge / 4) {
+        void *p = NULL;
+        size_t sz = (bytes + huge - 1) / huge * huge;
+        if (posix_memalign(&p, huge, sz) == 0) {
+            madvise(p, sz, MADV_HUGEPAGE);
+            return p;
+        }
+    }
+    return cb_alloc(bytes);
+}
+
 static void gd_plan_free(void *plan)
 {
     struct gd_plan *pl = plan;
@@ -334,8 +367,8 @@ static enum cb_status gd_plan_create(const struct cb_kernel *k, const struct cb_
         return cb_set_error(CB_ERR_NO_MEMORY, "gemm plan");
     gd_block_sizes(g->m, g->n, g->k, &pl->mc, &pl->kc, &pl->nc);
     const int64_t kp = gd_round_up(pl->kc, GD_KP);
-    pl->apack = cb_alloc_array((size_t)(gd_round_up(pl->mc, GD_MR) * kp), sizeof(GD_IN_T));
-    pl->bpack = cb_alloc_array((size_t)(gd_round_up(pl->nc, GD_NR) * kp), sizeof(GD_IN_T));
+    pl->apack = gd_alloc_pack((size_t)(gd_round_up(pl->mc, GD_MR) * kp) * sizeof(GD_IN_T));
+    pl->bpack = gd_alloc_pack((size_t)(gd_round_up(pl->nc, GD_NR) * kp) * sizeof(GD_IN_T));
     if (!pl->apack || !pl->bpack) {
         s = cb_set_error(CB_ERR_NO_MEMORY, "gemm pack buffers");
         goto out;
