@@ -50,6 +50,10 @@
 #ifndef GD_KP
 #define GD_KP 1
 #endif
+// Largest KC a kernel wants (its file may lower it after measuring).
+#ifndef GD_KC_MAX
+#define GD_KC_MAX 1024
+#endif
 
 struct gd_plan {
     struct cb_pool *pool;
@@ -77,7 +81,7 @@ static inline void gd_block_sizes(int64_t m, int64_t n, int64_t k, int64_t *mc, 
     int64_t l2 = t->l2_bytes > 0 ? t->l2_bytes : 262144;
     int64_t l3 = t->l3_bytes > 0 ? t->l3_bytes : 4 * l2;
     const int64_t es = (int64_t)sizeof(GD_IN_T);
-    int64_t kcv = gd_clamp(l1 / 2 / (GD_MR * es) / 16 * 16, 64, 1024);
+    int64_t kcv = gd_clamp(l1 / 2 / (GD_MR * es) / 16 * 16, 64, GD_KC_MAX);
     int64_t ncv = gd_clamp(l2 / 2 / (kcv * es) / GD_NR * GD_NR, GD_NR, 4096);
     int64_t mcv = gd_clamp(l3 / 4 / (kcv * es) / GD_MR * GD_MR, GD_MR, 8192);
     const char *e;

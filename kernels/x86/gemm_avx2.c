@@ -18,6 +18,9 @@
 #define GD_MR 6
 #define GD_NR 16
 #define GD_UKERNEL ukernel_6x16
+// Measured on Zen 5: KC 384 is level with OpenBLAS's Haswell kernel; the
+// L1-derived 1024 is 2-5% slower (the 16-wide B stream then outgrows L1).
+#define GD_KC_MAX 384
 
 // C(6,16) = alpha * Ap(6,kg) Bp(kg,16) + beta * C; beta == 0: C not read.
 static void ukernel_6x16(int64_t kg, const float *restrict ap, const float *restrict bp,
@@ -40,6 +43,7 @@ static void ukernel_6x16(int64_t kg, const float *restrict ap, const float *rest
     do {                                                                      \
         __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);          \
         _mm_prefetch((const char *)(bp + 8 * 16), _MM_HINT_T0);               \
+        _mm_prefetch((const char *)(ap + 64 * 6), _MM_HINT_T0);               \
         ROW(0, c00, c01); ROW(1, c10, c11); ROW(2, c20, c21);                 \
         ROW(3, c30, c31); ROW(4, c40, c41); ROW(5, c50, c51);                 \
         ap += 6;                                                              \
