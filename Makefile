@@ -113,7 +113,7 @@ TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 LIB := $(BUILD)/libchipbench.a
 BIN := $(BUILD)/chipbench
 TOOLS := $(if $(filter 1,$(USE_OPENBLAS)),$(BUILD)/tools/standalone_sgemm) \
-         $(if $(filter x86_64,$(ARCH)),$(BUILD)/tools/fma_peak)
+         $(if $(filter x86_64,$(ARCH)),$(BUILD)/tools/roofs)
 
 ifeq ($(filter deps print-config clean,$(MAKECMDGOALS)),)
 ifneq ($(MAKELEVEL),0)
@@ -127,7 +127,7 @@ $(info $(if $(filter 1,$(USE_LIBCPUID)),  [x] libcpuid $(shell pkg-config --modv
 endif
 endif
 
-.PHONY: all run test deps print-config clean test-run test-san bench
+.PHONY: all run test deps print-config clean test-run test-san bench roofs plots
 all: $(BIN) $(TOOLS)
 
 $(BIN): $(BUILD)/harness/main.o $(LIB)
@@ -188,6 +188,16 @@ run: deps
 	$(Q)$(BIN) run --suite quick --csv $(RESULT_CSV)
 
 bench: run
+
+# The measured roofs of this machine (FMA peak, STREAM triad) for plots.
+ROOFS_CSV ?= results/$(shell hostname -s 2>/dev/null || hostname)-roofs.csv
+roofs: all
+	$(Q)$(BUILD)/tools/roofs $(shell nproc) --csv $(ROOFS_CSV)
+
+# PNG and SVG figures from the CSVs in results/ (Debian's python3-matplotlib).
+PLOT_PYTHON ?= $(if $(wildcard /usr/bin/python3),/usr/bin/python3,python3)
+plots:
+	$(Q)$(PLOT_PYTHON) scripts/plot.py results results/figures
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -15,6 +15,7 @@ static void usage(FILE *f)
         "  info      chip-class fingerprint: CPU, ISA, topology, BLAS, OpenCL devices\n"
         "  list      registered kernels and whether they run here\n"
         "  run       verify and time kernels, print a table, write a CSV\n"
+        "  compare   compare result CSVs: regression gate, cross-chip table\n"
         "  version   print the version\n",
         CB_VERSION);
 }
@@ -43,6 +44,8 @@ int main(int argc, char **argv)
         return cb_cmd_list(argc - 1, argv + 1);
     if (!strcmp(cmd, "run"))
         return cb_cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "compare"))
+        return cb_cmd_compare(argc - 1, argv + 1);
     fprintf(stderr, "chipbench: unknown command '%s' (see chipbench --help)\n", cmd);
     return 2;
 }

@@ -62,11 +62,11 @@ ls -a "$tmp" | grep -q '^\.a\.csv\.' && ko no_temp_left "temporary file left" ||
 
 # Ctrl-C mid-run: exit 130, valid CSV holding every finished row.
 "$CB" run --kernel gemm_f32_ref --shape 64x64x64 --shape 65x65x65 --shape 66x66x66 \
-    --shape 67x67x67 --shape 68x68x68 --shape 69x69x69 --threads 1 --max-time 1 --min-time 1 \
+    --shape 67x67x67 --shape 68x68x68 --shape 69x69x69 --threads 1 --max-time 0.7 --min-time 0.7 \
     --max-noise 0 --csv "$tmp/int.csv" >"$tmp/int.out" 2>&1 &
 pid=$!
 n=0
-while [ "$n" -lt 100 ]; do
+while [ "$n" -lt 300 ]; do
     rows=$(awk 'END { print NR - 1 }' "$tmp/int.csv" 2>/dev/null)
     [ "${rows:-0}" -ge 2 ] && break
     sleep 0.1; n=$((n + 1))
@@ -74,10 +74,12 @@ done
 kill -INT "$pid"
 wait "$pid"; rc=$?
 rows=$(awk 'END { print NR - 1 }' "$tmp/int.csv" 2>/dev/null)
-if [ "$rc" -eq 130 ] && [ "${rows:-0}" -ge 2 ] && [ "${rows:-0}" -lt 6 ] && grep -q "interrupted" "$tmp/int.out"; then
+printed=$(grep -c '^gemm_f32_ref .* ok$' "$tmp/int.out")
+if [ "$rc" -eq 130 ] && [ "${rows:-0}" -ge 2 ] && [ "${rows:-0}" -lt 6 ] && [ "$rows" -eq "$printed" ] &&
+    grep -q "interrupted" "$tmp/int.out"; then
     ok sigint_keeps_rows
 else
-    ko sigint_keeps_rows "exit $rc, rows ${rows:-none}: $(tail -n 2 "$tmp/int.out")"
+    ko sigint_keeps_rows "exit $rc, rows ${rows:-none}, printed $printed: $(tail -n 2 "$tmp/int.out")"
 fi
 if command -v python3 >/dev/null 2>&1; then
     out=$(python3 - "$tmp/int.csv" <<'PY'
@@ -90,6 +92,12 @@ PY
 )
     [ "$out" = ok ] && ok sigint_csv_valid || ko sigint_csv_valid "$out"
 fi
+
+# The CI wrapper: Markdown out, compare's exit status through.
+cp "$tmp/a.csv" "$tmp/b.csv"
+expect regression_check_same 0 "no significant regression" sh scripts/regression-check.sh "$tmp/a.csv" "$tmp/b.csv"
+expect regression_check_usage 2 "usage" sh scripts/regression-check.sh "$tmp/a.csv"
+expect compare_help 0 "--normalize-to" "$CB" compare --help
 
 echo "test_cli: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -172,6 +172,34 @@ static inline void gd_transpose_units(const GD_IN_T *src, int64_t lds, int64_t r
 // Panel layout element (k index p, row/column r) for panels of width w.
 #define GD_AT(d, p, r, w) (d)[(((p) / GD_KP) * (w) + (r)) * GD_KP + (p) % GD_KP]
 
+// One k group of a panel of width w from source rows that run along the
+// panel (A tn, B nn): r0 is row k, r1 row k+1 (GD_KP = 2; NULL past the end of
+// the block); n valid entries, zero-padded to w. For bf16 pairs the SSE2
+// unpack of the two rows yields the (k, k+1) pairs already in panel order.
+static inline void gd_gather_group(const GD_IN_T *r0, const GD_IN_T *r1, int64_t n,
+                                   GD_IN_T *d, int64_t w)
+{
+    int64_t j = 0;
+#if defined(__SSE2__)
+    if (GD_KP == 2 && sizeof(GD_IN_T) == 2 && r1) {
+        for (; j + 8 <= n; j += 8) {
+            __m128i x0 = _mm_loadu_si128((const __m128i *)(const void *)(r0 + j));
+            __m128i x1 = _mm_loadu_si128((const __m128i *)(const void *)(r1 + j));
+            _mm_storeu_si128((__m128i *)(void *)(d + 2 * j), _mm_unpacklo_epi16(x0, x1));
+            _mm_storeu_si128((__m128i *)(void *)(d + 2 * j + 8), _mm_unpackhi_epi16(x0, x1));
+        }
+    }
+#endif
+    for (; j < n; j++) {
+        d[j * GD_KP] = r0[j];
+        if (GD_KP == 2)
+            d[j * GD_KP + GD_KP - 1] = r1 ? r1[j] : 0;
+    }
+    for (; j < w; j++)
+        for (int t = 0; t < GD_KP; t++)
+            d[j * GD_KP + t] = 0;
+}
+
 // A rows [i0, i0+mb), k [p0, p0+kb) -> micro-panels of MR rows (see the
 // layout above). Thread tid packs the contiguous range of panels it will
 // also compute (gd_compute splits the same way), so they land in its own L2.
@@ -188,16 +216,16 @@ __attribute__((noinline)) static void gd_pack_a(const struct cb_gemm_args *g, GD
         // k runs down the rows of A (stored k x m): stream each source row
         // across the thread's panels.
         const int64_t r0 = i0 + q0 * GD_MR, rows = gd_min((q1 - q0) * GD_MR, mb - q0 * GD_MR);
-        for (int64_t p = 0; p < kp; p++) {
+        for (int64_t p = 0; p < kb; p += GD_KP) {
             const GD_IN_T *src = a + (p0 + p) * g->lda + r0;
+            const GD_IN_T *src1 = GD_KP == 2 && p + 1 < kb ? src + g->lda : NULL;
             if (p + 4 < kb)
                 for (int64_t r = 0; r < rows; r += 64 / (int64_t)sizeof(GD_IN_T))
                     __builtin_prefetch(src + 4 * g->lda + r);
             for (int64_t q = q0; q < q1; q++) {
-                GD_IN_T *d = dst + q * GD_MR * kp;
-                const int64_t rq = (q - q0) * GD_MR, r_here = gd_min(GD_MR, rows - rq);
-                for (int64_t r = 0; r < GD_MR; r++)
-                    GD_AT(d, p, r, GD_MR) = p < kb && r < r_here ? src[rq + r] : 0;
+                const int64_t rq = (q - q0) * GD_MR;
+                gd_gather_group(src + rq, src1 ? src1 + rq : NULL, gd_min(GD_MR, rows - rq),
+                                dst + q * GD_MR * kp + (p / GD_KP) * GD_MR * GD_KP, GD_MR);
             }
         }
         return;
@@ -234,19 +262,18 @@ __attribute__((noinline)) static void gd_pack_b(const struct cb_gemm_args *g, GD
     if (!g->trans_b) {
         // k runs down the rows of B: stream each row across the thread's panels.
         const int64_t c0 = j0 + q0 * GD_NR, cols = gd_min((q1 - q0) * GD_NR, nb - q0 * GD_NR);
-        for (int64_t p = 0; p < kp; p++) {
+        for (int64_t p = 0; p < kb; p += GD_KP) {
             const GD_IN_T *src = b + (p0 + p) * g->ldb + c0;
+            const GD_IN_T *src1 = GD_KP == 2 && p + 1 < kb ? src + g->ldb : NULL;
             // Row segments are short (a thread's share of NC columns) and
             // 4 KiB apart: fetch a few rows ahead of the copy.
             if (p + 4 < kb)
                 for (int64_t j = 0; j < cols; j += 64 / (int64_t)sizeof(GD_IN_T))
                     __builtin_prefetch(src + 4 * g->ldb + j);
             for (int64_t q = q0; q < q1; q++) {
-                GD_IN_T *d = dst + q * GD_NR * kp;
                 const int64_t jq = (q - q0) * GD_NR;
-                const int64_t n_here = gd_min(GD_NR, cols - jq);
-                for (int64_t j = 0; j < GD_NR; j++)
-                    GD_AT(d, p, j, GD_NR) = p < kb && j < n_here ? src[jq + j] : 0;
+                gd_gather_group(src + jq, src1 ? src1 + jq : NULL, gd_min(GD_NR, cols - jq),
+                                dst + q * GD_NR * kp + (p / GD_KP) * GD_NR * GD_KP, GD_NR);
             }
         }
         return;

@@ -1,11 +1,16 @@
-// fma_peak.c: measured f32 FMA peak of this CPU (the roof the GEMM kernels
-// are judged against): independent FMA chains per thread (12 for AVX2's 16
+// roofs.c: the measured roofs of this CPU for "% of peak" and the roofline
+// plot: f32 FMA peak and memory bandwidth.
+//
+// FMA peak: independent FMA chains per thread (12 for AVX2's 16
 // ymm registers, 24 for AVX-512's 32 zmm: more would spill), enough to cover
 // the FMA latency x throughput product of current x86 cores, timed over
 // ~0.5 s per ISA. Reports GFLOP/s for AVX2 (ymm) and AVX-512 (zmm) where the
 // CPU has them, on 1 and N threads (threads pinned to one core each).
+// Bandwidth: STREAM triad a = b + s c over three 128 MiB arrays split across
+// the threads, best of 5, counting 3 x 128 MiB per pass (STREAM's rule: the
+// write-allocate read is not counted).
 //
-// usage: fma_peak [THREADS]
+// usage: roofs [THREADS] [--csv FILE]   (the CSV feeds scripts/plot.py)
 #define _GNU_SOURCE
 #include <immintrin.h>
 #include <pthread.h>
@@ -13,6 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+#include "chipbench/cb_cpu.h"
+#include "chipbench/cb_info.h"
 
 #define ITERS 100000000L
 
@@ -81,7 +89,7 @@ static void *worker(void *v)
     return NULL;
 }
 
-static void measure(int isa, int nt)
+static double measure(int isa, int nt)
 {
     pthread_t th[256];
     struct job jobs[256];
@@ -99,21 +107,104 @@ static void measure(int isa, int nt)
     printf("%s FMA peak, %d thread%s: %.1f GFLOP/s (%.1f per core)%s\n",
            isa == 512 ? "AVX-512" : "AVX2   ", nt, nt == 1 ? " " : "s", flops / worst * 1e-9,
            flops / worst * 1e-9 / nt, sink == 12345.0 ? "!" : "");
+    return flops / worst * 1e-9;
+}
+
+#define TRIAD_N (32L << 20)  // floats per array: 128 MiB
+
+struct triad_job {
+    int cpu;
+    float *a, *b, *c;
+    long lo, hi;
+};
+
+static void *triad_worker(void *v)
+{
+    struct triad_job *j = v;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(j->cpu, &set);
+    sched_setaffinity(0, sizeof set, &set);
+    for (long i = j->lo; i < j->hi; i++)
+        j->a[i] = j->b[i] + 3.0f * j->c[i];
+    return NULL;
+}
+
+static double triad(int nt)
+{
+    float *a = malloc(TRIAD_N * sizeof *a), *b = malloc(TRIAD_N * sizeof *b),
+          *c = malloc(TRIAD_N * sizeof *c);
+    double best = 0;
+    if (!a || !b || !c) {
+        fprintf(stderr, "roofs: cannot allocate the triad arrays\n");
+        free(a);
+        free(b);
+        free(c);
+        return 0;
+    }
+    pthread_t th[256];
+    struct triad_job jobs[256];
+    for (int rep = 0; rep < 6; rep++) {
+        double t0 = now();
+        for (int i = 0; i < nt; i++) {
+            // First pass also touches the pages on the thread that uses them.
+            jobs[i] = (struct triad_job){i, a, b, c, TRIAD_N * i / nt, TRIAD_N * (i + 1) / nt};
+            if (rep == 0) {
+                for (long k = jobs[i].lo; k < jobs[i].hi; k++)
+                    b[k] = 1.0f, c[k] = 2.0f;
+            }
+            pthread_create(&th[i], NULL, triad_worker, &jobs[i]);
+        }
+        for (int i = 0; i < nt; i++)
+            pthread_join(th[i], NULL);
+        double gbs = 3.0 * TRIAD_N * sizeof(float) / (now() - t0) * 1e-9;
+        if (rep > 0 && gbs > best)
+            best = gbs;
+    }
+    printf("STREAM triad, %d thread%s: %.1f GB/s\n", nt, nt == 1 ? " " : "s", best);
+    free(a);
+    free(b);
+    free(c);
+    return best;
 }
 
 int main(int argc, char **argv)
 {
-    int nt = argc > 1 ? atoi(argv[1]) : 1;
-    if (nt < 1 || nt > 256) {
-        fprintf(stderr, "usage: fma_peak [THREADS 1..256]\n");
-        return 2;
+    int nt = 1;
+    const char *csv = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--csv") && i + 1 < argc)
+            csv = argv[++i];
+        else if ((nt = atoi(argv[i])) < 1 || nt > 256) {
+            fprintf(stderr, "usage: roofs [THREADS 1..256] [--csv FILE]\n");
+            return 2;
+        }
     }
+    FILE *out = NULL;
+    if (csv && !(out = fopen(csv, "w"))) {
+        fprintf(stderr, "roofs: cannot write %s\n", csv);
+        return 1;
+    }
+    char chip[160], host[64];
+    cb_cpu_chip_class(chip, sizeof chip);
+    cb_host_name(host, sizeof host);
+    if (out)
+        fprintf(out, "host,chip_class,threads,fma_avx2_gflops,fma_avx512_gflops,"
+                     "triad_gbytes_per_s\n");
     __builtin_cpu_init();
     for (int t = 1; t <= nt; t = t == nt ? nt + 1 : (t * 2 > nt ? nt : t * 2)) {
+        double g2 = 0, g5 = 0;
         if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-            measure(256, t);
+            g2 = measure(256, t);
         if (__builtin_cpu_supports("avx512f"))
-            measure(512, t);
+            g5 = measure(512, t);
+        double bw = triad(t);
+        if (out)
+            fprintf(out, "%s,%s,%d,%.1f,%.1f,%.1f\n", host, chip, t, g2, g5, bw);
+    }
+    if (out && fclose(out) != 0) {
+        fprintf(stderr, "roofs: error writing %s\n", csv);
+        return 1;
     }
     return 0;
 }

@@ -1,0 +1,284 @@
+// test_compare.c: the statistics of `chipbench compare` on synthetic samples
+// with known distributions: the A/A false-SLOWER rate stays within alpha, a
+// 5% slowdown is found in >= 95% of trials at the default sample count, a
+// 30%-noise pair is NOISY rather than SLOWER, and the Mann-Whitney p-value
+// matches a hand-computed one.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cb_test.h"
+#include "chipbench/cb_compare.h"
+#include "chipbench/cb_result_csv.h"
+#include "chipbench/cb_util.h"
+
+#define TRIALS 400
+#define N 10  // the harness's default --min-samples: rows often have just that
+
+static double normal(struct cb_rng *r)
+{
+    double u1 = cb_rng_uniform(r, 1e-12, 1.0), u2 = cb_rng_uniform(r, 0.0, 1.0);
+    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+// Times around `median` with relative noise cv (log-normal: positive, skewed
+// like real timings).
+static void draw(struct cb_rng *r, double *x, int n, double median, double cv)
+{
+    for (int i = 0; i < n; i++)
+        x[i] = median * exp(cv * normal(r));
+}
+
+static void verdict_counts(double shift, double cv, int n, int counts[4], uint64_t seed)
+{
+    struct cb_rng r;
+    double a[64], b[64];
+    cb_rng_seed(&r, seed);
+    memset(counts, 0, 4 * sizeof *counts);
+    for (int t = 0; t < TRIALS; t++) {
+        struct cb_cmp_stats st;
+        draw(&r, a, n, 1e6, cv);
+        draw(&r, b, n, 1e6 * shift, cv);
+        if (cb_compare_samples(a, n, b, n, 0.05, 0.05, seed + (uint64_t)t, &st) == CB_OK)
+            counts[st.verdict]++;
+    }
+}
+
+static void test_mann_whitney_known(void)
+{
+    double x[] = {1, 2, 3}, y[] = {4, 5, 6};
+    // U = 0, mean 4.5, variance 5.25: z = (4.5 - 0.5) / sqrt(5.25) -> p = 0.0809
+    CB_CHECK_NEAR(cb_mann_whitney_p(x, 3, y, 3), 0.080856, 1e-5);
+    CB_CHECK_NEAR(cb_mann_whitney_p(y, 3, x, 3), 0.080856, 1e-5);
+    double same[] = {5, 5, 5};
+    CB_CHECK_NEAR(cb_mann_whitney_p(same, 3, same, 3), 1.0, 0);
+    // Ties: x = {1, 2, 2}, y = {2, 3, 4}: ranks 1, 3, 3 | 3, 5, 6 -> U = 1
+    double tx[] = {1, 2, 2}, ty[] = {2, 3, 4};
+    double var = 9.0 / 12.0 * (7 - (27.0 - 3.0) / 30.0);
+    CB_CHECK_NEAR(cb_mann_whitney_p(tx, 3, ty, 3), erfc((3.5 - 0.5) / sqrt(var) / sqrt(2.0)),
+                  1e-12);
+}
+
+static void test_aa_false_slower_within_alpha(void)
+{
+    int c[4];
+    for (int k = 0; k < 3; k++) {
+        static const double cvs[] = {0.01, 0.05, 0.15};
+        verdict_counts(1.0, cvs[k], N, c, 1000 + (uint64_t)k);
+        CB_CHECK_MSG(c[CB_SLOWER] <= 0.05 * TRIALS, "cv %.2f: %d/%d false SLOWER", cvs[k],
+                     c[CB_SLOWER], TRIALS);
+        CB_CHECK_MSG(c[CB_FASTER] <= 0.05 * TRIALS, "cv %.2f: %d/%d false FASTER", cvs[k],
+                     c[CB_FASTER], TRIALS);
+    }
+    // Quiet A/A is SAME.
+    verdict_counts(1.0, 0.01, N, c, 7);
+    CB_CHECK_MSG(c[CB_SAME] >= 0.95 * TRIALS, "quiet A/A: %d/%d SAME", c[CB_SAME], TRIALS);
+}
+
+static void test_five_percent_slowdown_found(void)
+{
+    int c[4];
+    verdict_counts(1.05, 0.01, N, c, 2000);
+    CB_CHECK_MSG(c[CB_SLOWER] >= 0.95 * TRIALS, "5%% slowdown, 1%% noise: found %d/%d",
+                 c[CB_SLOWER], TRIALS);
+    verdict_counts(1.0 / 1.05, 0.01, N, c, 2001);
+    CB_CHECK_MSG(c[CB_FASTER] >= 0.95 * TRIALS, "5%% speed-up: found %d/%d", c[CB_FASTER],
+                 TRIALS);
+    // A 1% drift (below the 5% threshold) is not a regression.
+    verdict_counts(1.01, 0.005, N, c, 2002);
+    CB_CHECK_MSG(c[CB_SLOWER] <= 0.05 * TRIALS, "1%% drift: %d/%d SLOWER", c[CB_SLOWER],
+                 TRIALS);
+}
+
+static void test_noisy_pair_is_noisy(void)
+{
+    int c[4];
+    verdict_counts(1.0, 0.30, N, c, 3000);
+    CB_CHECK_MSG(c[CB_SLOWER] <= 0.05 * TRIALS, "30%% noise: %d/%d SLOWER", c[CB_SLOWER],
+                 TRIALS);
+    CB_CHECK_MSG(c[CB_NOISY] >= 0.85 * TRIALS, "30%% noise: only %d/%d NOISY", c[CB_NOISY],
+                 TRIALS);
+}
+
+static void test_ratio_and_ci(void)
+{
+    double a[] = {100, 101, 99, 100, 100}, b[] = {200, 202, 198, 200, 200};
+    struct cb_cmp_stats st;
+    CB_CHECK(cb_compare_samples(a, 5, b, 5, 0.05, 0.05, 1, &st) == CB_OK);
+    CB_CHECK_NEAR(st.ratio, 2.0, 1e-12);
+    CB_CHECK(st.ci_lo <= 2.0 && st.ci_hi >= 2.0 && st.ci_lo > 1.9 && st.ci_hi < 2.1);
+    CB_CHECK(st.verdict == CB_SLOWER);
+    // Reproducible: the same seed gives the same interval.
+    struct cb_cmp_stats st2;
+    CB_CHECK(cb_compare_samples(a, 5, b, 5, 0.05, 0.05, 1, &st2) == CB_OK);
+    CB_CHECK(st.ci_lo == st2.ci_lo && st.ci_hi == st2.ci_hi);
+    CB_CHECK(cb_compare_samples(a, 0, b, 5, 0.05, 0.05, 1, &st2) == CB_ERR_INVALID_ARG);
+}
+
+// Synthetic result CSVs through the real writer, and the real binary. ------
+
+static char dir[64];
+
+// Writes rows for kernels k0..k{nk-1} at 3 shapes; kernel j's times are
+// scale[j] * base with relative noise cv; `extra` adds a row only this file has.
+static int write_csv(const char *name, int nk, const double *scale, double cv, uint64_t seed,
+                     int extra, const char *version)
+{
+    static const char *const kernels[] = {"gemm_f32_avx512_8x48", "gemm_f32_openblas"};
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct cb_csv_writer *w = NULL;
+    if (cb_csv_open(path, cb_result_columns, cb_result_ncolumns, &w) != CB_OK)
+        return -1;
+    struct cb_rng r;
+    cb_rng_seed(&r, seed);
+    const char *cells[256];
+    char num[8][64];
+    static char samples[4096];
+    for (int s = 0; s < 3 + extra; s++)
+        for (int j = 0; j < nk; j++) {
+            for (int c = 0; c < cb_result_ncolumns; c++) {
+                const char *col = cb_result_columns[c];
+                cells[c] = "";
+                if (!strcmp(col, "schema_version"))
+                    cells[c] = version;
+                else if (!strcmp(col, "chip_class"))
+                    cells[c] = "cpu:x86_64:Test:f1m2s3";
+                else if (!strcmp(col, "kernel"))
+                    cells[c] = kernels[j];
+                else if (!strcmp(col, "dtype"))
+                    cells[c] = "f32";
+                else if (!strcmp(col, "op"))
+                    cells[c] = "gemm";
+                else if (!strcmp(col, "trans"))
+                    cells[c] = "nn";
+                else if (!strcmp(col, "m") || !strcmp(col, "n") || !strcmp(col, "k") ||
+                         !strcmp(col, "lda") || !strcmp(col, "ldb") || !strcmp(col, "ldc")) {
+                    snprintf(num[0], sizeof num[0], "%d", 256 << s);
+                    cells[c] = num[0];
+                } else if (!strcmp(col, "threads"))
+                    cells[c] = "1";
+                else if (!strcmp(col, "status"))
+                    cells[c] = "ok";
+                else if (!strcmp(col, "gflops")) {
+                    snprintf(num[1], sizeof num[1], "%g", 100.0 / scale[j]);
+                    cells[c] = num[1];
+                } else if (!strcmp(col, "samples_ns")) {
+                    double x[N];
+                    draw(&r, x, N, 1e6 * (1 << s) * scale[j], cv);
+                    int o = 0;
+                    for (int i = 0; i < N; i++)
+                        o += snprintf(samples + o, sizeof samples - (size_t)o, i ? " %.1f" : "%.1f",
+                                      x[i]);
+                    cells[c] = samples;
+                }
+            }
+            if (cb_csv_write_row(w, cells, cb_result_ncolumns) != CB_OK) {
+                cb_csv_close(w);
+                return -1;
+            }
+        }
+    cb_csv_close(w);
+    return 0;
+}
+
+// Runs `chipbench compare ARGS` and returns its exit status; stdout+stderr
+// go to dir/out.txt.
+static char binary[4096];
+
+static int run_compare(const char *args)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "cd %s && %s compare %s > out.txt 2>&1", dir, binary, args);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int out_has(const char *needle)
+{
+    char path[128], buf[65536];
+    snprintf(path, sizeof path, "%s/out.txt", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return strstr(buf, needle) != NULL;
+}
+
+static void test_cli_gate(void)
+{
+    const char *cb = getenv("CHIPBENCH");
+    if (!realpath(cb ? cb : "build/chipbench", binary))
+        CB_SKIP("chipbench binary not found (set CHIPBENCH)");
+    snprintf(dir, sizeof dir, "/tmp/cb_compare.XXXXXX");
+    CB_CHECK(mkdtemp(dir) != NULL);
+    const double same[] = {1.0, 1.0}, slow[] = {1.3, 1.0}, both[] = {1.3, 1.3};
+    CB_CHECK(write_csv("base.csv", 2, same, 0.01, 1, 0, "1") == 0);
+    CB_CHECK(write_csv("aa.csv", 2, same, 0.01, 2, 1, "1") == 0);
+    CB_CHECK(write_csv("slow.csv", 2, slow, 0.01, 3, 0, "1") == 0);
+    CB_CHECK(write_csv("drift.csv", 2, both, 0.01, 4, 0, "1") == 0);
+    CB_CHECK(write_csv("v9.csv", 2, same, 0.01, 5, 0, "9") == 0);
+
+    CB_CHECK_MSG(run_compare("base.csv aa.csv") == 0, "A/A exit status");
+    CB_CHECK(out_has("SAME") && out_has("only in new"));  // the extra row is listed
+    CB_CHECK(run_compare("base.csv slow.csv") == 1);
+    CB_CHECK(out_has("SLOWER") && out_has("gemm_f32_avx512_8x48 256x256x256:nn t=1"));
+    // Markdown and JSON carry the same verdicts.
+    CB_CHECK(run_compare("--format markdown base.csv slow.csv") == 1);
+    CB_CHECK(out_has("| **SLOWER** |"));
+    CB_CHECK(run_compare("--format json base.csv slow.csv") == 1);
+    CB_CHECK(out_has("{\"base\":") && out_has("\"slower\":3"));
+    // A machine 30% slower overall: a regression in absolute time, not
+    // relative to OpenBLAS measured in the same run.
+    CB_CHECK(run_compare("base.csv drift.csv") == 1);
+    CB_CHECK(run_compare("--normalize-to gemm_f32_openblas base.csv drift.csv") == 0);
+    CB_CHECK(run_compare("--normalize-to gemm_f32_openblas base.csv slow.csv") == 1);
+    // A larger threshold hides the 30% change.
+    CB_CHECK(run_compare("--threshold 50 base.csv slow.csv") == 0);
+    // Cross-chip table.
+    CB_CHECK(run_compare("--chips base.csv slow.csv") == 0);
+    CB_CHECK(out_has("*100.0 (gemm_f32_avx512_8x48)"));
+
+    // Bad input: exit 2 with a message naming the problem.
+    CB_CHECK(run_compare("base.csv v9.csv") == 2 && out_has("unknown schema_version '9'"));
+    CB_CHECK(run_compare("base.csv missing.csv") == 2 && out_has("missing.csv"));
+    FILE *f;
+    char path[128];
+    snprintf(path, sizeof path, "%s/junk.csv", dir);
+    f = fopen(path, "w");
+    CB_CHECK(f != NULL);
+    fputs("a,b\n1,2\n", f);
+    fclose(f);
+    CB_CHECK(run_compare("base.csv junk.csv") == 2 && out_has("not a chipbench result CSV"));
+    snprintf(path, sizeof path, "%s/ragged.csv", dir);
+    f = fopen(path, "w");
+    CB_CHECK(f != NULL);
+    fputs("schema_version,kernel\n1,x,y\n", f);
+    fclose(f);
+    CB_CHECK(run_compare("base.csv ragged.csv") == 2 && out_has("line 2"));
+    CB_CHECK(run_compare("base.csv") == 2 && out_has("expected BASE.csv NEW.csv"));
+    CB_CHECK(run_compare("--alpha 2 base.csv aa.csv") == 2 && out_has("--alpha"));
+    CB_CHECK(run_compare("--bogus base.csv aa.csv") == 2 && out_has("unknown option"));
+    CB_CHECK(run_compare("--normalize-to nope base.csv aa.csv") == 2 &&
+             out_has("no comparable rows"));
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CB_CHECK(system(cmd) == 0);
+}
+
+int main(void)
+{
+    CB_RUN(test_mann_whitney_known);
+    CB_RUN(test_ratio_and_ci);
+    CB_RUN(test_aa_false_slower_within_alpha);
+    CB_RUN(test_five_percent_slowdown_found);
+    CB_RUN(test_noisy_pair_is_noisy);
+    CB_RUN(test_cli_gate);
+    return CB_TEST_END("test_compare");
+}
