@@ -115,7 +115,7 @@ BIN := $(BUILD)/chipbench
 TOOLS := $(if $(filter 1,$(USE_OPENBLAS)),$(BUILD)/tools/standalone_sgemm) \
          $(if $(filter x86_64,$(ARCH)),$(BUILD)/tools/roofs)
 
-ifeq ($(filter deps print-config clean,$(MAKECMDGOALS)),)
+ifeq ($(filter deps print-config clean plots,$(MAKECMDGOALS)),)
 ifneq ($(MAKELEVEL),0)
 else
 $(info chipbench build config ($(ARCH), $(CC)):)

@@ -54,6 +54,7 @@ def load_roofs(results):
                         "gflops": max(float(row["fma_avx2_gflops"] or 0),
                                       float(row["fma_avx512_gflops"] or 0)),
                         "gbs": float(row["triad_gbytes_per_s"] or 0),
+                        "bf16": float(row.get("bf16_dot_gflops") or 0),
                     }
     return roofs
 
@@ -125,7 +126,10 @@ def roofline(plt, rows, roofs, out):
         lo, hi = min(ai + [0.1]) / 2, max(ai + [1000]) * 2
         xs = [lo * (hi / lo) ** (i / 200) for i in range(201)]
         ax.plot(xs, [min(roof["gflops"], roof["gbs"] * x) for x in xs], "k-",
-                label=f"roof: {roof['gflops']:.0f} GFLOP/s FMA, {roof['gbs']:.0f} GB/s triad")
+                label=f"f32 roof: {roof['gflops']:.0f} GFLOP/s FMA, {roof['gbs']:.0f} GB/s triad")
+        if roof["bf16"] > 0:
+            ax.plot(xs, [min(roof["bf16"], roof["gbs"] * x) for x in xs], "k--",
+                    label=f"bf16 roof: {roof['bf16']:.0f} GFLOP/s vdpbf16ps")
         kernels = sorted({r["kernel"] for r in pts})
         for k in kernels:
             kp = [(num(r, "flops") / num(r, "bytes"), num(r, "gflops")) for r in pts

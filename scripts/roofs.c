@@ -10,6 +10,8 @@
 // the threads, best of 5, counting 3 x 128 MiB per pass (STREAM's rule: the
 // write-allocate read is not counted).
 //
+// bf16: the same with vdpbf16ps where AVX512_BF16 exists (4 flops per lane).
+//
 // usage: roofs [THREADS] [--csv FILE]   (the CSV feeds scripts/plot.py)
 #define _GNU_SOURCE
 #include <immintrin.h>
@@ -70,6 +72,25 @@ __attribute__((target("avx512f"))) static float run_avx512(long iters)
     CHAINS(__m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, 16, 1)
 }
 
+// vdpbf16ps: 16 lanes x 2 bf16 products each, accumulated in f32.
+__attribute__((target("avx512f,avx512bf16"))) static float run_bf16(long iters)
+{
+    __m512 acc[24];
+    const __m512bh a = (__m512bh)_mm512_set1_epi32(0x3f803f80), b = a;  // bf16 pairs (1, 1)
+    for (int i = 0; i < 24; i++)
+        acc[i] = _mm512_set1_ps((float)i);
+    for (long it = 0; it < iters; it++)
+#pragma GCC unroll 24
+        for (int i = 0; i < 24; i++)
+            acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
+    __m512 s = acc[0];
+    for (int i = 1; i < 24; i++)
+        s = _mm512_add_ps(s, acc[i]);
+    float out[16];
+    memcpy(out, &s, sizeof out);
+    return out[0];
+}
+
 struct job {
     int cpu, isa;
     double secs;
@@ -84,7 +105,7 @@ static void *worker(void *v)
     CPU_SET(j->cpu, &set);
     sched_setaffinity(0, sizeof set, &set);
     double t0 = now();
-    j->sink = j->isa == 512 ? run_avx512(ITERS) : run_avx2(ITERS);
+    j->sink = j->isa == 16 ? run_bf16(ITERS) : j->isa == 512 ? run_avx512(ITERS) : run_avx2(ITERS);
     j->secs = now() - t0;
     return NULL;
 }
@@ -103,9 +124,11 @@ static double measure(int isa, int nt)
         worst = jobs[i].secs > worst ? jobs[i].secs : worst;
         sink += jobs[i].sink;
     }
-    double flops = 2.0 * (isa == 512 ? 24 : 12) * (isa / 32) * (double)ITERS * nt;
-    printf("%s FMA peak, %d thread%s: %.1f GFLOP/s (%.1f per core)%s\n",
-           isa == 512 ? "AVX-512" : "AVX2   ", nt, nt == 1 ? " " : "s", flops / worst * 1e-9,
+    // flops per instruction: 2 per lane (FMA), 4 per lane for bf16 pairs
+    double per_insn = isa == 16 ? 64.0 : 2.0 * (isa / 32);
+    double flops = per_insn * (isa == 256 ? 12 : 24) * (double)ITERS * nt;
+    printf("%s peak, %d thread%s: %.1f GFLOP/s (%.1f per core)%s\n",
+           isa == 16 ? "bf16 dpbf16ps" : isa == 512 ? "AVX-512 FMA  " : "AVX2 FMA     ", nt, nt == 1 ? " " : "s", flops / worst * 1e-9,
            flops / worst * 1e-9 / nt, sink == 12345.0 ? "!" : "");
     return flops / worst * 1e-9;
 }
@@ -190,17 +213,19 @@ int main(int argc, char **argv)
     cb_host_name(host, sizeof host);
     if (out)
         fprintf(out, "host,chip_class,threads,fma_avx2_gflops,fma_avx512_gflops,"
-                     "triad_gbytes_per_s\n");
+                     "triad_gbytes_per_s,bf16_dot_gflops\n");
     __builtin_cpu_init();
     for (int t = 1; t <= nt; t = t == nt ? nt + 1 : (t * 2 > nt ? nt : t * 2)) {
-        double g2 = 0, g5 = 0;
+        double g2 = 0, g5 = 0, gb = 0;
         if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
             g2 = measure(256, t);
         if (__builtin_cpu_supports("avx512f"))
             g5 = measure(512, t);
+        if (__builtin_cpu_supports("avx512bf16"))
+            gb = measure(16, t);
         double bw = triad(t);
         if (out)
-            fprintf(out, "%s,%s,%d,%.1f,%.1f,%.1f\n", host, chip, t, g2, g5, bw);
+            fprintf(out, "%s,%s,%d,%.1f,%.1f,%.1f,%.1f\n", host, chip, t, g2, g5, bw, gb);
     }
     if (out && fclose(out) != 0) {
         fprintf(stderr, "roofs: error writing %s\n", csv);
