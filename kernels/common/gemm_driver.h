@@ -200,101 +200,73 @@ static inline void gd_gather_group(const GD_IN_T *r0, const GD_IN_T *r1, int64_t
             d[j * GD_KP + t] = 0;
 }
 
-// A rows [i0, i0+mb), k [p0, p0+kb) -> micro-panels of MR rows (see the
-// layout above). Thread tid packs the contiguous range of panels it will
-// also compute (gd_compute splits the same way), so they land in its own L2.
-__attribute__((noinline)) static void gd_pack_a(const struct cb_gemm_args *g, GD_IN_T *dst,
-                                                int64_t i0, int64_t mb, int64_t p0, int64_t kb,
-                                                int tid, int nt)
+// Panels [q0, q1) of width w (MR rows of A or NR columns of B) for k in
+// [p0, p0+kb) and panel entries x in [x0, x0+xn) of the operand. Element
+// (k p, entry x) sits at src[x * lds + p] when k runs along the source rows
+// (A nn, B nt) and at src[p * lds + x] when it runs down them (A tn, B nn).
+static void gd_pack_panels(const GD_IN_T *src, int64_t lds, int k_along_rows, int64_t x0,
+                           int64_t xn, int64_t p0, int64_t kb, int64_t q0, int64_t q1,
+                           GD_IN_T *dst, int64_t w)
 {
-    const GD_IN_T *a = g->a;
-    const int64_t np = (mb + GD_MR - 1) / GD_MR, kp = gd_round_up(kb, GD_KP);
-    const int64_t q0 = np * tid / nt, q1 = np * (tid + 1) / nt;
-    if (q0 >= q1)
-        return;
-    if (g->trans_a) {
-        // k runs down the rows of A (stored k x m): stream each source row
-        // across the thread's panels.
-        const int64_t r0 = i0 + q0 * GD_MR, rows = gd_min((q1 - q0) * GD_MR, mb - q0 * GD_MR);
+    const int64_t kp = gd_round_up(kb, GD_KP);
+    if (!k_along_rows) {
+        // Stream each source row across the thread's panels.
+        const int64_t c0 = x0 + q0 * w, cols = gd_min((q1 - q0) * w, xn - q0 * w);
         for (int64_t p = 0; p < kb; p += GD_KP) {
-            const GD_IN_T *src = a + (p0 + p) * g->lda + r0;
-            const GD_IN_T *src1 = GD_KP == 2 && p + 1 < kb ? src + g->lda : NULL;
+            const GD_IN_T *row = src + (p0 + p) * lds + c0;
+            const GD_IN_T *row1 = GD_KP == 2 && p + 1 < kb ? row + lds : NULL;
+            // Row segments are short (a thread's share of the block) and
+            // often 4 KiB apart: fetch a few rows ahead of the copy.
             if (p + 4 < kb)
-                for (int64_t r = 0; r < rows; r += 64 / (int64_t)sizeof(GD_IN_T))
-                    __builtin_prefetch(src + 4 * g->lda + r);
+                for (int64_t j = 0; j < cols; j += 64 / (int64_t)sizeof(GD_IN_T))
+                    __builtin_prefetch(row + 4 * lds + j);
             for (int64_t q = q0; q < q1; q++) {
-                const int64_t rq = (q - q0) * GD_MR;
-                gd_gather_group(src + rq, src1 ? src1 + rq : NULL, gd_min(GD_MR, rows - rq),
-                                dst + q * GD_MR * kp + (p / GD_KP) * GD_MR * GD_KP, GD_MR);
+                const int64_t jq = (q - q0) * w;
+                gd_gather_group(row + jq, row1 ? row1 + jq : NULL, gd_min(w, cols - jq),
+                                dst + q * w * kp + (p / GD_KP) * w * GD_KP, w);
             }
         }
         return;
     }
     const int64_t full_units = GD_UNIT_OK ? kb / GD_KP : 0;
     for (int64_t q = q0; q < q1; q++) {
-        GD_IN_T *d = dst + q * GD_MR * kp;
-        const int64_t r0 = i0 + q * GD_MR, rows = gd_min(GD_MR, mb - q * GD_MR);
-        gd_transpose_units(a + r0 * g->lda + p0, g->lda, rows, full_units,
-                           (gd_unit *)(void *)d, GD_MR);
-        for (int64_t r = 0; r < rows; r++)
+        GD_IN_T *d = dst + q * w * kp;
+        const int64_t c0 = x0 + q * w, n = gd_min(w, xn - q * w);
+        const GD_IN_T *s0 = src + c0 * lds + p0;
+        gd_transpose_units(s0, lds, n, full_units, (gd_unit *)(void *)d, w);
+        for (int64_t x = 0; x < n; x++)
             for (int64_t p = full_units * GD_KP; p < kb; p++)
-                GD_AT(d, p, r, GD_MR) = a[(r0 + r) * g->lda + p0 + p];
-        for (int64_t r = rows; r < GD_MR; r++)
+                GD_AT(d, p, x, w) = s0[x * lds + p];
+        for (int64_t x = n; x < w; x++)
             for (int64_t p = 0; p < kp; p++)
-                GD_AT(d, p, r, GD_MR) = 0;
+                GD_AT(d, p, x, w) = 0;
         for (int64_t p = kb; p < kp; p++)
-            for (int64_t r = 0; r < rows; r++)
-                GD_AT(d, p, r, GD_MR) = 0;
+            for (int64_t x = 0; x < n; x++)
+                GD_AT(d, p, x, w) = 0;
     }
 }
 
-// B k [p0, p0+kb), columns [j0, j0+nb) -> micro-panels of NR columns. Each
+// A rows [i0, i0+mb), k [p0, p0+kb) -> micro-panels of MR rows. Thread tid
+// packs the contiguous range of panels it will also compute (gd_compute
+// splits the same way), so they land in its own L2.
+__attribute__((noinline)) static void gd_pack_a(const struct cb_gemm_args *g, GD_IN_T *dst,
+                                                int64_t i0, int64_t mb, int64_t p0, int64_t kb,
+                                                int tid, int nt)
+{
+    const int64_t np = (mb + GD_MR - 1) / GD_MR;
+    gd_pack_panels(g->a, g->lda, !g->trans_a, i0, mb, p0, kb, np * tid / nt,
+                   np * (tid + 1) / nt, dst, GD_MR);
+}
+
+// B k [p0, p0+kb), columns [j0, j0+nb) -> micro-panels of NR columns; each
 // thread packs a contiguous range of panels.
 __attribute__((noinline)) static void gd_pack_b(const struct cb_gemm_args *g, GD_IN_T *dst,
                                                 int64_t p0, int64_t kb, int64_t j0, int64_t nb,
                                                 int tid, int nt)
 {
-    const GD_IN_T *b = g->b;
-    const int64_t np = (nb + GD_NR - 1) / GD_NR, kp = gd_round_up(kb, GD_KP);
-    const int64_t q0 = np * tid / nt, q1 = np * (tid + 1) / nt;
-    if (q0 >= q1)
-        return;
-    if (!g->trans_b) {
-        // k runs down the rows of B: stream each row across the thread's panels.
-        const int64_t c0 = j0 + q0 * GD_NR, cols = gd_min((q1 - q0) * GD_NR, nb - q0 * GD_NR);
-        for (int64_t p = 0; p < kb; p += GD_KP) {
-            const GD_IN_T *src = b + (p0 + p) * g->ldb + c0;
-            const GD_IN_T *src1 = GD_KP == 2 && p + 1 < kb ? src + g->ldb : NULL;
-            // Row segments are short (a thread's share of NC columns) and
-            // 4 KiB apart: fetch a few rows ahead of the copy.
-            if (p + 4 < kb)
-                for (int64_t j = 0; j < cols; j += 64 / (int64_t)sizeof(GD_IN_T))
-                    __builtin_prefetch(src + 4 * g->ldb + j);
-            for (int64_t q = q0; q < q1; q++) {
-                const int64_t jq = (q - q0) * GD_NR;
-                gd_gather_group(src + jq, src1 ? src1 + jq : NULL, gd_min(GD_NR, cols - jq),
-                                dst + q * GD_NR * kp + (p / GD_KP) * GD_NR * GD_KP, GD_NR);
-            }
-        }
-        return;
-    }
-    // k runs along the rows of B (stored n x k): transpose like A nn.
-    const int64_t full_units = GD_UNIT_OK ? kb / GD_KP : 0;
-    for (int64_t q = q0; q < q1; q++) {
-        GD_IN_T *d = dst + q * GD_NR * kp;
-        const int64_t c0 = j0 + q * GD_NR, cols = gd_min(GD_NR, nb - q * GD_NR);
-        gd_transpose_units(b + c0 * g->ldb + p0, g->ldb, cols, full_units, (gd_unit *)(void *)d,
-                           GD_NR);
-        for (int64_t j = 0; j < cols; j++)
-            for (int64_t p = full_units * GD_KP; p < kb; p++)
-                GD_AT(d, p, j, GD_NR) = b[(c0 + j) * g->ldb + p0 + p];
-        for (int64_t j = cols; j < GD_NR; j++)
-            for (int64_t p = 0; p < kp; p++)
-                GD_AT(d, p, j, GD_NR) = 0;
-        for (int64_t p = kb; p < kp; p++)
-            for (int64_t j = 0; j < cols; j++)
-                GD_AT(d, p, j, GD_NR) = 0;
-    }
+    const int64_t np = (nb + GD_NR - 1) / GD_NR;
+    gd_pack_panels(g->b, g->ldb, g->trans_b, j0, nb, p0, kb, np * tid / nt, np * (tid + 1) / nt,
+                   dst, GD_NR);
 }
 
 // One thread's share of the tiles of an (A panel, B block) pair. The A

@@ -21,6 +21,7 @@
 #include "chipbench/cb_cpu.h"
 #include "chipbench/cb_kernel.h"
 #include "../kernel_tables.h"
+#include "tile_avx512.h"
 
 #define GD_MR 8
 #define GD_NR 48
@@ -53,17 +54,7 @@ static void ukernel_8x48(int64_t kg, const float *restrict ap, const float *rest
         ap += 8;
         bp += 48;
     }
-    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-#pragma GCC unroll 8
-    for (int r = 0; r < 8; r++)
-#pragma GCC unroll 3
-        for (int v = 0; v < 3; v++) {
-            float *cr = c + r * ldc + 16 * v;
-            __m512 x = _mm512_mul_ps(va, acc[r][v]);
-            if (beta != 0.0f)
-                x = _mm512_fmadd_ps(vb, _mm512_loadu_ps(cr), x);
-            _mm512_storeu_ps(cr, x);
-        }
+    tile_store_8x48(c, ldc, acc, alpha, beta);
 }
 
 #include "../common/gemm_driver.h"
