@@ -39,7 +39,8 @@ static const char *const standard_shapes[] = {
 // GPT-2-small-to-Llama-class layer -- in each of the forms a training step
 // uses: nn (forward), nt (dX = dY W^T), tn (dW = X^T dY).
 static const char *const gemm_shapes[] = {
-    "256x256x256", "512x512x512", "1024x1024x1024", "2048x2048x2048", "4096x4096x4096",
+    // 4096^3 nn comes with the transformer list (m = 4096, n = k = 4096)
+    "256x256x256", "512x512x512", "1024x1024x1024", "2048x2048x2048",
 #define T(m, n, k) #m "x" #n "x" #k ":nn", #m "x" #n "x" #k ":nt", #m "x" #n "x" #k ":tn"
 #define M(m) T(m, 768, 768), T(m, 3072, 768), T(m, 768, 3072), T(m, 4096, 4096)
     M(512), M(2048), M(4096),
