@@ -452,7 +452,7 @@ int cb_cmd_run(int argc, char **argv)
         for (int j = 0; j < nk; j++)
             hit |= cb_name_match(c->patterns[i], cb_registry_get(j)->name);
         if (!hit) {
-            rc = usage_error("--kernel '%s' matches no kernel (see chipbench list)%s",
+            rc = usage_error("--kernel '%s' matches no kernel; chipbench list shows them%s",
                              c->patterns[i], "");
             goto out;
         }
