@@ -21,6 +21,7 @@ static const struct cb_kernel *const cb_tables[] = {
 #if CB_HAVE_AVX512
     cb_gemm_avx512_kernels,
     cb_gemm_bf16_avx512_kernels,
+    cb_attn_avx512_kernels,
 #endif
 #if CB_HAVE_NEON
     cb_gemm_neon_kernels,

@@ -56,6 +56,9 @@ static const char *const attn_shapes[] = {
     "b=1,h=1,s=1,d=1", "b=1,h=1,s=7,d=8,causal=1", "b=2,h=4,kvh=2,s=65,d=64,causal=1",
     "b=1,h=4,kvh=1,s=63,d=80", "b=1,h=3,sq=17,skv=65,d=24,causal=1",
     "b=1,h=2,sq=33,skv=9,d=16,causal=1", "b=1,h=2,s=128,d=128,causal=0,scale=0.3",
+    // logits up to ~+-130: exp() of them overflows f32 unless the max is taken out
+    "b=1,h=2,s=100,d=64,scale=50", "b=2,h=4,kvh=2,s=129,d=72,causal=1,scale=20",
+    "b=1,h=3,sq=200,skv=130,d=40,causal=1",
     NULL,
 };
 

@@ -1,0 +1,287 @@
+// attn_avx512.c: flash-attention forward, f32, AVX-512F; compiled with the
+// AVX-512 flags only and selected at run time when CPUID and XCR0 allow it.
+//
+// attn_f32_avx512_flash: tiles over keys with an online softmax, so the
+// (Lq, Lk) score matrix is never materialized: per thread it holds K^T of
+// one head (D x Lk, packed once per head) and an 8-row output block.
+//   S = scale * Q_blk K_blk^T   8 query rows x 48 keys: the 8x48 register tile
+//                               of the GEMM kernels (24 zmm accumulators,
+//                               K^T rows as vectors, Q broadcast)
+//   online softmax              running max m and sum l per row; when m
+//                               grows, l and O are rescaled by exp(m_old - m)
+//   O += P V_blk                8 rows x 48 columns of D per pass (24 zmm),
+//                               V rows as vectors, P broadcast
+// Causal (bottom-right aligned, cb_attn_visible_keys) masks keys to -inf and
+// skips key blocks no row of the query block can see. A row that sees no key
+// gets O = 0 and lse = -inf. Any D: the D loop runs in chunks of 48 with
+// masked tails. exp: 2^(x log2 e) split into 2^n (vscalefps) and a degree-6
+// polynomial on [-ln2/2, ln2/2], about 2 ulp; inputs are <= 0 after the max
+// is subtracted and are clamped at -104 (exp underflows there).
+// Threads: the pool splits query blocks of every (batch, head) round-robin,
+// which balances the triangle of a causal mask.
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chipbench/cb_cpu.h"
+#include "chipbench/cb_kernel.h"
+#include "chipbench/cb_pool.h"
+#include "chipbench/cb_util.h"
+#include "../kernel_tables.h"
+
+#define BR 8   // query rows per block
+#define BC 48  // keys per block (3 zmm)
+
+static inline __m512 exp512(__m512 x)
+{
+    const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
+    const __m512 ln2_hi = _mm512_set1_ps(0.693359375f), ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
+    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT);
+    __m512 r = _mm512_fnmadd_ps(n, ln2_hi, x);
+    r = _mm512_fnmadd_ps(n, ln2_lo, r);
+    // exp(r) on [-0.35, 0.35]: Taylor-like minimax coefficients (Cephes expf)
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+struct flash_plan {
+    struct cb_pool *pool;
+    float **kt;      // per thread: K^T of one head, D x ldk
+    float **work;    // per thread: O block (BR x D), P block (BR x BC)
+    int64_t ldk;     // Lk rounded up to BC
+    const struct cb_attn_args *a;
+};
+
+// K (Lk, D) of one kv head -> kt (D, ldk), zero beyond Lk.
+static void pack_kt(const float *k, int64_t lk, int64_t d, float *kt, int64_t ldk)
+{
+    for (int64_t j = 0; j < lk; j++)
+        for (int64_t x = 0; x < d; x++)
+            kt[x * ldk + j] = k[j * d + x];
+    for (int64_t x = 0; x < d; x++)
+        for (int64_t j = lk; j < ldk; j++)
+            kt[x * ldk + j] = 0.0f;
+}
+
+// One block of up to BR query rows [i0, i0+nr) of one head.
+static void flash_block(const struct cb_attn_args *a, const float *q, const float *kt,
+                        int64_t ldk, const float *v, float *o, float *lse, int64_t i0,
+                        int64_t nr, float *ob, float *pb)
+{
+    const int64_t D = a->head_dim;
+    const float scale = a->scale != 0.0f ? a->scale : 1.0f / sqrtf((float)D);
+    float m[BR], l[BR];
+    int64_t vis[BR], vmax = 0;
+    for (int r = 0; r < BR; r++) {
+        m[r] = -INFINITY;
+        l[r] = 0.0f;
+        vis[r] = r < nr ? cb_attn_visible_keys(a, i0 + r) : 0;
+        vmax = vis[r] > vmax ? vis[r] : vmax;
+    }
+    memset(ob, 0, (size_t)(BR * D) * sizeof *ob);
+    const __m512 vscale = _mm512_set1_ps(scale);
+
+    for (int64_t j0 = 0; j0 < vmax; j0 += BC) {
+        // S = Q K^T for 8 rows x 48 keys (rows past nr read row 0: discarded)
+        __m512 s[BR][3];
+        for (int r = 0; r < BR; r++)
+            s[r][0] = s[r][1] = s[r][2] = _mm512_setzero_ps();
+        const float *kp = kt + j0;
+        for (int64_t x = 0; x < D; x++, kp += ldk) {
+            const __m512 k0 = _mm512_loadu_ps(kp), k1 = _mm512_loadu_ps(kp + 16),
+                         k2 = _mm512_loadu_ps(kp + 32);
+#pragma GCC unroll 8
+            for (int r = 0; r < BR; r++) {
+                const __m512 qv = _mm512_set1_ps(q[(r < nr ? r : 0) * D + x]);
+                s[r][0] = _mm512_fmadd_ps(qv, k0, s[r][0]);
+                s[r][1] = _mm512_fmadd_ps(qv, k1, s[r][1]);
+                s[r][2] = _mm512_fmadd_ps(qv, k2, s[r][2]);
+            }
+        }
+        // Mask, online softmax, P into pb.
+        for (int r = 0; r < BR; r++) {
+            const int64_t lim = vis[r] - j0;  // keys [j0, j0+lim) visible
+            __m512 rowmax = _mm512_set1_ps(-INFINITY);
+            for (int c = 0; c < 3; c++) {
+                int64_t left = lim - 16 * c;
+                __mmask16 keep = left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+                s[r][c] = _mm512_mask_mul_ps(_mm512_set1_ps(-INFINITY), keep, s[r][c], vscale);
+                rowmax = _mm512_max_ps(rowmax, s[r][c]);
+            }
+            const float bm = _mm512_reduce_max_ps(rowmax);
+            const float mnew = bm > m[r] ? bm : m[r];
+            if (mnew == -INFINITY) {  // nothing visible yet in this row
+                for (int c = 0; c < 3; c++)
+                    _mm512_storeu_ps(pb + r * BC + 16 * c, _mm512_setzero_ps());
+                continue;
+            }
+            const float corr = m[r] == -INFINITY ? 0.0f : expf(m[r] - mnew);
+            const __m512 vm = _mm512_set1_ps(mnew);
+            __m512 sum = _mm512_setzero_ps();
+            for (int c = 0; c < 3; c++) {
+                __m512 p = exp512(_mm512_sub_ps(s[r][c], vm));  // exp(-inf) -> 0
+                _mm512_storeu_ps(pb + r * BC + 16 * c, p);
+                sum = _mm512_add_ps(sum, p);
+            }
+            l[r] = l[r] * corr + _mm512_reduce_add_ps(sum);
+            m[r] = mnew;
+            if (corr != 1.0f) {
+                const __m512 vc = _mm512_set1_ps(corr);
+                for (int64_t x = 0; x < D; x += 16) {
+                    __mmask16 mk = D - x >= 16 ? 0xffff : (__mmask16)((1u << (D - x)) - 1);
+                    _mm512_mask_storeu_ps(ob + r * D + x, mk,
+                                          _mm512_mul_ps(vc, _mm512_maskz_loadu_ps(mk, ob + r * D + x)));
+                }
+            }
+        }
+        // O += P V for the keys of this block, 48 columns of D at a time.
+        const int64_t nk = vmax - j0 < BC ? vmax - j0 : BC;
+        for (int64_t x0 = 0; x0 < D; x0 += 48) {
+            __mmask16 mk[3];
+            for (int c = 0; c < 3; c++) {
+                int64_t left = D - x0 - 16 * c;
+                mk[c] = left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+            }
+            __m512 acc[BR][3];
+            for (int r = 0; r < BR; r++)
+                acc[r][0] = acc[r][1] = acc[r][2] = _mm512_setzero_ps();
+            const float *vp = v + (j0)*D + x0;
+            for (int64_t j = 0; j < nk; j++, vp += D) {
+                const __m512 v0 = _mm512_maskz_loadu_ps(mk[0], vp),
+                             v1 = _mm512_maskz_loadu_ps(mk[1], vp + 16),
+                             v2 = _mm512_maskz_loadu_ps(mk[2], vp + 32);
+#pragma GCC unroll 8
+                for (int r = 0; r < BR; r++) {
+                    const __m512 pv = _mm512_set1_ps(pb[r * BC + j]);
+                    acc[r][0] = _mm512_fmadd_ps(pv, v0, acc[r][0]);
+                    acc[r][1] = _mm512_fmadd_ps(pv, v1, acc[r][1]);
+                    acc[r][2] = _mm512_fmadd_ps(pv, v2, acc[r][2]);
+                }
+            }
+            for (int r = 0; r < nr; r++)
+                for (int c = 0; c < 3; c++) {
+                    float *op = ob + r * D + x0 + 16 * c;
+                    _mm512_mask_storeu_ps(op, mk[c],
+                                          _mm512_add_ps(_mm512_maskz_loadu_ps(mk[c], op), acc[r][c]));
+                }
+        }
+    }
+    for (int64_t r = 0; r < nr; r++) {
+        const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+        for (int64_t x = 0; x < D; x++)
+            o[(i0 + r) * D + x] = ob[r * D + x] * inv;
+        if (lse)
+            lse[i0 + r] = l[r] > 0.0f ? m[r] + logf(l[r]) : -INFINITY;
+    }
+}
+
+static void flash_thread(void *arg, int tid, int nt)
+{
+    struct flash_plan *pl = arg;
+    const struct cb_attn_args *a = pl->a;
+    const int64_t D = a->head_dim, Lq = a->seq_q, Lk = a->seq_kv;
+    const int64_t group = a->heads / a->kv_heads, nblk = (Lq + BR - 1) / BR;
+    float *kt = pl->kt[tid], *ob = pl->work[tid], *pb = ob + BR * D;
+    int64_t packed = -1;  // (b * kv_heads + kvh) whose K^T is in kt
+    for (int64_t b = 0; b < a->batch; b++)
+        for (int64_t h = 0; h < a->heads; h++) {
+            const int64_t kvh = h / group, kvid = b * a->kv_heads + kvh;
+            const float *q = (const float *)a->q + (b * a->heads + h) * Lq * D;
+            const float *v = (const float *)a->v + kvid * Lk * D;
+            float *o = (float *)a->o + (b * a->heads + h) * Lq * D;
+            float *lse = a->lse ? a->lse + (b * a->heads + h) * Lq : NULL;
+            int any = 0;
+            for (int64_t blk = tid; blk < nblk; blk += nt) {
+                if (!any && packed != kvid) {
+                    pack_kt((const float *)a->k + kvid * Lk * D, Lk, D, kt, pl->ldk);
+                    packed = kvid;
+                }
+                any = 1;
+                const int64_t i0 = blk * BR, nr = Lq - i0 < BR ? Lq - i0 : BR;
+                flash_block(a, q + i0 * D, kt, pl->ldk, v, o, lse, i0, nr, ob, pb);
+            }
+        }
+}
+
+static void flash_plan_free(void *plan)
+{
+    struct flash_plan *pl = plan;
+    if (!pl)
+        return;
+    int n = cb_pool_threads(pl->pool);
+    for (int i = 0; pl->kt && i < n; i++)
+        cb_free(pl->kt[i]);
+    for (int i = 0; pl->work && i < n; i++)
+        cb_free(pl->work[i]);
+    free(pl->kt);
+    free(pl->work);
+    cb_pool_free(pl->pool);
+    free(pl);
+}
+
+static enum cb_status flash_plan_create(const struct cb_kernel *k, const struct cb_plan_req *req,
+                                        void **plan)
+{
+    const struct cb_attn_args *a = &req->shape->u.attn;
+    enum cb_status s = CB_OK;
+    struct flash_plan *pl = calloc(1, sizeof *pl);
+    if (!pl)
+        return cb_set_error(CB_ERR_NO_MEMORY, "attention plan");
+    CB_TRY(cb_pool_create(req->threads, &pl->pool));
+    pl->ldk = (a->seq_kv + BC - 1) / BC * BC;
+    pl->kt = calloc((size_t)req->threads, sizeof *pl->kt);
+    pl->work = calloc((size_t)req->threads, sizeof *pl->work);
+    if (!pl->kt || !pl->work) {
+        s = cb_set_error(CB_ERR_NO_MEMORY, "attention plan");
+        goto out;
+    }
+    for (int i = 0; i < req->threads; i++) {
+        pl->kt[i] = cb_alloc_array((size_t)(a->head_dim * pl->ldk), sizeof(float));
+        pl->work[i] = cb_alloc_array((size_t)(BR * a->head_dim + BR * BC), sizeof(float));
+        if (!pl->kt[i] || !pl->work[i]) {
+            s = cb_set_error(CB_ERR_NO_MEMORY, "attention K^T buffer (%lld x %lld floats)",
+                             (long long)a->head_dim, (long long)pl->ldk);
+            goto out;
+        }
+    }
+out:
+    if (s != CB_OK) {
+        flash_plan_free(pl);
+        pl = NULL;
+    }
+    *plan = pl;
+    return s;
+}
+
+static enum cb_status flash_run(void *plan, const struct cb_call *call)
+{
+    struct flash_plan *pl = plan;
+    pl->a = &call->u.attn;
+    cb_pool_run(pl->pool, flash_thread, pl);
+    return CB_OK;
+}
+
+const struct cb_kernel cb_attn_avx512_kernels[] = {
+    {
+        .name = "attn_f32_avx512_flash",
+        .op = CB_OP_ATTN,
+        .dtype = CB_DTYPE_F32,
+        .backend = CB_BACKEND_AVX512,
+        .isa = CB_ISA_GROUP_AVX512,
+        .priority = 30,
+        .plan = flash_plan_create,
+        .run = flash_run,
+        .plan_free = flash_plan_free,
+        .desc = "flash attention forward: 8x48 tiles, online softmax, O(L*D) memory, pinned threads",
+    },
+    {.name = NULL},
+};
