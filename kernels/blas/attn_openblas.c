@@ -2,6 +2,12 @@
 // careful user without a fused kernel writes it: S = scale * Q K^T (sgemm),
 // row softmax with the causal mask, O = P V (sgemm). It materializes the
 // (Lq, Lk) score matrix per head, which is exactly what flash attention avoids.
+// Careful, because a weak baseline would flatter our kernels:
+//   - the softmax is vectorized: the AVX-512 row softmax of attn_avx512.c
+//     where the CPU has it (a scalar expf loop costs about 40% here);
+//   - threads run over heads (each with its own score matrix and a
+//     single-threaded sgemm); with fewer heads than threads OpenBLAS threads
+//     each sgemm instead.
 //
 // Q (B,H,Lq,D), K/V (B,Hkv,Lk,D), O (B,H,Lq,D), lse (B,H,Lq) optional; causal
 // bottom-right aligned as in attn_ref.c.
@@ -9,87 +15,139 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "chipbench/cb_cpu.h"
 #include "chipbench/cb_kernel.h"
+#include "chipbench/cb_pool.h"
 #include "chipbench/cb_util.h"
 #include "../kernel_tables.h"
 
 struct attn_blas_plan {
-    float *scores;  // (Lq, Lk)
+    struct cb_pool *pool;    // NULL: one thread loops over heads, OpenBLAS threads
+    int nbuf;
+    float **scores;          // per thread (Lq, Lk)
+    int simd;                // AVX-512 softmax usable
+    const struct cb_attn_args *a;
 };
+
+static void attn_blas_plan_free(void *plan)
+{
+    struct attn_blas_plan *p = plan;
+    if (!p)
+        return;
+    for (int i = 0; p->scores && i < p->nbuf; i++)
+        cb_free(p->scores[i]);
+    free(p->scores);
+    cb_pool_free(p->pool);
+    free(p);
+}
 
 static enum cb_status attn_blas_plan(const struct cb_kernel *k, const struct cb_plan_req *req,
                                      void **plan)
 {
     const struct cb_attn_args *a = &req->shape->u.attn;
-    openblas_set_num_threads(req->threads);
+    enum cb_status s = CB_OK;
     struct attn_blas_plan *p = calloc(1, sizeof *p);
     if (!p)
         return cb_set_error(CB_ERR_NO_MEMORY, "attention plan");
+    const int heads_parallel = req->threads > 1 && a->batch * a->heads >= req->threads;
+    openblas_set_num_threads(heads_parallel ? 1 : req->threads);
+    if (heads_parallel)
+        CB_TRY(cb_pool_create(req->threads, &p->pool));
+    p->nbuf = heads_parallel ? req->threads : 1;
+#if CB_HAVE_AVX512
+    p->simd = (cb_cpu_features() & CB_ISA_GROUP_AVX512) == CB_ISA_GROUP_AVX512;
+#endif
     size_t n = (size_t)a->seq_q * (size_t)a->seq_kv;
-    p->scores = cb_alloc_array(n ? n : 1, sizeof(float));
+    p->scores = calloc((size_t)p->nbuf, sizeof *p->scores);
     if (!p->scores) {
-        free(p);
-        return cb_set_error(CB_ERR_NO_MEMORY, "score matrix %lld x %lld floats (%.1f MiB)",
-                            (long long)a->seq_q, (long long)a->seq_kv,
-                            (double)n * 4 / (1 << 20));
+        s = cb_set_error(CB_ERR_NO_MEMORY, "attention plan");
+        goto out;
+    }
+    for (int i = 0; i < p->nbuf; i++)
+        if (!(p->scores[i] = cb_alloc_array(n ? n : 1, sizeof(float)))) {
+            s = cb_set_error(CB_ERR_NO_MEMORY, "score matrix %lld x %lld floats (%.1f MiB) "
+                             "per thread", (long long)a->seq_q, (long long)a->seq_kv,
+                             (double)n * 4 / (1 << 20));
+            goto out;
+        }
+out:
+    if (s != CB_OK) {
+        attn_blas_plan_free(p);
+        p = NULL;
     }
     *plan = p;
-    return CB_OK;
+    return s;
 }
 
-static void attn_blas_plan_free(void *plan)
+// Portable softmax of one row (the fallback when AVX-512 is not usable).
+static float softmax_row(float *si, int64_t nk, int64_t ld)
 {
-    struct attn_blas_plan *p = plan;
-    if (p)
-        cb_free(p->scores);
-    free(p);
+    float mx = -INFINITY, sum = 0.0f;
+    for (int64_t j = 0; j < nk; j++)
+        mx = si[j] > mx ? si[j] : mx;
+    for (int64_t j = 0; j < nk; j++) {
+        si[j] = expf(si[j] - mx);
+        sum += si[j];
+    }
+    const float inv = nk ? 1.0f / sum : 0.0f;
+    for (int64_t j = 0; j < nk; j++)
+        si[j] *= inv;
+    for (int64_t j = nk; j < ld; j++)
+        si[j] = 0.0f;
+    return nk ? mx + logf(sum) : -INFINITY;
+}
+
+// One (batch, head): S = scale Q K^T, softmax, O = P V.
+static void one_head(const struct attn_blas_plan *p, int64_t b, int64_t h, float *S)
+{
+    const struct cb_attn_args *a = p->a;
+    const int64_t D = a->head_dim, Lq = a->seq_q, Lk = a->seq_kv;
+    const int64_t kvh = h / (a->heads / a->kv_heads);
+    const float scale = a->scale != 0.0f ? a->scale : 1.0f / sqrtf((float)D);
+    const float *q = (const float *)a->q + ((b * a->heads + h) * Lq) * D;
+    const float *kk = (const float *)a->k + ((b * a->kv_heads + kvh) * Lk) * D;
+    const float *vv = (const float *)a->v + ((b * a->kv_heads + kvh) * Lk) * D;
+    float *o = (float *)a->o + ((b * a->heads + h) * Lq) * D;
+    float *lse = a->lse ? a->lse + (b * a->heads + h) * Lq : NULL;
+
+    // S(Lq,Lk) = scale * Q(Lq,D) * K(Lk,D)^T
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)Lq, (blasint)Lk, (blasint)D,
+                scale, q, (blasint)D, kk, (blasint)D, 0.0f, S, (blasint)Lk);
+    for (int64_t i = 0; i < Lq; i++) {
+        const int64_t nk = cb_attn_visible_keys(a, i);
+#if CB_HAVE_AVX512
+        const float l = p->simd ? cb_softmax_row_avx512(S + i * Lk, nk, Lk)
+                                : softmax_row(S + i * Lk, nk, Lk);
+#else
+        const float l = softmax_row(S + i * Lk, nk, Lk);
+#endif
+        if (lse)
+            lse[i] = l;
+    }
+    // O(Lq,D) = P(Lq,Lk) * V(Lk,D)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)Lq, (blasint)D, (blasint)Lk,
+                1.0f, S, (blasint)Lk, vv, (blasint)D, 0.0f, o, (blasint)D);
+}
+
+static void heads_thread(void *arg, int tid, int nt)
+{
+    const struct attn_blas_plan *p = arg;
+    const int64_t nh = p->a->batch * p->a->heads;
+    for (int64_t x = tid; x < nh; x += nt)
+        one_head(p, x / p->a->heads, x % p->a->heads, p->scores[tid]);
 }
 
 static enum cb_status attn_f32_openblas(void *plan, const struct cb_call *call)
 {
-    const struct cb_attn_args *a = &call->u.attn;
     struct attn_blas_plan *p = plan;
-    const int64_t D = a->head_dim, Lq = a->seq_q, Lk = a->seq_kv;
-    const int64_t group = a->heads / a->kv_heads;
-    const float scale = a->scale != 0.0f ? a->scale : 1.0f / sqrtf((float)D);
-    float *S = p->scores;
-
-    for (int64_t b = 0; b < a->batch; b++)
-        for (int64_t h = 0; h < a->heads; h++) {
-            const int64_t kvh = h / group;
-            const float *q = (const float *)a->q + ((b * a->heads + h) * Lq) * D;
-            const float *kk = (const float *)a->k + ((b * a->kv_heads + kvh) * Lk) * D;
-            const float *vv = (const float *)a->v + ((b * a->kv_heads + kvh) * Lk) * D;
-            float *o = (float *)a->o + ((b * a->heads + h) * Lq) * D;
-            float *lse = a->lse ? a->lse + (b * a->heads + h) * Lq : NULL;
-
-            // S(Lq,Lk) = scale * Q(Lq,D) * K(Lk,D)^T
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)Lq, (blasint)Lk,
-                        (blasint)D, scale, q, (blasint)D, kk, (blasint)D, 0.0f, S,
-                        (blasint)Lk);
-            for (int64_t i = 0; i < Lq; i++) {
-                float *si = S + i * Lk;
-                const int64_t nk = cb_attn_visible_keys(a, i);
-                float mx = -INFINITY, sum = 0.0f;
-                for (int64_t j = 0; j < nk; j++)
-                    mx = si[j] > mx ? si[j] : mx;
-                for (int64_t j = 0; j < nk; j++) {
-                    si[j] = expf(si[j] - mx);
-                    sum += si[j];
-                }
-                const float inv = nk ? 1.0f / sum : 0.0f;
-                for (int64_t j = 0; j < nk; j++)
-                    si[j] *= inv;
-                for (int64_t j = nk; j < Lk; j++)
-                    si[j] = 0.0f;
-                if (lse)
-                    lse[i] = nk ? mx + logf(sum) : -INFINITY;
-            }
-            // O(Lq,D) = P(Lq,Lk) * V(Lk,D)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)Lq, (blasint)D,
-                        (blasint)Lk, 1.0f, S, (blasint)Lk, vv, (blasint)D, 0.0f, o,
-                        (blasint)D);
-        }
+    p->a = &call->u.attn;
+    if (p->pool) {
+        cb_pool_run(p->pool, heads_thread, p);
+    } else {
+        for (int64_t b = 0; b < p->a->batch; b++)
+            for (int64_t h = 0; h < p->a->heads; h++)
+                one_head(p, b, h, p->scores[0]);
+    }
     return CB_OK;
 }
 
@@ -103,7 +161,8 @@ const struct cb_kernel cb_attn_openblas_kernels[] = {
         .plan = attn_blas_plan,
         .run = attn_f32_openblas,
         .plan_free = attn_blas_plan_free,
-        .desc = "OpenBLAS sgemm + softmax + sgemm, scores materialized (baseline)",
+        .desc = "OpenBLAS sgemm + vectorized softmax + sgemm, scores materialized, threads over "
+                "heads (baseline)",
     },
     {.name = NULL},
 };

@@ -53,6 +53,48 @@ static inline __m512 exp512(__m512 x)
     return _mm512_scalef_ps(p, n);
 }
 
+// Row softmax for the OpenBLAS-composed baseline (attn_openblas.c calls it
+// after checking the CPU): x[0, n) = exp(x - max) / sum, x[n, ld) = 0, returns
+// the log-sum-exp (-inf when n == 0). The same exp as the flash kernel, so the
+// baseline's softmax is as fast as a careful user's would be.
+float cb_softmax_row_avx512(float *x, int64_t n, int64_t ld)
+{
+    if (n <= 0) {
+        for (int64_t j = 0; j < ld; j++)
+            x[j] = 0.0f;
+        return -INFINITY;
+    }
+    __m512 vmax = _mm512_set1_ps(-INFINITY);
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16)
+        vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(x + j));
+    __mmask16 tail = (__mmask16)((1u << (n - j)) - 1);
+    vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), tail, x + j));
+    const float mx = _mm512_reduce_max_ps(vmax);
+    const __m512 vm = _mm512_set1_ps(mx);
+    __m512 vsum = _mm512_setzero_ps();
+    for (j = 0; j + 16 <= n; j += 16) {
+        __m512 p = exp512(_mm512_sub_ps(_mm512_loadu_ps(x + j), vm));
+        _mm512_storeu_ps(x + j, p);
+        vsum = _mm512_add_ps(vsum, p);
+    }
+    if (j < n) {
+        __m512 p = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, x + j), vm));
+        p = _mm512_maskz_mov_ps(tail, p);
+        _mm512_mask_storeu_ps(x + j, tail, p);
+        vsum = _mm512_add_ps(vsum, p);
+    }
+    const float sum = _mm512_reduce_add_ps(vsum);
+    const __m512 inv = _mm512_set1_ps(1.0f / sum);
+    for (j = 0; j + 16 <= n; j += 16)
+        _mm512_storeu_ps(x + j, _mm512_mul_ps(inv, _mm512_loadu_ps(x + j)));
+    if (j < n)
+        _mm512_mask_storeu_ps(x + j, tail, _mm512_mul_ps(inv, _mm512_maskz_loadu_ps(tail, x + j)));
+    for (j = n; j < ld; j++)
+        x[j] = 0.0f;
+    return mx + logf(sum);
+}
+
 struct flash_plan {
     struct cb_pool *pool;
     float **kt;      // per thread: K^T of one head, D x ldk
