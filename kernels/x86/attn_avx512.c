@@ -17,8 +17,8 @@
 // masked tails. exp: 2^(x log2 e) split into 2^n (vscalefps) and a degree-6
 // polynomial on [-ln2/2, ln2/2], about 2 ulp; inputs are <= 0 after the max
 // is subtracted and are clamped at -104 (exp underflows there).
-// Threads: the pool splits query blocks of every (batch, head) round-robin,
-// which balances the triangle of a causal mask.
+// Threads: whole heads per thread when there are enough heads, else the
+// query blocks of each head round-robin (balancing a causal triangle).
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
@@ -114,6 +114,40 @@ static void pack_kt(const float *k, int64_t lk, int64_t d, float *kt, int64_t ld
             kt[x * ldk + j] = 0.0f;
 }
 
+// ob(BR rows, ldo) += P(BR x nk, row stride BC) V(nk rows, ldv) over nv
+// vectors (16 columns each) of D; `left` columns remain from here (masks the
+// last vector). Inlined with constant nv, so each width gets its own loop.
+static inline __attribute__((always_inline)) void
+pv_chunk(const int nv, const float *pb, const float *vp, int64_t ldv, int64_t nk, float *ob,
+         int64_t ldo, int64_t nr, int64_t left)
+{
+    __mmask16 mk[3];
+    for (int c = 0; c < 3; c++) {
+        int64_t l = left - 16 * c;
+        mk[c] = l >= 16 ? 0xffff : l <= 0 ? 0 : (__mmask16)((1u << l) - 1);
+    }
+    __m512 acc[BR][3];
+    for (int r = 0; r < BR; r++)
+        for (int c = 0; c < nv; c++)
+            acc[r][c] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < nk; j++, vp += ldv) {
+        __m512 vv[3];
+        for (int c = 0; c < nv; c++)
+            vv[c] = _mm512_maskz_loadu_ps(mk[c], vp + 16 * c);
+#pragma GCC unroll 8
+        for (int r = 0; r < BR; r++) {
+            const __m512 pv = _mm512_set1_ps(pb[r * BC + j]);
+            for (int c = 0; c < nv; c++)
+                acc[r][c] = _mm512_fmadd_ps(pv, vv[c], acc[r][c]);
+        }
+    }
+    for (int r = 0; r < nr; r++)
+        for (int c = 0; c < nv; c++) {
+            float *op = ob + r * ldo + 16 * c;
+            _mm512_mask_storeu_ps(op, mk[c], _mm512_add_ps(_mm512_maskz_loadu_ps(mk[c], op), acc[r][c]));
+        }
+}
+
 // One block of up to BR query rows [i0, i0+nr) of one head.
 static void flash_block(const struct cb_attn_args *a, const float *q, const float *kt,
                         int64_t ldk, const float *v, float *o, float *lse, int64_t i0,
@@ -185,36 +219,17 @@ static void flash_block(const struct cb_attn_args *a, const float *q, const floa
                 }
             }
         }
-        // O += P V for the keys of this block, 48 columns of D at a time.
+        // O += P V for the keys of this block, up to 48 columns of D at a time
+        // (the last chunk only as wide as D needs: D = 64 is 48 + 16).
         const int64_t nk = vmax - j0 < BC ? vmax - j0 : BC;
         for (int64_t x0 = 0; x0 < D; x0 += 48) {
-            __mmask16 mk[3];
-            for (int c = 0; c < 3; c++) {
-                int64_t left = D - x0 - 16 * c;
-                mk[c] = left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
-            }
-            __m512 acc[BR][3];
-            for (int r = 0; r < BR; r++)
-                acc[r][0] = acc[r][1] = acc[r][2] = _mm512_setzero_ps();
-            const float *vp = v + (j0)*D + x0;
-            for (int64_t j = 0; j < nk; j++, vp += D) {
-                const __m512 v0 = _mm512_maskz_loadu_ps(mk[0], vp),
-                             v1 = _mm512_maskz_loadu_ps(mk[1], vp + 16),
-                             v2 = _mm512_maskz_loadu_ps(mk[2], vp + 32);
-#pragma GCC unroll 8
-                for (int r = 0; r < BR; r++) {
-                    const __m512 pv = _mm512_set1_ps(pb[r * BC + j]);
-                    acc[r][0] = _mm512_fmadd_ps(pv, v0, acc[r][0]);
-                    acc[r][1] = _mm512_fmadd_ps(pv, v1, acc[r][1]);
-                    acc[r][2] = _mm512_fmadd_ps(pv, v2, acc[r][2]);
-                }
-            }
-            for (int r = 0; r < nr; r++)
-                for (int c = 0; c < 3; c++) {
-                    float *op = ob + r * D + x0 + 16 * c;
-                    _mm512_mask_storeu_ps(op, mk[c],
-                                          _mm512_add_ps(_mm512_maskz_loadu_ps(mk[c], op), acc[r][c]));
-                }
+            const int64_t left = D - x0;
+            if (left > 32)
+                pv_chunk(3, pb, v + j0 * D + x0, D, nk, ob + x0, D, nr, left);
+            else if (left > 16)
+                pv_chunk(2, pb, v + j0 * D + x0, D, nk, ob + x0, D, nr, left);
+            else
+                pv_chunk(1, pb, v + j0 * D + x0, D, nk, ob + x0, D, nr, left);
         }
     }
     for (int64_t r = 0; r < nr; r++) {
@@ -232,26 +247,29 @@ static void flash_thread(void *arg, int tid, int nt)
     const struct cb_attn_args *a = pl->a;
     const int64_t D = a->head_dim, Lq = a->seq_q, Lk = a->seq_kv;
     const int64_t group = a->heads / a->kv_heads, nblk = (Lq + BR - 1) / BR;
+    const int64_t nheads = a->batch * a->heads;
     float *kt = pl->kt[tid], *ob = pl->work[tid], *pb = ob + BR * D;
+    // With at least as many heads as threads each thread takes whole heads
+    // (K^T packed once per head); otherwise the query blocks of every head
+    // are dealt round-robin (which also balances a causal triangle).
+    const int by_head = nheads >= nt;
     int64_t packed = -1;  // (b * kv_heads + kvh) whose K^T is in kt
-    for (int64_t b = 0; b < a->batch; b++)
-        for (int64_t h = 0; h < a->heads; h++) {
-            const int64_t kvh = h / group, kvid = b * a->kv_heads + kvh;
-            const float *q = (const float *)a->q + (b * a->heads + h) * Lq * D;
-            const float *v = (const float *)a->v + kvid * Lk * D;
-            float *o = (float *)a->o + (b * a->heads + h) * Lq * D;
-            float *lse = a->lse ? a->lse + (b * a->heads + h) * Lq : NULL;
-            int any = 0;
-            for (int64_t blk = tid; blk < nblk; blk += nt) {
-                if (!any && packed != kvid) {
-                    pack_kt((const float *)a->k + kvid * Lk * D, Lk, D, kt, pl->ldk);
-                    packed = kvid;
-                }
-                any = 1;
-                const int64_t i0 = blk * BR, nr = Lq - i0 < BR ? Lq - i0 : BR;
-                flash_block(a, q + i0 * D, kt, pl->ldk, v, o, lse, i0, nr, ob, pb);
+    for (int64_t x = by_head ? tid : 0; x < nheads; x += by_head ? nt : 1) {
+        const int64_t b = x / a->heads, h = x % a->heads;
+        const int64_t kvid = b * a->kv_heads + h / group;
+        const float *q = (const float *)a->q + x * Lq * D;
+        const float *v = (const float *)a->v + kvid * Lk * D;
+        float *o = (float *)a->o + x * Lq * D;
+        float *lse = a->lse ? a->lse + x * Lq : NULL;
+        for (int64_t blk = by_head ? 0 : tid; blk < nblk; blk += by_head ? 1 : nt) {
+            if (packed != kvid) {
+                pack_kt((const float *)a->k + kvid * Lk * D, Lk, D, kt, pl->ldk);
+                packed = kvid;
             }
+            const int64_t i0 = blk * BR, nr = Lq - i0 < BR ? Lq - i0 : BR;
+            flash_block(a, q + i0 * D, kt, pl->ldk, v, o, lse, i0, nr, ob, pb);
         }
+    }
 }
 
 static void flash_plan_free(void *plan)
