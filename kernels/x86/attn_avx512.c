@@ -122,26 +122,36 @@ pv_chunk(const int nv, const float *pb, const float *vp, int64_t ldv, int64_t nk
          int64_t ldo, int64_t nr, int64_t left)
 {
     __mmask16 mk[3];
+#pragma GCC unroll 3
     for (int c = 0; c < 3; c++) {
         int64_t l = left - 16 * c;
         mk[c] = l >= 16 ? 0xffff : l <= 0 ? 0 : (__mmask16)((1u << l) - 1);
     }
+    // Every loop over the register arrays is unrolled in full: a loop left
+    // rolled makes GCC keep acc[][] on the stack (it did: 2x slower).
     __m512 acc[BR][3];
+#pragma GCC unroll 8
     for (int r = 0; r < BR; r++)
+#pragma GCC unroll 3
         for (int c = 0; c < nv; c++)
             acc[r][c] = _mm512_setzero_ps();
     for (int64_t j = 0; j < nk; j++, vp += ldv) {
         __m512 vv[3];
+#pragma GCC unroll 3
         for (int c = 0; c < nv; c++)
             vv[c] = _mm512_maskz_loadu_ps(mk[c], vp + 16 * c);
 #pragma GCC unroll 8
         for (int r = 0; r < BR; r++) {
             const __m512 pv = _mm512_set1_ps(pb[r * BC + j]);
+#pragma GCC unroll 3
             for (int c = 0; c < nv; c++)
                 acc[r][c] = _mm512_fmadd_ps(pv, vv[c], acc[r][c]);
         }
     }
-    for (int r = 0; r < nr; r++)
+#pragma GCC unroll 8
+    for (int r = 0; r < BR; r++)
+        if (r < nr)
+#pragma GCC unroll 3
         for (int c = 0; c < nv; c++) {
             float *op = ob + r * ldo + 16 * c;
             _mm512_mask_storeu_ps(op, mk[c], _mm512_add_ps(_mm512_maskz_loadu_ps(mk[c], op), acc[r][c]));
@@ -169,6 +179,7 @@ static void flash_block(const struct cb_attn_args *a, const float *q, const floa
     for (int64_t j0 = 0; j0 < vmax; j0 += BC) {
         // S = Q K^T for 8 rows x 48 keys (rows past nr read row 0: discarded)
         __m512 s[BR][3];
+#pragma GCC unroll 8
         for (int r = 0; r < BR; r++)
             s[r][0] = s[r][1] = s[r][2] = _mm512_setzero_ps();
         const float *kp = kt + j0;
@@ -184,9 +195,11 @@ static void flash_block(const struct cb_attn_args *a, const float *q, const floa
             }
         }
         // Mask, online softmax, P into pb.
+#pragma GCC unroll 8
         for (int r = 0; r < BR; r++) {
             const int64_t lim = vis[r] - j0;  // keys [j0, j0+lim) visible
             __m512 rowmax = _mm512_set1_ps(-INFINITY);
+#pragma GCC unroll 3
             for (int c = 0; c < 3; c++) {
                 int64_t left = lim - 16 * c;
                 __mmask16 keep = left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
@@ -196,6 +209,7 @@ static void flash_block(const struct cb_attn_args *a, const float *q, const floa
             const float bm = _mm512_reduce_max_ps(rowmax);
             const float mnew = bm > m[r] ? bm : m[r];
             if (mnew == -INFINITY) {  // nothing visible yet in this row
+#pragma GCC unroll 3
                 for (int c = 0; c < 3; c++)
                     _mm512_storeu_ps(pb + r * BC + 16 * c, _mm512_setzero_ps());
                 continue;
@@ -203,6 +217,7 @@ static void flash_block(const struct cb_attn_args *a, const float *q, const floa
             const float corr = m[r] == -INFINITY ? 0.0f : expf(m[r] - mnew);
             const __m512 vm = _mm512_set1_ps(mnew);
             __m512 sum = _mm512_setzero_ps();
+#pragma GCC unroll 3
             for (int c = 0; c < 3; c++) {
                 __m512 p = exp512(_mm512_sub_ps(s[r][c], vm));  // exp(-inf) -> 0
                 _mm512_storeu_ps(pb + r * BC + 16 * c, p);
