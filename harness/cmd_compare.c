@@ -256,6 +256,17 @@ static const char *shape_key(const struct cb_cmp_row *r)
     return p ? p : "";
 }
 
+// Index of `key` in list[0, *n), appended first when absent.
+static int find_or_add(const char **list, int *n, const char *key)
+{
+    int i = 0;
+    while (i < *n && strcmp(list[i], key))
+        i++;
+    if (i == *n)
+        list[(*n)++] = key;
+    return i;
+}
+
 static int compare_chips(int nfiles, char **paths, enum fmt fmt)
 {
     struct cb_cmp_file *files = calloc((size_t)nfiles, sizeof *files);
@@ -283,18 +294,10 @@ static int compare_chips(int nfiles, char **paths, enum fmt fmt)
             const struct cb_cmp_row *r = &files[f].rows[i];
             if (!r->ok || !(r->gflops > 0))
                 continue;
-            int c = 0, s = 0;
-            while (c < nchips && strcmp(chips[c], r->chip))
-                c++;
-            if (c == nchips)
-                chips[nchips++] = r->chip;
-            while (s < nshapes && strcmp(shapes[s], shape_key(r)))
-                s++;
-            if (s == nshapes) {
-                shapes[nshapes] = shape_key(r);
-                labels[nshapes] = strchr(r->label, ' ') ? strchr(r->label, ' ') + 1 : r->label;
-                nshapes++;
-            }
+            find_or_add(chips, &nchips, r->chip);
+            int before = nshapes, s = find_or_add(shapes, &nshapes, shape_key(r));
+            if (s == before)  // new shape: its label drops the kernel name
+                labels[s] = strchr(r->label, ' ') ? strchr(r->label, ' ') + 1 : r->label;
         }
     if (nchips < 1 || !nshapes) {
         fprintf(stderr, "chipbench compare: no ok rows with GFLOP/s in the given files\n");
@@ -308,11 +311,8 @@ static int compare_chips(int nfiles, char **paths, enum fmt fmt)
             const struct cb_cmp_row *r = &files[f].rows[i];
             if (!r->ok || !(r->gflops > 0))
                 continue;
-            int c = 0, s = 0;
-            while (strcmp(chips[c], r->chip))
-                c++;
-            while (strcmp(shapes[s], shape_key(r)))
-                s++;
+            const int c = find_or_add(chips, &nchips, r->chip);
+            const int s = find_or_add(shapes, &nshapes, shape_key(r));
             struct chip_cell *x = &cells[s * nchips + c];
             if (r->gflops > x->gflops) {
                 x->gflops = r->gflops;

@@ -11,6 +11,7 @@
 # (qemu-user-static works too: either qemu-aarch64 or qemu-aarch64-static).
 set -u
 cd "$(dirname "$0")/.." || exit 1
+. scripts/test_lib.sh
 
 BUILD=${1:-build-aarch64}
 CROSS_CC=aarch64-linux-gnu-gcc
@@ -86,17 +87,6 @@ for t in $TESTS; do
     echo "== $t (qemu)"
     out=$("$QEMU" "$bin" 2>&1); rc=$?
     printf '%s\n' "$out" | grep -v '^PASS '
-    line=$(printf '%s\n' "$out" | grep -E '^[A-Za-z_0-9.]+: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' | tail -n 1)
-    if [ -z "$line" ]; then
-        echo "FAIL $t: exited $rc without a summary line"
-        f=$((f + 1))
-        continue
-    fi
-    set -- $(printf '%s\n' "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped/\1 \2 \3/')
-    p=$((p + $1)); f=$((f + $2)); s=$((s + $3))
-    if [ "$rc" -ne 0 ] && [ "$2" -eq 0 ]; then
-        echo "FAIL $t: exit status $rc"
-        f=$((f + 1))
-    fi
+    tally "$t" "$rc" "$out"
 done
 summary

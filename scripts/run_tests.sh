@@ -17,6 +17,7 @@ if [ "${1:-}" = "--total" ]; then
     [ "$f" -eq 0 ]
     exit
 fi
+. "$(dirname "$0")/test_lib.sh"
 build=$1
 p=0; f=0; s=0
 # Tests that drive the binary find it here (absolute: some change directory).
@@ -34,17 +35,7 @@ for t in "$build"/tests/test_* tests/test_*.sh; do
         out=$("$t" 2>&1); rc=$?
     fi
     printf '%s\n' "$out" | tee -a "$log" | grep -v '^PASS '
-    line=$(printf '%s\n' "$out" | grep -E '^[A-Za-z_0-9.]+: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' | tail -n 1)
-    if [ -z "$line" ]; then
-        echo "FAIL $t: exited $rc without a summary line"
-        f=$((f + 1)); continue
-    fi
-    set -- $(printf '%s\n' "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped/\1 \2 \3/')
-    p=$((p + $1)); f=$((f + $2)); s=$((s + $3))
-    if [ "$rc" -ne 0 ] && [ "$2" -eq 0 ]; then
-        echo "FAIL $t: exit status $rc"
-        f=$((f + 1))
-    fi
+    tally "$t" "$rc" "$out"
 done
 echo "$p $f $s" > "$build/test-summary.txt"
 echo "$build: $p passed, $f failed, $s skipped"
