@@ -244,16 +244,27 @@ struct chip_cell {
     const char *kernel;
 };
 
-static const char *shape_key(const struct cb_cmp_row *r)
+// The cross-chip row key: dtype and shape (op, transposes, sizes, threads);
+// the key layout is kernel|dtype|chip|device|<shape...>|threads.
+static char *table_key(const struct cb_cmp_row *r)
 {
-    // key = kernel|dtype|chip|device|<shape...>|threads: skip kernel, chip, device
-    const char *p = r->key;
+    const char *dt = strchr(r->key, '|'), *p = r->key;
     for (int i = 0; i < 4 && p; i++) {
         p = strchr(p, '|');
         if (p)
             p++;
     }
-    return p ? p : "";
+    if (!dt || !p)
+        return NULL;
+    dt++;
+    size_t ld = strcspn(dt, "|"), lp = strlen(p);
+    char *k = malloc(ld + lp + 2);
+    if (k) {
+        memcpy(k, dt, ld);
+        k[ld] = '|';
+        memcpy(k + ld + 1, p, lp + 1);
+    }
+    return k;
 }
 
 // Index of `key` in list[0, *n), appended first when absent.
@@ -271,7 +282,7 @@ static int compare_chips(int nfiles, char **paths, enum fmt fmt)
 {
     struct cb_cmp_file *files = calloc((size_t)nfiles, sizeof *files);
     const char **chips = NULL, **shapes = NULL, **labels = NULL;
-    char **dtypes = NULL;
+    char **dtypes = NULL, **tkeys = NULL;  // tkeys: one table key per loaded row
     struct chip_cell *cells = NULL;
     int nchips = 0, nshapes = 0, rc = 2, total = 0;
     if (!files)
@@ -287,15 +298,18 @@ static int compare_chips(int nfiles, char **paths, enum fmt fmt)
     shapes = calloc((size_t)total, sizeof *shapes);
     labels = calloc((size_t)total, sizeof *labels);
     dtypes = calloc((size_t)total, sizeof *dtypes);
-    if (!chips || !shapes || !labels || !dtypes)
+    tkeys = calloc((size_t)total, sizeof *tkeys);
+    if (!chips || !shapes || !labels || !dtypes || !tkeys)
         goto out;
-    for (int f = 0; f < nfiles; f++)
-        for (int i = 0; i < files[f].nrows; i++) {
+    for (int f = 0, xi = 0; f < nfiles; f++)
+        for (int i = 0; i < files[f].nrows; i++, xi++) {
             const struct cb_cmp_row *r = &files[f].rows[i];
             if (!r->ok || !(r->gflops > 0))
                 continue;
+            if (!(tkeys[xi] = table_key(r)))
+                goto out;
             find_or_add(chips, &nchips, r->chip);
-            int before = nshapes, s = find_or_add(shapes, &nshapes, shape_key(r));
+            int before = nshapes, s = find_or_add(shapes, &nshapes, tkeys[xi]);
             if (s == before)  // new shape: its label drops the kernel name
                 labels[s] = strchr(r->label, ' ') ? strchr(r->label, ' ') + 1 : r->label;
         }
@@ -306,13 +320,13 @@ static int compare_chips(int nfiles, char **paths, enum fmt fmt)
     cells = calloc((size_t)(nchips * nshapes), sizeof *cells);
     if (!cells)
         goto out;
-    for (int f = 0; f < nfiles; f++)
-        for (int i = 0; i < files[f].nrows; i++) {
+    for (int f = 0, xi = 0; f < nfiles; f++)
+        for (int i = 0; i < files[f].nrows; i++, xi++) {
             const struct cb_cmp_row *r = &files[f].rows[i];
-            if (!r->ok || !(r->gflops > 0))
+            if (!tkeys[xi])
                 continue;
             const int c = find_or_add(chips, &nchips, r->chip);
-            const int s = find_or_add(shapes, &nshapes, shape_key(r));
+            const int s = find_or_add(shapes, &nshapes, tkeys[xi]);
             struct chip_cell *x = &cells[s * nchips + c];
             if (r->gflops > x->gflops) {
                 x->gflops = r->gflops;
@@ -402,6 +416,9 @@ out:
         cb_cmp_free(&files[f]);
     for (int s = 0; dtypes && s < nshapes; s++)
         free(dtypes[s]);
+    for (int x = 0; tkeys && x < total; x++)
+        free(tkeys[x]);
+    free(tkeys);
     free(files);
     free(chips);
     free(shapes);

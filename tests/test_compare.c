@@ -125,6 +125,9 @@ static char dir[64];
 
 // Writes rows for kernels k0..k{nk-1} at 3 shapes; kernel j's times are
 // scale[j] * base with relative noise cv; `extra` adds a row only this file has.
+static const char *csv_dtype = "f32";
+static double csv_gflops_factor = 1.0;
+
 static int write_csv(const char *name, int nk, const double *scale, double cv, uint64_t seed,
                      int extra, const char *version)
 {
@@ -151,7 +154,7 @@ static int write_csv(const char *name, int nk, const double *scale, double cv, u
                 else if (!strcmp(col, "kernel"))
                     cells[c] = kernels[j];
                 else if (!strcmp(col, "dtype"))
-                    cells[c] = "f32";
+                    cells[c] = csv_dtype;
                 else if (!strcmp(col, "op"))
                     cells[c] = "gemm";
                 else if (!strcmp(col, "trans"))
@@ -165,7 +168,7 @@ static int write_csv(const char *name, int nk, const double *scale, double cv, u
                 else if (!strcmp(col, "status"))
                     cells[c] = "ok";
                 else if (!strcmp(col, "gflops")) {
-                    snprintf(num[1], sizeof num[1], "%g", 100.0 / scale[j]);
+                    snprintf(num[1], sizeof num[1], "%g", csv_gflops_factor * 100.0 / scale[j]);
                     cells[c] = num[1];
                 } else if (!strcmp(col, "samples_ns")) {
                     double x[N];
@@ -184,6 +187,19 @@ static int write_csv(const char *name, int nk, const double *scale, double cv, u
         }
     cb_csv_close(w);
     return 0;
+}
+
+// The same rows as dtype `dt` (same kernel names: only the dtype column
+// separates them) with GFLOP/s x factor.
+static int write_csv_dtype(const char *name, const char *dt, double factor)
+{
+    const double same[] = {1.0, 1.0};
+    csv_dtype = dt;
+    csv_gflops_factor = factor;
+    int rc = write_csv(name, 2, same, 0.01, 9, 0, "1");
+    csv_dtype = "f32";
+    csv_gflops_factor = 1.0;
+    return rc;
 }
 
 // Runs `chipbench compare ARGS` and returns its exit status; stdout+stderr
@@ -244,6 +260,11 @@ static void test_cli_gate(void)
     // Cross-chip table.
     CB_CHECK(run_compare("--chips base.csv slow.csv") == 0);
     CB_CHECK(out_has("*100.0 (gemm_f32_avx512_8x48)"));
+    // Rows of another dtype are their own table rows, never merged with f32.
+    CB_CHECK(write_csv_dtype("bf16.csv", "bf16", 4) == 0);
+    CB_CHECK(run_compare("--chips base.csv bf16.csv") == 0);
+    CB_CHECK(out_has(" f32 ") && out_has(" bf16 ") && out_has("*400.0 (gemm_f32_avx512_8x48)") &&
+             out_has("*100.0 (gemm_f32_avx512_8x48)"));
 
     // Bad input: exit 2 with a message naming the problem.
     CB_CHECK(run_compare("base.csv v9.csv") == 2 && out_has("unknown schema_version '9'"));
