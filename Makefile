@@ -68,6 +68,15 @@ ifeq ($(USE_OPENCL),1)
 SRCS += $(wildcard kernels/opencl/*.c)
 DEFS += -DCB_HAVE_OPENCL=1 -DCL_TARGET_OPENCL_VERSION=300
 PKGS += OpenCL
+# Kernel sources are embedded: kernels/opencl/x.cl -> const char cb_cl_src_x[].
+CL_SRCS := $(wildcard kernels/opencl/*.cl)
+CL_OBJS := $(CL_SRCS:kernels/opencl/%.cl=$(BUILD)/gen/cl_%.o) $(BUILD)/gen/cl_tuning_builtin.o
+endif
+USE_CLBLAST ?= $(if $(filter 1,$(USE_OPENCL)),$(call have_pc,clblast),0)
+ifeq ($(USE_CLBLAST),1)
+SRCS += $(wildcard kernels/clblast/*.c)
+DEFS += -DCB_HAVE_CLBLAST=1
+PKGS += clblast
 endif
 ifeq ($(USE_HWLOC),1)
 DEFS += -DCB_HAVE_HWLOC=1
@@ -107,7 +116,7 @@ $(BUILD)/kernels/x86/%_avx512.o: KFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx
 
 MAIN_SRC := harness/main.c
 LIB_SRCS := $(filter-out $(MAIN_SRC),$(SRCS))
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/build_info.o
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/build_info.o $(CL_OBJS)
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 LIB := $(BUILD)/libchipbench.a
@@ -122,6 +131,7 @@ $(info chipbench build config ($(ARCH), $(CC)):)
 $(info $(if $(filter 1,$(USE_OPENBLAS)),  [x] OpenBLAS $(shell pkg-config --modversion openblas 2>/dev/null),  [ ] OpenBLAS: not found (pkg-config openblas); baselines disabled))
 $(info $(if $(filter 1,$(USE_ONEDNN)),  [x] oneDNN $(shell printf '\043include <oneapi/dnnl/dnnl_version.h>\nDNNL_VERSION_MAJOR.DNNL_VERSION_MINOR.DNNL_VERSION_PATCH\n' | $(CC) -E -P -x c - 2>/dev/null | tail -n 1 | tr -d ' '),  [ ] oneDNN: not found (pkg-config dnnl or <oneapi/dnnl/dnnl.h> + -ldnnl); oneDNN baselines disabled))
 $(info $(if $(filter 1,$(USE_OPENCL)),  [x] OpenCL $(shell pkg-config --modversion OpenCL 2>/dev/null),  [ ] OpenCL: not found (pkg-config OpenCL); OpenCL backend disabled))
+$(info $(if $(filter 1,$(USE_CLBLAST)),  [x] CLBlast $(shell pkg-config --modversion clblast 2>/dev/null),  [ ] CLBlast: not found (pkg-config clblast); CLBlast baseline disabled))
 $(info $(if $(filter 1,$(USE_HWLOC)),  [x] hwloc $(shell pkg-config --modversion hwloc 2>/dev/null),  [ ] hwloc: not found; topology from sysfs))
 $(info $(if $(filter 1,$(USE_LIBCPUID)),  [x] libcpuid $(shell pkg-config --modversion libcpuid 2>/dev/null),  [ ] libcpuid: not found; CPU id from cpuid.h))
 endif
@@ -147,6 +157,18 @@ $(BUILD)/tools/%: scripts/%.c $(LIB)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) $< $(LIB) $(ALL_LDFLAGS) $(PKG_LIBS) $(LDLIBS) -o $@
+
+$(BUILD)/gen/cl_%.c: kernels/opencl/%.cl scripts/embed_cl.sh
+	@mkdir -p $(@D)
+	@echo "  EMBED   $<"
+	$(Q)sh scripts/embed_cl.sh $< cb_cl_src_$* > $@.tmp && mv $@.tmp $@
+
+# Shipped tuning entries, embedded the same way (cl_tuning.h).
+.SECONDARY: $(CL_OBJS:.o=.c)
+$(BUILD)/gen/cl_tuning_builtin.c: results/tuning/opencl.csv scripts/embed_cl.sh
+	@mkdir -p $(@D)
+	@echo "  EMBED   $<"
+	$(Q)sh scripts/embed_cl.sh $< cb_cl_src_tuning_builtin > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	@echo "  CC      $@"
@@ -176,7 +198,7 @@ deps:
 
 print-config:
 	@echo "ARCH=$(ARCH) CC=$(CC) BUILD=$(BUILD)"
-	@echo "USE_OPENBLAS=$(USE_OPENBLAS) USE_OPENCL=$(USE_OPENCL) USE_HWLOC=$(USE_HWLOC) USE_LIBCPUID=$(USE_LIBCPUID) USE_ONEDNN=$(USE_ONEDNN)"
+	@echo "USE_OPENBLAS=$(USE_OPENBLAS) USE_OPENCL=$(USE_OPENCL) USE_CLBLAST=$(USE_CLBLAST) USE_HWLOC=$(USE_HWLOC) USE_LIBCPUID=$(USE_LIBCPUID) USE_ONEDNN=$(USE_ONEDNN)"
 	@echo "HAVE_AVX2=$(HAVE_AVX2) HAVE_AVX512=$(HAVE_AVX512)"
 	@echo "DEFS=$(DEFS)"
 	@echo "SRCS=$(SRCS)"

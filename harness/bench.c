@@ -194,6 +194,7 @@ enum cb_status cb_bench_row(const struct cb_kernel *k, const struct cb_call *sha
     r->shape = *shape;
     r->threads = threads;
     r->max_rel_err = NAN;
+    r->device_time_ns = NAN;
     r->tolerance = NAN;
     cb_clear_error();
 
@@ -222,7 +223,10 @@ enum cb_status cb_bench_row(const struct cb_kernel *k, const struct cb_call *sha
     double one = c.bench->set_bytes(shape, k->dtype);
     int64_t llc = cb_topo_llc_bytes();
     c.nbuf = 1;
-    if (o->rotate && llc > 0 && one < 2.0 * (double)llc) {
+    // Device kernels keep their inputs in device memory uploaded by the plan
+    // (host copies would only be rotated on the host): cache_mode "device".
+    int on_device = k->readback != NULL;
+    if (!on_device && o->rotate && llc > 0 && one < 2.0 * (double)llc) {
         c.nbuf = (int)ceil(2.0 * (double)llc / one);
         if (c.nbuf > 64)
             c.nbuf = 64;
@@ -230,7 +234,7 @@ enum cb_status cb_bench_row(const struct cb_kernel *k, const struct cb_call *sha
             c.nbuf--;
     }
     snprintf(r->cache_mode, sizeof r->cache_mode, "%s",
-             !o->rotate ? "hot" : (c.nbuf > 1 ? "rotate" : "cold"));
+             on_device ? "device" : !o->rotate ? "hot" : (c.nbuf > 1 ? "rotate" : "cold"));
     r->buffers = c.nbuf;
     r->working_set_bytes = c.nbuf * one;
     int64_t avail = mem_available_bytes();
@@ -240,7 +244,9 @@ enum cb_status cb_bench_row(const struct cb_kernel *k, const struct cb_call *sha
         goto out;
     }
 
-    if (cb_topo_bind_process(threads) != CB_OK)
+    // A device kernel's host side (driver threads, the float64 check) gets
+    // every core; `threads` is the CPU kernels' knob.
+    if (cb_topo_bind_process(on_device ? cb_topo_get()->cores : threads) != CB_OK)
         cb_clear_error();  // binding is best effort; unpinned rows still run
 
     cb_rng_seed(&rng, o->seed);
@@ -250,6 +256,9 @@ enum cb_status cb_bench_row(const struct cb_kernel *k, const struct cb_call *sha
                                   .device = o->device};
         CB_TRY(k->plan(k, &req, &c.plan));
     }
+    if (k->where && c.plan)
+        k->where(c.plan, r->device, (int)sizeof r->device, r->chip_class,
+                 (int)sizeof r->chip_class);
 
     // Verify first: a wrong kernel gets no timing.
     c.bench->poison(c.data, 0);
@@ -267,6 +276,7 @@ enum cb_status cb_bench_row(const struct cb_kernel *k, const struct cb_call *sha
         cb_set_error(s, "interrupted by signal");
     if (s != CB_OK)
         goto out;
+    r->device_time_ns = k->device_time_ns && c.plan ? k->device_time_ns(c.plan) : NAN;
     r->gflops = r->flops / r->m.st.median;
     r->gbytes_per_s = r->bytes / r->m.st.median;
 

@@ -16,6 +16,7 @@ static void usage(FILE *f)
         "  list      registered kernels and whether they run here\n"
         "  run       verify and time kernels, print a table, write a CSV\n"
         "  compare   compare result CSVs: regression gate, cross-chip table\n"
+        "  tune      autotune the OpenCL GEMM for a device, save the tuning file\n"
         "  version   print the version\n",
         CB_VERSION);
 }
@@ -46,6 +47,8 @@ int main(int argc, char **argv)
         return cb_cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "compare"))
         return cb_cmd_compare(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tune"))
+        return cb_cmd_tune(argc - 1, argv + 1);
     fprintf(stderr, "chipbench: unknown command '%s' (see chipbench --help)\n", cmd);
     return 2;
 }

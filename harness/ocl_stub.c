@@ -69,4 +69,24 @@ enum cb_status cb_ocl_list(struct cb_ocl_device **out, int *count)
     return cb_set_error(CB_ERR_UNSUPPORTED, "chipbench was built without OpenCL");
 }
 
+#include "chipbench/cb_tune.h"
+
+enum cb_status cb_tune_gemm(const struct cb_tune_opts *o, struct cb_tune_result **results,
+                            int *nresults, char *written_path, size_t path_len)
+{
+    (void)o;
+    (void)written_path;
+    (void)path_len;
+    *results = NULL;
+    *nresults = 0;
+    return cb_set_error(CB_ERR_UNSUPPORTED, "chipbench was built without OpenCL: nothing to tune");
+}
+
+enum cb_status cb_tune_default_path(char *buf, size_t len)
+{
+    (void)buf;
+    (void)len;
+    return cb_set_error(CB_ERR_UNSUPPORTED, "chipbench was built without OpenCL");
+}
+
 #endif

@@ -24,6 +24,7 @@ const char *const cb_result_columns[] = {
     "flops", "bytes", "gflops", "gbytes_per_s", "max_rel_err", "tolerance", "status", "note",
     "samples_ns",
     "energy_j", "avg_power_w", "gflops_per_w", "power_source", "power_scope", "power_quality",
+    "device_time_ns_median",
 };
 const int cb_result_ncolumns = (int)(sizeof cb_result_columns / sizeof cb_result_columns[0]);
 
@@ -175,6 +176,7 @@ enum cb_status cb_result_cells(const struct cb_context *ctx, const struct cb_res
     // Power columns: filled by the power issue; empty means not measured.
     for (int i = 0; i < 6; i++)
         put(&w, "");
+    put_num(&w, "%.1f", r->device_time_ns, ok && r->device_time_ns >= 0);
 
     if (w.s != CB_OK)
         return w.s;

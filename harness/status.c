@@ -32,15 +32,19 @@ static _Thread_local size_t err_text_off;
 enum cb_status cb_set_error_at(const char *file, int line, enum cb_status s,
                                const char *fmt, ...)
 {
+    // Format into scratch first: callers may wrap the previous message
+    // (cb_set_error(s, "context: %s", cb_error_text())), which lives in err_buf.
+    char tmp[sizeof err_buf];
     const char *base = strrchr(file, '/');
-    int n = snprintf(err_buf, sizeof err_buf, "%s:%d: ", base ? base + 1 : file, line);
-    if (n < 0 || (size_t)n >= sizeof err_buf)
+    int n = snprintf(tmp, sizeof tmp, "%s:%d: ", base ? base + 1 : file, line);
+    if (n < 0 || (size_t)n >= sizeof tmp)
         n = 0;
-    err_text_off = (size_t)n;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err_buf + n, sizeof err_buf - (size_t)n, fmt, ap);
+    vsnprintf(tmp + n, sizeof tmp - (size_t)n, fmt, ap);
     va_end(ap);
+    memcpy(err_buf, tmp, sizeof err_buf);
+    err_text_off = (size_t)n;
     return s;
 }
 

@@ -21,6 +21,9 @@ float cb_softmax_row_avx512(float *x, int64_t n, int64_t ld);
 extern const struct cb_kernel cb_gemm_openblas_kernels[];
 extern const struct cb_kernel cb_attn_openblas_kernels[];
 extern const struct cb_kernel cb_gemm_onednn_kernels[];
+extern const struct cb_kernel cb_gemm_opencl_kernels[];
+extern const struct cb_kernel cb_gemm_clblast_kernels[];
+extern const struct cb_kernel cb_attn_opencl_kernels[];
 
 // Row softmax of the AVX-512 file, for the composed attention baseline; call
 // only when cb_cpu_features() has CB_ISA_GROUP_AVX512.

@@ -33,6 +33,13 @@ static const struct cb_kernel *const cb_tables[] = {
 #if CB_HAVE_ONEDNN
     cb_gemm_onednn_kernels,
 #endif
+#if CB_HAVE_OPENCL
+    cb_gemm_opencl_kernels,
+    cb_attn_opencl_kernels,
+#endif
+#if CB_HAVE_CLBLAST
+    cb_gemm_clblast_kernels,
+#endif
 };
 
 #define NTABLES (int)(sizeof cb_tables / sizeof cb_tables[0])

@@ -23,6 +23,13 @@ p=0; f=0; s=0
 # Tests that drive the binary find it here (absolute: some change directory).
 CHIPBENCH=$(cd "$build" && pwd)/chipbench
 export CHIPBENCH
+# The user's own OpenCL tuning file must not steer the tests.
+CHIPBENCH_TUNING=$(cd "$build" && pwd)/test-tuning.csv
+rm -f "$CHIPBENCH_TUNING"
+export CHIPBENCH_TUNING
+# Sanitizer builds: leaks inside OpenCL drivers are theirs (tests/lsan.supp).
+LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export LSAN_OPTIONS
 log=$build/test-log.txt
 : > "$log"
 for t in "$build"/tests/test_* tests/test_*.sh; do

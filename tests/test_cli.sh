@@ -99,5 +99,29 @@ expect regression_check_same 0 "no significant regression" sh scripts/regression
 expect regression_check_usage 2 "usage" sh scripts/regression-check.sh "$tmp/a.csv"
 expect compare_help 0 "--normalize-to" "$CB" compare --help
 
+# OpenCL: missing devices are skips with a reason, never failures; `tune`
+# verifies, saves and `run` picks the entry up.
+if "$CB" list | grep -q '^gemm_f32_opencl .* yes'; then
+    empty=$(mktemp -d "$tmp/icd.XXXXXX")
+    expect ocl_no_platform 0 "1 rows: 0 ok, 1 skipped, 0 failed" env OCL_ICD_VENDORS="$empty" \
+        "$CB" run --kernel gemm_f32_opencl --shape 8x8x8 $fast
+    expect ocl_no_platform_info 0 "chip class" env OCL_ICD_VENDORS="$empty" "$CB" info
+    expect ocl_no_platform_tune 1 "OpenCL" env OCL_ICD_VENDORS="$empty" "$CB" tune --budget 1 \
+        --out "$tmp/none.csv"
+    expect ocl_bad_device 0 "no OpenCL device name, vendor or platform contains 'nosuchgpu'" \
+        "$CB" run --kernel gemm_f32_opencl --device nosuchgpu --shape 8x8x8 $fast
+    expect tune_bad_budget 2 "--budget" "$CB" tune --budget 0
+    expect tune_bad_shape 2 "not a GEMM shape" "$CB" tune --shape b=1,h=1,s=4,d=4
+    expect tune_saves 0 "saved 1 entry to $tmp/tune.csv" "$CB" tune --budget 2 --shape 48x40x33 \
+        --out "$tmp/tune.csv"
+    params=$(awk -F, 'NR == 2 { print $0 }' "$tmp/tune.csv" | sed 's/.*"\([a-z]*:[^"]*\)".*/\1/')
+    expect tune_used_by_run 0 "1 ok" env CHIPBENCH_TUNING="$tmp/tune.csv" "$CB" run \
+        --kernel gemm_f32_opencl --shape 48x40x33 $fast --csv "$tmp/tuned.csv"
+    if grep -q "$params, tuned ($tmp/tune.csv)" "$tmp/tuned.csv"; then ok tune_entry_in_csv
+    else ko tune_entry_in_csv "device column lacks '$params, tuned': $(cut -c1-300 "$tmp/tuned.csv" | tail -n 1)"; fi
+else
+    skip=$((skip + 1)); echo "SKIP opencl_cli: no OpenCL device here"
+fi
+
 echo "test_cli: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -8,6 +8,17 @@
 #include "cb_test.h"
 #include "chipbench/cb_bench.h"
 
+// A message may quote the previous one (context wrapping), which lives in
+// the same thread-local buffer.
+static void test_error_wrapping(void)
+{
+    cb_set_error(CB_ERR_IO, "inner %d", 42);
+    CB_CHECK(cb_set_error(CB_ERR_PARSE, "outer: %s", cb_error_text()) == CB_ERR_PARSE);
+    CB_CHECK_STR(cb_error_text(), "outer: inner 42");
+    cb_set_error(CB_ERR_IO, "%s / %s", cb_error_text(), cb_error_text());
+    CB_CHECK_STR(cb_error_text(), "outer: inner 42 / outer: inner 42");
+}
+
 static void test_stats_known(void)
 {
     double x[] = {5, 1, 4, 2, 3};
@@ -209,6 +220,7 @@ static void test_bench_row(void)
 
 int main(void)
 {
+    CB_RUN(test_error_wrapping);
     CB_RUN(test_stats_known);
     CB_RUN(test_stats_ci_ranks);
     CB_RUN(test_stats_rejects);

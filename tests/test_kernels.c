@@ -34,6 +34,10 @@ static enum cb_status check_one(const struct cb_kernel *k, const char *shape_tex
     }
     b->poison(data, 0);
     CB_TRY(k->run(plan, b->call(data, 0)));
+    if (k->finish)
+        CB_TRY(k->finish(plan));
+    if (k->readback)  // device kernels: results come home only here
+        CB_TRY(k->readback(plan, b->call(data, 0)));
     CB_TRY(b->verify(data, 0, err, tol));
 out:
     if (plan && k->plan_free)

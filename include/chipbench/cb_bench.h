@@ -65,6 +65,7 @@ struct cb_result {
     double gflops, gbytes_per_s;  // from the median
     char device[160];           // device the row ran on (OpenCL), "" for the CPU
     char chip_class[160];       // "" = the CPU's chip class
+    double device_time_ns;      // median device-side time per call (events); NAN if none
 };
 void cb_result_free(struct cb_result *r);
 

@@ -111,6 +111,12 @@ struct cb_kernel {
     // Optional: copy device results back into the call's host output.
     enum cb_status (*readback)(void *plan, const struct cb_call *call);
     void (*plan_free)(void *plan);
+    // Optional (devices): the device the plan runs on, for the CSV's device
+    // and chip_class columns.
+    void (*where)(void *plan, char *device, int dlen, char *chip_class, int clen);
+    // Optional (devices): median device-side time of one call in ns, from
+    // profiling events of the timed launches; < 0 when the driver gave none.
+    double (*device_time_ns)(void *plan);
 
     const char *desc;         // one line for `chipbench list`
 };

@@ -1,0 +1,364 @@
+// attn_opencl.c: the OpenCL f32 flash-attention forward (attn_f32_opencl),
+// host side of attn_flash.cl, for any OpenCL device: plan = pick tile
+// parameters (CHIPBENCH_CL_ATTN > defaults for the device type and head
+// dim), build the program with them as defines, upload Q, K, V once and
+// poison O; run = one kernel launch; readback = O and, when asked, the
+// log-sum-exp.
+//
+// Not a backward pass and not tuned through results/tuning (there is no
+// attention tuner yet); the defaults are reasoned, see choose_params.
+//
+// Shapes: Q (B,H,Lq,D), K,V (B,Hkv,Lk,D), O (B,H,Lq,D), lse (B,H,Lq).
+// One launch of B*H*ceil(Lq/BQ) work-groups of TX*(BQ/RQ) work-items.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chipbench/cb_kernel.h"
+#include "../kernel_tables.h"
+#include "clrt.h"
+
+extern const char cb_cl_src_attn_flash[];
+
+#define ATTN_MAX_D 256  // o[RQ][DP/(4*TX)] lives in registers; larger D would spill
+
+// Parameters ------------------------------------------------------------------
+
+struct attn_params {
+    int bq;   // query rows per work-group
+    int bk;   // keys per block
+    int tx;   // threads sharing one query row (split keys in S, D in P V)
+    int rq;   // query rows per thread
+    int pad;  // floats of padding per local row (bank conflicts)
+};
+
+// GPU (written for NVIDIA's 48 KiB of local memory per work-group at D=128):
+// BQ=32 x BK=32 tiles with 128 threads, each an RQ=4 x RK=2 score tile and a
+// 4 x 8 output tile, 39 KiB of local memory (Q 16.5 + K/V 16.5 + P 4.5 +
+// red 2). A larger BQ would need Q out of local memory at D=128. Measured on
+// an H200 (NVIDIA OpenCL, driver 580) at B=8, H=16, L=4096, D=128: 28.0
+// TFLOP/s; TX=8 26.2, RQ=8 25.1, BK=16 23.0, BQ=48/BK=16 25.0, PAD=0 11.6.
+static const struct attn_params gpu_default = {.bq = 32, .bk = 32, .tx = 16, .rq = 4, .pad = 4};
+// CPU (PoCL and the like): work-items become loops over vector lanes, local
+// memory is cache; bigger blocks amortize the barriers.
+static const struct attn_params cpu_default = {.bq = 32, .bk = 64, .tx = 8, .rq = 4, .pad = 4};
+
+// D padded to a multiple of 4*TX (the float4 columns the TX threads share).
+static int padded_d(int d, int tx)
+{
+    return (int)cb_round_up((size_t)d, (size_t)(4 * tx));
+}
+
+static size_t local_bytes(const struct attn_params *p, int dp)
+{
+    size_t ldq = (size_t)(dp + p->pad);
+    return sizeof(float) * ((size_t)p->bq * ldq + (size_t)p->bk * ldq +
+                            (size_t)p->bq * (size_t)(p->bk + p->pad) +
+                            (size_t)p->bq * (size_t)p->tx);
+}
+
+static enum cb_status params_check(const struct attn_params *p)
+{
+    if (p->bq < 1 || p->bk < 4 || p->tx < 1 || p->rq < 1 || p->pad < 0 || p->bq % p->rq ||
+        p->bk % p->tx || p->bk % 4 || p->pad % 4)
+        return cb_set_error(CB_ERR_INVALID_ARG,
+                            "need BQ %% RQ == 0, BK %% TX == 0, BK %% 4 == 0, PAD %% 4 == 0 "
+                            "(BQ=%d BK=%d TX=%d RQ=%d PAD=%d)",
+                            p->bq, p->bk, p->tx, p->rq, p->pad);
+    if (p->bq > 1024 || p->bk > 1024 || p->tx > 64 || p->rq > 16 || p->pad > 64)
+        return cb_set_error(CB_ERR_INVALID_ARG,
+                            "BQ, BK <= 1024, TX <= 64, RQ <= 16, PAD <= 64");
+    return CB_OK;
+}
+
+static void params_str(const struct attn_params *p, char *buf, size_t len)
+{
+    snprintf(buf, len, "BQ=%d,BK=%d,TX=%d,RQ=%d,PAD=%d", p->bq, p->bk, p->tx, p->rq, p->pad);
+}
+
+// "BQ=64,BK=32,..." over a starting set: keys given replace those values.
+static enum cb_status params_parse(const char *text, struct attn_params *p)
+{
+    const char *q = text;
+    while (*q) {
+        char key[8];
+        int val, used = 0;
+        if (sscanf(q, "%7[A-Z]=%d%n", key, &val, &used) != 2)
+            return cb_set_error(CB_ERR_PARSE, "'%s': expected KEY=int at '%s'", text, q);
+        static const char *const keys[] = {"BQ", "BK", "TX", "RQ", "PAD"};
+        int *dst[] = {&p->bq, &p->bk, &p->tx, &p->rq, &p->pad};
+        int found = 0;
+        for (int i = 0; i < 5; i++)
+            if (!strcmp(key, keys[i])) {
+                *dst[i] = val;
+                found = 1;
+            }
+        if (!found)
+            return cb_set_error(CB_ERR_PARSE, "'%s': unknown key %s (BQ, BK, TX, RQ, PAD)",
+                                text, key);
+        q += used;
+        if (*q == ',')
+            q++;
+        else if (*q)
+            return cb_set_error(CB_ERR_PARSE, "'%s': expected ',' at '%s'", text, q);
+    }
+    if (params_check(p) != CB_OK) {
+        char why[256];  // cb_error_text() is the buffer cb_set_error writes
+        snprintf(why, sizeof why, "%s", cb_error_text());
+        return cb_set_error(CB_ERR_PARSE, "'%s': %s", text, why);
+    }
+    return CB_OK;
+}
+
+static enum cb_status params_fit(const struct cb_clrt *rt, const struct attn_params *p, int d)
+{
+    size_t wg = (size_t)p->tx * (size_t)(p->bq / p->rq);
+    size_t local = local_bytes(p, padded_d(d, p->tx));
+    if (wg > rt->info.max_work_group)
+        return cb_set_error(CB_ERR_UNSUPPORTED, "work-group of %zu exceeds the device's %zu", wg,
+                            rt->info.max_work_group);
+    if (local > rt->info.local_mem_bytes)
+        return cb_set_error(CB_ERR_UNSUPPORTED,
+                            "%zu bytes of local memory at D=%d exceed the device's %llu", local,
+                            d, (unsigned long long)rt->info.local_mem_bytes);
+    return CB_OK;
+}
+
+// Choose: CHIPBENCH_CL_ATTN (over the device-type default, exactly as given)
+// > the device-type default adapted to D.
+static enum cb_status choose_params(const struct cb_clrt *rt, int d, struct attn_params *p,
+                                    char *origin, size_t olen)
+{
+    const int cpu = !strcmp(rt->info.type, "cpu");
+    *p = cpu ? cpu_default : gpu_default;
+    const char *env = getenv("CHIPBENCH_CL_ATTN");
+    if (env && *env) {
+        if (params_parse(env, p) != CB_OK) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", cb_error_text());
+            return cb_set_error(CB_ERR_INVALID_ARG, "CHIPBENCH_CL_ATTN: %s", why);
+        }
+        snprintf(origin, olen, "CHIPBENCH_CL_ATTN");
+        return params_fit(rt, p, d);
+    }
+    // Fewer threads per row while that removes zero padding of D (small D).
+    while (p->tx > 1 && padded_d(d, p->tx / 2) < padded_d(d, p->tx) && p->bk % (p->tx / 2) == 0)
+        p->tx /= 2;
+    // Large D: more threads per row keep the O tile (RQ x DP/TX) in registers.
+    if (!cpu && padded_d(d, p->tx) / p->tx > 16 && p->bk % (2 * p->tx) == 0)
+        p->tx *= 2;
+    // Shrink the blocks (keys first, they cost no parallelism) until the
+    // local memory fits the device.
+    while (local_bytes(p, padded_d(d, p->tx)) > rt->info.local_mem_bytes) {
+        if (p->bk / 2 >= 4 && (p->bk / 2) % p->tx == 0 && (p->bk / 2) % 4 == 0 &&
+            p->bk >= p->bq)
+            p->bk /= 2;
+        else if (p->bq / 2 >= p->rq && (p->bq / 2) % p->rq == 0)
+            p->bq /= 2;
+        else
+            break;
+    }
+    snprintf(origin, olen, "default for %s devices", rt->info.type);
+    return params_fit(rt, p, d);
+}
+
+// Plan ----------------------------------------------------------------------
+
+struct attn_plan {
+    struct cb_clrt *rt;
+    struct cb_attn_args a;  // shape only (pointers not kept)
+    struct attn_params p;
+    char params_text[96], origin[64];
+    cl_mem q, k, v, o, lse;
+    cl_kernel kern;
+    size_t gws, lws;
+    struct cb_cl_timing t;
+};
+
+static void attn_plan_free(void *plan)
+{
+    struct attn_plan *pl = plan;
+    if (!pl)
+        return;
+    if (pl->rt)
+        clFinish(pl->rt->queue);
+    cb_cl_timing_free(&pl->t);
+    cl_mem *bufs[] = {&pl->q, &pl->k, &pl->v, &pl->o, &pl->lse};
+    for (int i = 0; i < 5; i++)
+        if (*bufs[i])
+            clReleaseMemObject(*bufs[i]);
+    if (pl->kern)
+        clReleaseKernel(pl->kern);
+    free(pl);
+}
+
+static enum cb_status attn_plan_make(const struct cb_kernel *k, const struct cb_plan_req *req,
+                                     void **plan)
+{
+    (void)k;
+    enum cb_status s = CB_OK;
+    const struct cb_attn_args *a = &req->shape->u.attn;
+    struct attn_plan *pl = calloc(1, sizeof *pl);
+    if (!pl)
+        return cb_set_error(CB_ERR_NO_MEMORY, "attention plan");
+    pl->a = *a;
+    pl->a.q = pl->a.k = pl->a.v = NULL;
+    pl->a.o = NULL;
+    pl->a.lse = NULL;
+    if (a->head_dim < 1 || a->head_dim > ATTN_MAX_D) {
+        s = cb_set_error(CB_ERR_UNSUPPORTED, "OpenCL attention takes head_dim 1..%d, not %lld",
+                         ATTN_MAX_D, (long long)a->head_dim);
+        goto out;
+    }
+    if (a->batch < 1 || a->heads < 1 || a->kv_heads < 1 || a->heads % a->kv_heads ||
+        a->seq_q < 1 || a->seq_kv < 1) {
+        s = cb_set_error(CB_ERR_INVALID_ARG, "attention shape: B, H, Hkv, Lq, Lk >= 1 and "
+                                             "H %% Hkv == 0");
+        goto out;
+    }
+    // Element offsets inside the kernel are size_t, but group and row
+    // indices are int: keep every count (and the largest tensor) below 2^31.
+    const double qn = (double)a->batch * (double)a->heads * (double)a->seq_q *
+                      (double)a->head_dim;
+    const double kn = (double)a->batch * (double)a->kv_heads * (double)a->seq_kv *
+                      (double)a->head_dim;
+    if (qn > INT32_MAX || kn > INT32_MAX) {
+        s = cb_set_error(CB_ERR_UNSUPPORTED, "OpenCL attention takes tensors below 2^31 "
+                                             "elements");
+        goto out;
+    }
+    CB_TRY(cb_clrt_open(req->device, &pl->rt));
+    struct cb_clrt *rt = pl->rt;
+    const int d = (int)a->head_dim;
+    CB_TRY(choose_params(rt, d, &pl->p, pl->origin, sizeof pl->origin));
+    params_str(&pl->p, pl->params_text, sizeof pl->params_text);
+    const struct attn_params *p = &pl->p;
+
+    const int64_t bh = a->batch * a->heads, bkv = a->batch * a->kv_heads;
+    CB_TRY(cb_clrt_upload(rt, a->q, bh * a->seq_q, a->head_dim, a->head_dim, &pl->q));
+    CB_TRY(cb_clrt_upload(rt, a->k, bkv * a->seq_kv, a->head_dim, a->head_dim, &pl->k));
+    CB_TRY(cb_clrt_upload(rt, a->v, bkv * a->seq_kv, a->head_dim, a->head_dim, &pl->v));
+    size_t no = (size_t)(bh * a->seq_q * a->head_dim), nl = (size_t)(bh * a->seq_q);
+    CB_TRY(cb_clrt_buffer(rt, no * sizeof(float), CL_MEM_READ_WRITE, &pl->o));
+    CB_TRY(cb_clrt_buffer(rt, nl * sizeof(float), CL_MEM_READ_WRITE, &pl->lse));
+    CB_TRY(cb_clrt_fill_nan(rt, pl->o, no));  // unwritten elements show up in verify
+    CB_TRY(cb_clrt_fill_nan(rt, pl->lse, nl));
+
+    char opts[256];
+    snprintf(opts, sizeof opts,
+             "-cl-mad-enable -D D=%d -D DP=%d -D BQ=%d -D BK=%d -D TX=%d -D RQ=%d -D PAD=%d", d,
+             padded_d(d, p->tx), p->bq, p->bk, p->tx, p->rq, p->pad);
+    cl_program prog;
+    CB_TRY(cb_clrt_program(rt, "attn_flash.cl", cb_cl_src_attn_flash, opts, &prog));
+    CB_TRY(cb_clrt_kernel(prog, "attn_fwd", &pl->kern));
+
+    const int BH = (int)bh, H = (int)a->heads, group = (int)(a->heads / a->kv_heads);
+    const int lq = (int)a->seq_q, lk = (int)a->seq_kv, causal = a->causal != 0;
+    const float scale = a->scale != 0.0f ? a->scale : 1.0f / sqrtf((float)d);
+    const float scale2 = scale * 1.44269504088896341f;  // scores in log2 units (exp2)
+    const size_t nqb = cb_round_up((size_t)lq, (size_t)p->bq) / (size_t)p->bq;
+    pl->lws = (size_t)p->tx * (size_t)(p->bq / p->rq);
+    // One dimension: group counts past 65535 are fine there on every device.
+    pl->gws = nqb * (size_t)BH * pl->lws;
+    CB_TRY(cb_clrt_arg(pl->kern, 0, sizeof(cl_mem), &pl->q));
+    CB_TRY(cb_clrt_arg(pl->kern, 1, sizeof(cl_mem), &pl->k));
+    CB_TRY(cb_clrt_arg(pl->kern, 2, sizeof(cl_mem), &pl->v));
+    CB_TRY(cb_clrt_arg(pl->kern, 3, sizeof(cl_mem), &pl->o));
+    CB_TRY(cb_clrt_arg(pl->kern, 4, sizeof(cl_mem), &pl->lse));
+    CB_TRY(cb_clrt_arg(pl->kern, 5, sizeof(int), &BH));
+    CB_TRY(cb_clrt_arg(pl->kern, 6, sizeof(int), &H));
+    CB_TRY(cb_clrt_arg(pl->kern, 7, sizeof(int), &group));
+    CB_TRY(cb_clrt_arg(pl->kern, 8, sizeof(int), &lq));
+    CB_TRY(cb_clrt_arg(pl->kern, 9, sizeof(int), &lk));
+    CB_TRY(cb_clrt_arg(pl->kern, 10, sizeof(float), &scale2));
+    CB_TRY(cb_clrt_arg(pl->kern, 11, sizeof(int), &causal));
+    cl_int e = clFinish(rt->queue);
+    if (e != CL_SUCCESS)
+        s = cb_cl_fail(e, "clFinish after upload");
+out:
+    if (s != CB_OK) {
+        attn_plan_free(pl);
+        pl = NULL;
+    }
+    *plan = pl;
+    return s;
+}
+
+static enum cb_status attn_run(void *plan, const struct cb_call *call)
+{
+    (void)call;  // inputs live on the device since the plan
+    struct attn_plan *pl = plan;
+    cl_event ev;
+    cb_cl_timing_begin(&pl->t);
+    cl_int e = clEnqueueNDRangeKernel(pl->rt->queue, pl->kern, 1, NULL, &pl->gws, &pl->lws, 0,
+                                      NULL, &ev);
+    if (e != CL_SUCCESS)
+        return cb_cl_fail(e, "clEnqueueNDRangeKernel(attn_fwd)");
+    cb_cl_timing_event(&pl->t, ev);
+    return CB_OK;
+}
+
+static enum cb_status attn_finish(void *plan)
+{
+    struct attn_plan *pl = plan;
+    cl_int e = clFinish(pl->rt->queue);
+    if (e != CL_SUCCESS)
+        return cb_cl_fail(e, "clFinish");
+    return cb_cl_timing_record(&pl->t);
+}
+
+static enum cb_status attn_readback(void *plan, const struct cb_call *call)
+{
+    struct attn_plan *pl = plan;
+    const struct cb_attn_args *a = &call->u.attn;
+    const int64_t rows = a->batch * a->heads * a->seq_q;
+    enum cb_status s = cb_clrt_download(pl->rt, pl->o, a->o, rows, a->head_dim, a->head_dim);
+    if (s == CB_OK && a->lse)
+        s = cb_clrt_download(pl->rt, pl->lse, a->lse, 1, rows, rows);
+    return s;
+}
+
+static double attn_device_ns(void *plan)
+{
+    struct attn_plan *pl = plan;
+    return cb_cl_timing_median(&pl->t);
+}
+
+static void attn_where(void *plan, char *device, int dlen, char *chip_class, int clen)
+{
+    struct attn_plan *pl = plan;
+    snprintf(device, (size_t)dlen, "%s [%s, %s]", pl->rt->label, pl->params_text, pl->origin);
+    snprintf(chip_class, (size_t)clen, "%s", pl->rt->chip_class);
+}
+
+static enum cb_status opencl_available(void)
+{
+    struct cb_ocl_device *d = NULL;
+    int n = 0;
+    enum cb_status s = cb_ocl_list(&d, &n);
+    free(d);
+    if (s == CB_OK && n == 0)
+        s = cb_set_error(CB_ERR_UNSUPPORTED, "no OpenCL device found");
+    return s;
+}
+
+const struct cb_kernel cb_attn_opencl_kernels[] = {
+    {
+        .name = "attn_f32_opencl",
+        .op = CB_OP_ATTN,
+        .dtype = CB_DTYPE_F32,
+        .backend = CB_BACKEND_OPENCL,
+        .priority = 1,  // a device kernel is never the CPU's default
+        .available = opencl_available,
+        .plan = attn_plan_make,
+        .run = attn_run,
+        .finish = attn_finish,
+        .readback = attn_readback,
+        .plan_free = attn_plan_free,
+        .where = attn_where,
+        .device_time_ns = attn_device_ns,
+        .desc = "OpenCL f32 flash-attention forward (online softmax, local-memory K/V tiles)",
+    },
+    {.name = NULL},
+};

@@ -1,0 +1,462 @@
+// gemm_opencl.c: the OpenCL f32 GEMM kernel (gemm_f32_opencl) for any
+// OpenCL device: plan = pick parameters (forced > tuning file > defaults for
+// the device type), build the program with them as defines, upload inputs;
+// run = pad/pack operands when the shape needs it, then the GEMM kernel.
+//
+// Two variants (cl_gemm.h): "tiled" (gemm_tiled.cl, local-memory tiles, for
+// GPUs) and "reg" (gemm_reg.cl, one work-item per register tile, for CPU
+// devices). Padding and packing run inside the timed call and on the device,
+// so awkward shapes pay for themselves; padded FLOPs are never reported.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chipbench/cb_kernel.h"
+#include "../kernel_tables.h"
+#include "cl_gemm.h"
+#include "cl_tuning.h"
+#include "clrt.h"
+
+// Parameters ------------------------------------------------------------------
+
+static const struct cb_cl_gemm_params tiled_default = {
+    .variant = CB_CL_GEMM_TILED, .tm = 128, .tn = 128, .tk = 8, .rm = 8, .rn = 8, .lpad = 4};
+static const struct cb_cl_gemm_params reg_default = {
+    .variant = CB_CL_GEMM_REG, .mr = 8, .vw = 16, .nv = 3, .lx = 1, .ly = 16};
+
+static enum cb_status params_check(const struct cb_cl_gemm_params *p)
+{
+    if (p->variant == CB_CL_GEMM_TILED) {
+        int ntx = p->rn ? p->tn / p->rn : 0, nty = p->rm ? p->tm / p->rm : 0;
+        int nt = ntx * nty;
+        if (p->rm < 4 || p->rn < 4 || p->rm % 4 || p->rn % 4 || p->tk < 4 || p->tk % 4 ||
+            p->lpad < 0 || p->lpad % 4 || p->tm % p->rm || p->tn % p->rn || nt < 1)
+            return cb_set_error(CB_ERR_INVALID_ARG,
+                                "tiled GEMM: RM, RN, TK, LPAD must be multiples of 4 with "
+                                "TM %% RM == 0 and TN %% RN == 0");
+        if (p->wx && (!(p->wx == 4 || p->wx == 8 || p->wx == 16) || nt % 32 || ntx % p->wx ||
+                      nty % (32 / p->wx)))
+            return cb_set_error(CB_ERR_INVALID_ARG,
+                                "tiled GEMM: WX is 0, 4, 8 or 16 and needs whole warps "
+                                "(threads %% 32 == 0, TN/RN %% WX == 0, TM/RM %% (32/WX) == 0)");
+        if ((p->tm * p->tk) % (4 * nt) || (p->tn * p->tk) % (4 * nt))
+            return cb_set_error(CB_ERR_INVALID_ARG,
+                                "tiled GEMM: TM*TK and TN*TK must be multiples of 4 x %d "
+                                "threads",
+                                nt);
+        return CB_OK;
+    }
+    if (p->mr < 1 || p->mr > 16 || !(p->vw == 4 || p->vw == 8 || p->vw == 16) || p->nv < 1 ||
+        p->nv > 4 || p->lx < 1 || p->ly < 1 || p->lx * p->ly > 4096)
+        return cb_set_error(CB_ERR_INVALID_ARG,
+                            "reg GEMM: MR 1..16, VW 4/8/16, NV 1..4, LX*LY <= 4096");
+    return CB_OK;
+}
+
+enum cb_status cb_cl_gemm_params_parse(const char *text, struct cb_cl_gemm_params *p)
+{
+    const char *colon = strchr(text, ':');
+    size_t vlen = colon ? (size_t)(colon - text) : strlen(text);
+    if (vlen == 5 && !strncmp(text, "tiled", 5))
+        *p = tiled_default;
+    else if (vlen == 3 && !strncmp(text, "reg", 3))
+        *p = reg_default;
+    else
+        return cb_set_error(CB_ERR_PARSE, "GEMM parameters '%s': variant must be tiled or reg",
+                            text);
+    const char *q = colon ? colon + 1 : text + vlen;
+    while (*q) {
+        char key[8];
+        int val, used = 0;
+        if (sscanf(q, "%7[A-Z]=%d%n", key, &val, &used) != 2)
+            return cb_set_error(CB_ERR_PARSE, "GEMM parameters '%s': expected KEY=int at '%s'",
+                                text, q);
+        int *dst = NULL;
+        static const char *const tiled_keys[] = {"TM", "TN", "TK", "RM", "RN", "LPAD", "WX"};
+        static const char *const reg_keys[] = {"MR", "VW", "NV", "LX", "LY"};
+        int *tiled_dst[] = {&p->tm, &p->tn, &p->tk, &p->rm, &p->rn, &p->lpad, &p->wx};
+        int *reg_dst[] = {&p->mr, &p->vw, &p->nv, &p->lx, &p->ly};
+        if (p->variant == CB_CL_GEMM_TILED) {
+            for (int i = 0; i < 7; i++)
+                if (!strcmp(key, tiled_keys[i]))
+                    dst = tiled_dst[i];
+        } else {
+            for (int i = 0; i < 5; i++)
+                if (!strcmp(key, reg_keys[i]))
+                    dst = reg_dst[i];
+        }
+        if (!dst)
+            return cb_set_error(CB_ERR_PARSE, "GEMM parameters '%s': unknown key %s", text,
+                                key);
+        *dst = val;
+        q += used;
+        if (*q == ',')
+            q++;
+        else if (*q)
+            return cb_set_error(CB_ERR_PARSE, "GEMM parameters '%s': expected ',' at '%s'",
+                                text, q);
+    }
+    enum cb_status s = params_check(p);
+    if (s != CB_OK)
+        return cb_set_error(CB_ERR_PARSE, "GEMM parameters '%s': %s", text, cb_error_text());
+    return CB_OK;
+}
+
+void cb_cl_gemm_params_str(const struct cb_cl_gemm_params *p, char *buf, size_t len)
+{
+    if (p->variant == CB_CL_GEMM_TILED)
+        snprintf(buf, len, "tiled:TM=%d,TN=%d,TK=%d,RM=%d,RN=%d,LPAD=%d,WX=%d", p->tm, p->tn,
+                 p->tk, p->rm, p->rn, p->lpad, p->wx);
+    else
+        snprintf(buf, len, "reg:MR=%d,VW=%d,NV=%d,LX=%d,LY=%d", p->mr, p->vw, p->nv, p->lx,
+                 p->ly);
+}
+
+const char *cb_cl_gemm_shape_class(const struct cb_gemm_args *g)
+{
+    double gm = cbrt((double)g->m * (double)g->n * (double)g->k);
+    return gm <= 256 ? "s" : gm <= 1536 ? "m" : "l";
+}
+
+static int g_forced;
+static struct cb_cl_gemm_params g_force;
+
+void cb_cl_gemm_force(const struct cb_cl_gemm_params *p)
+{
+    g_forced = p != NULL;
+    if (p)
+        g_force = *p;
+}
+
+enum cb_status cb_cl_gemm_fits(const struct cb_clrt *rt, const struct cb_cl_gemm_params *p)
+{
+    size_t wg, local;
+    if (p->variant == CB_CL_GEMM_TILED) {
+        wg = (size_t)(p->tn / p->rn) * (size_t)(p->tm / p->rm);
+        local = 2u * 4u * (size_t)p->tk * (size_t)(p->tm + p->tn + 2 * p->lpad);
+    } else {
+        wg = (size_t)p->lx * (size_t)p->ly;
+        local = 0;
+    }
+    if (wg > rt->info.max_work_group)
+        return cb_set_error(CB_ERR_UNSUPPORTED,
+                            "work-group of %zu exceeds the device's %zu", wg,
+                            rt->info.max_work_group);
+    if (local > rt->info.local_mem_bytes)
+        return cb_set_error(CB_ERR_UNSUPPORTED, "%zu bytes of local memory exceed the device's %llu",
+                            local, (unsigned long long)rt->info.local_mem_bytes);
+    return CB_OK;
+}
+
+// Choose: forced (tuner, CHIPBENCH_CL_GEMM) > tuning file > device-type default.
+static enum cb_status choose_params(struct cb_clrt *rt, const struct cb_gemm_args *g,
+                                    struct cb_cl_gemm_params *p, char *origin, size_t olen)
+{
+    enum cb_status s;
+    const char *env = getenv("CHIPBENCH_CL_GEMM");
+    if (g_forced) {
+        *p = g_force;
+        snprintf(origin, olen, "forced");
+        return CB_OK;
+    }
+    if (env && *env) {
+        if ((s = cb_cl_gemm_params_parse(env, p)) != CB_OK)
+            return cb_set_error(CB_ERR_INVALID_ARG, "CHIPBENCH_CL_GEMM: %s", cb_error_text());
+        snprintf(origin, olen, "CHIPBENCH_CL_GEMM");
+        return CB_OK;
+    }
+    char text[160];
+    const char *src = NULL;
+    s = cb_cl_tuning_lookup(&rt->info, "gemm_f32_opencl", cb_cl_gemm_shape_class(g), text,
+                            sizeof text, &src);
+    if (s == CB_OK) {
+        if ((s = cb_cl_gemm_params_parse(text, p)) != CB_OK)
+            return cb_set_error(CB_ERR_PARSE, "tuning entry (%s): %s", src, cb_error_text());
+        snprintf(origin, olen, "tuned (%s)", src);
+        return CB_OK;
+    }
+    if (s != CB_ERR_UNSUPPORTED)
+        return s;
+    cb_clear_error();
+    *p = !strcmp(rt->info.type, "cpu") ? reg_default : tiled_default;
+    snprintf(origin, olen, "default for %s devices", rt->info.type);
+    return CB_OK;
+}
+
+// Plan ----------------------------------------------------------------------
+
+// One operand as the kernel sees it: the user's buffer, or a padded copy
+// made by pad_copy inside each call.
+struct operand {
+    cl_mem user;        // user layout, uploaded by the plan
+    cl_mem padded;      // NULL when the user buffer is used directly
+    cl_kernel pad;      // pad_copy bound to user -> padded
+    size_t pad_gws[2];
+    int ld;             // leading dimension the GEMM kernel reads
+};
+
+struct gemm_plan {
+    struct cb_clrt *rt;
+    struct cb_gemm_args g;         // shape only (pointers not kept)
+    struct cb_cl_gemm_params p;
+    char params_text[160], origin[96];
+    struct operand a, b;
+    cl_mem c;
+    cl_kernel gemm;
+    size_t gws[2], lws[2];
+    struct cb_cl_timing t;
+};
+
+static void gemm_plan_free(void *plan)
+{
+    struct gemm_plan *pl = plan;
+    if (!pl)
+        return;
+    if (pl->rt)
+        clFinish(pl->rt->queue);
+    cb_cl_timing_free(&pl->t);
+    struct operand *ops[2] = {&pl->a, &pl->b};
+    for (int i = 0; i < 2; i++) {
+        if (ops[i]->pad)
+            clReleaseKernel(ops[i]->pad);
+        if (ops[i]->padded)
+            clReleaseMemObject(ops[i]->padded);
+        if (ops[i]->user)
+            clReleaseMemObject(ops[i]->user);
+    }
+    if (pl->c)
+        clReleaseMemObject(pl->c);
+    if (pl->gemm)
+        clReleaseKernel(pl->gemm);
+    free(pl);
+}
+
+// Prepare operand X: stored (rows, cols) with stride ld in the user buffer;
+// the kernel wants (prow, pcol) with transposition `trans` and a leading
+// dimension that is a multiple of 4. Pad when anything differs.
+static enum cb_status operand_setup(struct gemm_plan *pl, struct operand *o, cl_program padp,
+                                    int rows, int cols, int ld, int trans, int prow, int pcol)
+{
+    enum cb_status s = CB_OK;
+    if (!trans && prow == rows && pcol == cols && ld % 4 == 0) {
+        o->ld = ld;
+        return CB_OK;
+    }
+    size_t bytes = (size_t)prow * (size_t)pcol * sizeof(float);
+    CB_TRY(cb_clrt_buffer(pl->rt, bytes, CL_MEM_READ_WRITE, &o->padded));
+    CB_TRY(cb_clrt_kernel(padp, "pad_copy", &o->pad));
+    // pad_copy's rows/cols are of the destination's orientation.
+    int drows = trans ? cols : rows, dcols = trans ? rows : cols;
+    CB_TRY(cb_clrt_arg(o->pad, 0, sizeof(cl_mem), &o->user));
+    CB_TRY(cb_clrt_arg(o->pad, 1, sizeof(int), &ld));
+    CB_TRY(cb_clrt_arg(o->pad, 2, sizeof(int), &drows));
+    CB_TRY(cb_clrt_arg(o->pad, 3, sizeof(int), &dcols));
+    CB_TRY(cb_clrt_arg(o->pad, 4, sizeof(int), &trans));
+    CB_TRY(cb_clrt_arg(o->pad, 5, sizeof(cl_mem), &o->padded));
+    CB_TRY(cb_clrt_arg(o->pad, 6, sizeof(int), &pcol));
+    o->pad_gws[0] = (size_t)pcol;
+    o->pad_gws[1] = (size_t)prow;
+    o->ld = pcol;
+out:
+    return s;
+}
+
+static enum cb_status gemm_plan_make(const struct cb_kernel *k, const struct cb_plan_req *req,
+                                     void **plan)
+{
+    (void)k;
+    enum cb_status s = CB_OK;
+    const struct cb_gemm_args *g = &req->shape->u.gemm;
+    struct gemm_plan *pl = calloc(1, sizeof *pl);
+    if (!pl)
+        return cb_set_error(CB_ERR_NO_MEMORY, "GEMM plan");
+    CB_TRY(cb_clrt_open(req->device, &pl->rt));
+    struct cb_clrt *rt = pl->rt;
+    pl->g = *g;
+    pl->g.a = pl->g.b = NULL;
+    pl->g.c = NULL;
+    if (g->m > INT32_MAX / 2 || g->n > INT32_MAX / 2 || g->k > INT32_MAX / 2 ||
+        g->lda > INT32_MAX || g->ldb > INT32_MAX || g->ldc > INT32_MAX) {
+        s = cb_set_error(CB_ERR_UNSUPPORTED, "OpenCL GEMM takes dimensions below 2^30");
+        goto out;
+    }
+    CB_TRY(choose_params(rt, g, &pl->p, pl->origin, sizeof pl->origin));
+    CB_TRY(params_check(&pl->p));
+    CB_TRY(cb_cl_gemm_fits(rt, &pl->p));
+    cb_cl_gemm_params_str(&pl->p, pl->params_text, sizeof pl->params_text);
+
+    const int m = (int)g->m, n = (int)g->n, kk = (int)g->k;
+    const int lda = (int)g->lda, ldb = (int)g->ldb, ldc = (int)g->ldc;
+    CB_TRY(cb_clrt_upload(rt, g->a, g->trans_a ? kk : m, g->trans_a ? m : kk, lda, &pl->a.user));
+    CB_TRY(cb_clrt_upload(rt, g->b, g->trans_b ? n : kk, g->trans_b ? kk : n, ldb, &pl->b.user));
+    if (g->beta == 0.0f) {
+        size_t nc = (size_t)(m - 1) * (size_t)ldc + (size_t)n;
+        CB_TRY(cb_clrt_buffer(rt, nc * sizeof(float), CL_MEM_READ_WRITE, &pl->c));
+        CB_TRY(cb_clrt_fill_nan(rt, pl->c, nc));  // unwritten elements show up in verify
+    } else {
+        CB_TRY(cb_clrt_upload(rt, g->c, m, n, ldc, &pl->c));
+    }
+
+    cl_program padp, gp;
+    CB_TRY(cb_clrt_program(rt, "pad.cl", cb_cl_src_pad, "", &padp));
+    char opts[256];
+    const struct cb_cl_gemm_params *p = &pl->p;
+    int kdim = kk;
+    if (p->variant == CB_CL_GEMM_TILED) {
+        int mp = (int)cb_round_up((size_t)m, (size_t)p->tm);
+        int np = (int)cb_round_up((size_t)n, (size_t)p->tn);
+        int kp = (int)cb_round_up((size_t)kk, (size_t)p->tk);
+        kdim = kp;
+        // A_T/B_T follow the user's layout: the kernel transposes on load.
+        if (g->trans_a)
+            CB_TRY(operand_setup(pl, &pl->a, padp, kk, m, lda, 0, kp, mp));
+        else
+            CB_TRY(operand_setup(pl, &pl->a, padp, m, kk, lda, 0, mp, kp));
+        if (g->trans_b)
+            CB_TRY(operand_setup(pl, &pl->b, padp, n, kk, ldb, 0, np, kp));
+        else
+            CB_TRY(operand_setup(pl, &pl->b, padp, kk, n, ldb, 0, kp, np));
+        snprintf(opts, sizeof opts,
+                 "-cl-mad-enable -D TM=%d -D TN=%d -D TK=%d -D RM=%d -D RN=%d -D LPAD=%d "
+                 "-D WX=%d -D A_T=%d -D B_T=%d",
+                 p->tm, p->tn, p->tk, p->rm, p->rn, p->lpad, p->wx, g->trans_a, g->trans_b);
+        CB_TRY(cb_clrt_program(rt, "gemm_tiled.cl", cb_cl_src_gemm_tiled, opts, &gp));
+        CB_TRY(cb_clrt_kernel(gp, "gemm_tiled", &pl->gemm));
+        pl->lws[0] = (size_t)(p->tn / p->rn);
+        pl->lws[1] = (size_t)(p->tm / p->rm);
+        pl->gws[0] = (size_t)(np / p->tn) * pl->lws[0];
+        pl->gws[1] = (size_t)(mp / p->tm) * pl->lws[1];
+    } else {
+        // Packed: AT (K, Mp) and B (K, Np); a user buffer already in that
+        // form (trans_a, trans_b = 0, tile-multiple width) is used directly.
+        int nr = p->vw * p->nv;
+        int mp = (int)cb_round_up((size_t)m, (size_t)p->mr);
+        int np = (int)cb_round_up((size_t)n, (size_t)nr);
+        if (g->trans_a)
+            CB_TRY(operand_setup(pl, &pl->a, padp, kk, m, lda, 0, kk, mp));
+        else
+            CB_TRY(operand_setup(pl, &pl->a, padp, m, kk, lda, 1, kk, mp));
+        if (g->trans_b)
+            CB_TRY(operand_setup(pl, &pl->b, padp, n, kk, ldb, 1, kk, np));
+        else
+            CB_TRY(operand_setup(pl, &pl->b, padp, kk, n, ldb, 0, kk, np));
+        snprintf(opts, sizeof opts, "-cl-mad-enable -D MR=%d -D VW=%d -D NV=%d", p->mr, p->vw,
+                 p->nv);
+        CB_TRY(cb_clrt_program(rt, "gemm_reg.cl", cb_cl_src_gemm_reg, opts, &gp));
+        CB_TRY(cb_clrt_kernel(gp, "gemm_reg", &pl->gemm));
+        size_t tx = (size_t)(np / nr), ty = (size_t)(mp / p->mr);
+        pl->lws[0] = (size_t)p->lx < tx ? (size_t)p->lx : tx;
+        pl->lws[1] = (size_t)p->ly < ty ? (size_t)p->ly : ty;
+        pl->gws[0] = cb_round_up(tx, pl->lws[0]);
+        pl->gws[1] = cb_round_up(ty, pl->lws[1]);
+    }
+    cl_mem am = pl->a.padded ? pl->a.padded : pl->a.user;
+    cl_mem bm = pl->b.padded ? pl->b.padded : pl->b.user;
+    CB_TRY(cb_clrt_arg(pl->gemm, 0, sizeof(int), &m));
+    CB_TRY(cb_clrt_arg(pl->gemm, 1, sizeof(int), &n));
+    CB_TRY(cb_clrt_arg(pl->gemm, 2, sizeof(int), &kdim));
+    CB_TRY(cb_clrt_arg(pl->gemm, 3, sizeof(float), &g->alpha));
+    CB_TRY(cb_clrt_arg(pl->gemm, 4, sizeof(float), &g->beta));
+    CB_TRY(cb_clrt_arg(pl->gemm, 5, sizeof(cl_mem), &am));
+    CB_TRY(cb_clrt_arg(pl->gemm, 6, sizeof(int), &pl->a.ld));
+    CB_TRY(cb_clrt_arg(pl->gemm, 7, sizeof(cl_mem), &bm));
+    CB_TRY(cb_clrt_arg(pl->gemm, 8, sizeof(int), &pl->b.ld));
+    CB_TRY(cb_clrt_arg(pl->gemm, 9, sizeof(cl_mem), &pl->c));
+    CB_TRY(cb_clrt_arg(pl->gemm, 10, sizeof(int), &ldc));
+    cl_int e = clFinish(rt->queue);
+    if (e != CL_SUCCESS)
+        s = cb_cl_fail(e, "clFinish after upload");
+out:
+    if (s != CB_OK) {
+        gemm_plan_free(pl);
+        pl = NULL;
+    }
+    *plan = pl;
+    return s;
+}
+
+static enum cb_status gemm_run(void *plan, const struct cb_call *call)
+{
+    (void)call;  // inputs live on the device since the plan
+    struct gemm_plan *pl = plan;
+    cl_command_queue q = pl->rt->queue;
+    cl_int e;
+    cl_event ev;
+    cb_cl_timing_begin(&pl->t);
+    struct operand *ops[2] = {&pl->a, &pl->b};
+    for (int i = 0; i < 2; i++) {
+        if (!ops[i]->pad)
+            continue;
+        e = clEnqueueNDRangeKernel(q, ops[i]->pad, 2, NULL, ops[i]->pad_gws, NULL, 0, NULL, &ev);
+        if (e != CL_SUCCESS)
+            return cb_cl_fail(e, "clEnqueueNDRangeKernel(pad_copy)");
+        cb_cl_timing_event(&pl->t, ev);
+    }
+    e = clEnqueueNDRangeKernel(q, pl->gemm, 2, NULL, pl->gws, pl->lws, 0, NULL, &ev);
+    if (e != CL_SUCCESS)
+        return cb_cl_fail(e, "clEnqueueNDRangeKernel(gemm)");
+    cb_cl_timing_event(&pl->t, ev);
+    return CB_OK;
+}
+
+static enum cb_status gemm_finish(void *plan)
+{
+    struct gemm_plan *pl = plan;
+    cl_int e = clFinish(pl->rt->queue);
+    if (e != CL_SUCCESS)
+        return cb_cl_fail(e, "clFinish");
+    return cb_cl_timing_record(&pl->t);
+}
+
+static enum cb_status gemm_readback(void *plan, const struct cb_call *call)
+{
+    struct gemm_plan *pl = plan;
+    const struct cb_gemm_args *g = &call->u.gemm;
+    return cb_clrt_download(pl->rt, pl->c, g->c, g->m, g->n, g->ldc);
+}
+
+static double gemm_device_ns(void *plan)
+{
+    struct gemm_plan *pl = plan;
+    return cb_cl_timing_median(&pl->t);
+}
+
+static void gemm_where(void *plan, char *device, int dlen, char *chip_class, int clen)
+{
+    struct gemm_plan *pl = plan;
+    snprintf(device, (size_t)dlen, "%s [%s, %s]", pl->rt->label, pl->params_text, pl->origin);
+    snprintf(chip_class, (size_t)clen, "%s", pl->rt->chip_class);
+}
+
+static enum cb_status opencl_available(void)
+{
+    struct cb_ocl_device *d = NULL;
+    int n = 0;
+    enum cb_status s = cb_ocl_list(&d, &n);
+    free(d);
+    if (s == CB_OK && n == 0)
+        s = cb_set_error(CB_ERR_UNSUPPORTED, "no OpenCL device found");
+    return s;
+}
+
+const struct cb_kernel cb_gemm_opencl_kernels[] = {
+    {
+        .name = "gemm_f32_opencl",
+        .op = CB_OP_GEMM,
+        .dtype = CB_DTYPE_F32,
+        .backend = CB_BACKEND_OPENCL,
+        .priority = 1,  // a device kernel is never the CPU's default
+        .max_threads = 1,  // one host thread drives the device
+        .available = opencl_available,
+        .plan = gemm_plan_make,
+        .run = gemm_run,
+        .finish = gemm_finish,
+        .readback = gemm_readback,
+        .plan_free = gemm_plan_free,
+        .where = gemm_where,
+        .device_time_ns = gemm_device_ns,
+        .desc = "OpenCL f32 GEMM, tiled (GPU) or register-tile (CPU) variant, autotuned",
+    },
+    {.name = NULL},
+};

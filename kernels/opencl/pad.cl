@@ -1,0 +1,21 @@
+// pad.cl: copy a row-major matrix into a zero-padded (and optionally
+// transposed) row-major buffer, so GEMM kernels that need tile-multiple,
+// aligned operands can take any shape. Runs inside the timed call: the cost
+// of handling an awkward shape is part of the kernel's time, and the padded
+// zeros are never counted as useful FLOPs (the harness declares 2mnk).
+//
+//   dst (drows, dcols) with row stride ldd:
+//     dst[r][c] = src[r][c]            (TRANS=0, src (rows, cols), stride ld)
+//     dst[r][c] = src[c][r]            (TRANS=1, src (cols, rows), stride ld)
+//     0 outside rows x cols
+// Not a general transpose kernel: transposed reads are strided (fine on CPU
+// devices, which is where the packed path uses them).
+__kernel void pad_copy(__global const float *restrict src, int ld, int rows, int cols,
+                       int trans, __global float *restrict dst, int ldd)
+{
+    const int c = get_global_id(0), r = get_global_id(1);
+    float v = 0.0f;
+    if (r < rows && c < cols)
+        v = trans ? src[(size_t)c * ld + r] : src[(size_t)r * ld + c];
+    dst[(size_t)r * ldd + c] = v;
+}

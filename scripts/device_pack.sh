@@ -1,0 +1,17 @@
+#!/bin/sh
+# device_pack.sh: prepare what a lent GPU machine needs to run chipbench
+# built here: build-dev/chipbench (no oneDNN: its 40 MB library is not
+# needed for device rows) and devlibs/ with the shared libraries ldd lists
+# that a bare machine lacks (everything but glibc's own). Both are
+# git-ignored; the device tool carries them (`carry: build-dev, devlibs`).
+# Then scripts/device_gpu.sh runs there.
+set -eu
+make -s BUILD=build-dev USE_ONEDNN=0 build-dev/chipbench >/dev/null
+rm -rf devlibs && mkdir -p devlibs
+ldd build-dev/chipbench | awk '$3 ~ /^\// { print $3 }' | while read -r lib; do
+    case $(basename "$lib") in
+        libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*) continue ;;
+    esac
+    cp -L "$lib" devlibs/
+done
+du -sh build-dev/chipbench devlibs

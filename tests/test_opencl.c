@@ -1,0 +1,296 @@
+// test_opencl.c: the OpenCL back-end on whatever device is here (PoCL's CPU
+// device in CI): device selection rules, GEMM parameter text, every variant
+// and transpose against float64 through the harness path, a broken program
+// (build log in the error, cached failure), the tuning file round trip and
+// its use by the plan. The no-platform path needs a fresh process (the ICD
+// loader reads its vendor list once), so it is in test_cli.sh.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cb_test.h"
+#include "chipbench/cb_bench.h"
+#include "chipbench/cb_csv.h"
+#include "chipbench/cb_shape.h"
+
+#if CB_HAVE_OPENCL
+#include "../kernels/opencl/cl_gemm.h"
+#include "../kernels/opencl/cl_tuning.h"
+#include "../kernels/opencl/clrt.h"
+
+static void test_device_resolve(void)
+{
+    struct cb_ocl_device d[3];
+    memset(d, 0, sizeof d);
+    d[0] = (struct cb_ocl_device){.platform_index = 0, .device_index = 0};
+    snprintf(d[0].name, sizeof d[0].name, "pthread-znver4");
+    snprintf(d[0].type, sizeof d[0].type, "cpu");
+    snprintf(d[0].platform_name, sizeof d[0].platform_name, "Portable Computing Language");
+    d[1] = (struct cb_ocl_device){.platform_index = 1, .device_index = 0};
+    snprintf(d[1].name, sizeof d[1].name, "NVIDIA H200");
+    snprintf(d[1].vendor, sizeof d[1].vendor, "NVIDIA Corporation");
+    snprintf(d[1].type, sizeof d[1].type, "gpu");
+    d[2] = (struct cb_ocl_device){.platform_index = 1, .device_index = 1};
+    snprintf(d[2].name, sizeof d[2].name, "NVIDIA H100");
+    snprintf(d[2].type, sizeof d[2].type, "gpu");
+    int ix = -1;
+    CB_CHECK(cb_clrt_resolve(NULL, d, 3, &ix) == CB_OK && ix == 1);  // first GPU
+    CB_CHECK(cb_clrt_resolve("opencl", d, 3, &ix) == CB_OK && ix == 1);
+    CB_CHECK(cb_clrt_resolve("opencl:0:0", d, 3, &ix) == CB_OK && ix == 0);
+    CB_CHECK(cb_clrt_resolve("1:1", d, 3, &ix) == CB_OK && ix == 2);
+    CB_CHECK(cb_clrt_resolve("h100", d, 3, &ix) == CB_OK && ix == 2);
+    CB_CHECK(cb_clrt_resolve("portable", d, 3, &ix) == CB_OK && ix == 0);
+    CB_CHECK(cb_clrt_resolve("nvidia corp", d, 3, &ix) == CB_OK && ix == 1);
+    CB_CHECK(cb_clrt_resolve("opencl:2:0", d, 3, &ix) == CB_ERR_UNSUPPORTED);
+    CB_CHECK(strstr(cb_error_text(), "no OpenCL device 0 on platform 2"));
+    CB_CHECK(cb_clrt_resolve("mali", d, 3, &ix) == CB_ERR_UNSUPPORTED);
+    CB_CHECK(strstr(cb_error_text(), "'mali'"));
+    CB_CHECK(cb_clrt_resolve(NULL, d, 0, &ix) == CB_ERR_UNSUPPORTED);
+    // Only CPUs: the first device.
+    CB_CHECK(cb_clrt_resolve("", d, 1, &ix) == CB_OK && ix == 0);
+}
+
+static void test_params_text(void)
+{
+    struct cb_cl_gemm_params p;
+    char buf[160];
+    CB_CHECK(cb_cl_gemm_params_parse("tiled:TM=128,TN=64,TK=16,RM=8,RN=4,LPAD=0", &p) == CB_OK);
+    CB_CHECK(p.variant == CB_CL_GEMM_TILED && p.tm == 128 && p.tn == 64 && p.lpad == 0);
+    cb_cl_gemm_params_str(&p, buf, sizeof buf);
+    CB_CHECK_STR(buf, "tiled:TM=128,TN=64,TK=16,RM=8,RN=4,LPAD=0,WX=0");
+    CB_CHECK(cb_cl_gemm_params_parse("reg", &p) == CB_OK && p.variant == CB_CL_GEMM_REG);
+    CB_CHECK(cb_cl_gemm_params_parse("reg:MR=12,NV=2", &p) == CB_OK && p.mr == 12 && p.vw == 16);
+    static const char *const bad[] = {
+        "", "gpu:TM=64", "tiled:TM=62", "tiled:XX=4", "tiled:TM=64;TN=64", "reg:VW=5",
+        "reg:MR=0", "tiled:TM", "tiled:TM=128,TN=128,RM=8,RN=8,TK=4",  // 256 threads, 128 loads
+        "reg:MR=8,tiled", NULL,
+    };
+    for (int i = 0; bad[i]; i++)
+        CB_CHECK_MSG(cb_cl_gemm_params_parse(bad[i], &p) == CB_ERR_PARSE, "accepted '%s'",
+                     bad[i]);
+    struct cb_call c;
+    CB_CHECK(cb_shape_parse("256x256x256", &c) == CB_OK);
+    CB_CHECK_STR(cb_cl_gemm_shape_class(&c.u.gemm), "s");
+    CB_CHECK(cb_shape_parse("1x4096x4096", &c) == CB_OK);  // gm 256: small work
+    CB_CHECK_STR(cb_cl_gemm_shape_class(&c.u.gemm), "s");
+    CB_CHECK(cb_shape_parse("1024x1024x2048", &c) == CB_OK);
+    CB_CHECK_STR(cb_cl_gemm_shape_class(&c.u.gemm), "m");
+    CB_CHECK(cb_shape_parse("8192x8192x8192", &c) == CB_OK);
+    CB_CHECK_STR(cb_cl_gemm_shape_class(&c.u.gemm), "l");
+}
+
+static struct cb_clrt *device_or_skip(void)
+{
+    struct cb_clrt *rt = NULL;
+    if (cb_clrt_open(NULL, &rt) != CB_OK)
+        return NULL;
+    return rt;
+}
+
+static void quick_opts(struct cb_bench_opts *o)
+{
+    cb_bench_opts_default(o);
+    o->warmup_s = 0;
+    o->min_time_s = 0;
+    o->max_time_s = 0.001;
+    o->min_samples = 1;
+    o->max_samples = 2;
+}
+
+// Every variant the tuner can pick must be right on every layout: forced
+// parameter sets (small tiles so the odd shapes cross tile edges in M, N
+// and K, padded and unpadded operands, both LPADs) through the full harness
+// row: plan, NaN poison, run, readback, float64 check.
+static void test_variants_all_layouts(void)
+{
+    if (!device_or_skip())
+        CB_SKIP("no OpenCL device: %s", cb_error_text());
+    static const char *const params[] = {
+        "tiled:TM=32,TN=32,TK=8,RM=4,RN=4,LPAD=4,WX=8", "tiled:TM=64,TN=32,TK=16,RM=8,RN=4,LPAD=0",
+        "tiled:TM=32,TN=64,TK=8,RM=4,RN=8,LPAD=4", "reg:MR=8,VW=16,NV=2,LX=2,LY=4",
+        "reg:MR=3,VW=4,NV=3,LX=1,LY=1", NULL,
+    };
+    static const char *const shapes[] = {
+        "1x1x1",         "7x13x5",           "65x63x9:nt", "64x64x64",
+        "33x17x257:nt",  "17x33x129:tn",     "31x29x37:tt", "65x63x7,lda=80,ldb=70,ldc=99",
+        "96x64x32:tt,lda=100,ldb=36", "45x46x47,alpha=-0.75,beta=0.5", "1x200x64:tn",
+        NULL,
+    };
+    const struct cb_kernel *k = cb_registry_find("gemm_f32_opencl");
+    CB_CHECK(k != NULL);
+    struct cb_bench_opts o;
+    quick_opts(&o);
+    for (int i = 0; params[i]; i++) {
+        struct cb_cl_gemm_params p;
+        CB_CHECK(cb_cl_gemm_params_parse(params[i], &p) == CB_OK);
+        for (int j = 0; shapes[j]; j++) {
+            struct cb_call c;
+            struct cb_result r;
+            CB_CHECK(cb_shape_parse(shapes[j], &c) == CB_OK);
+            cb_cl_gemm_force(&p);
+            enum cb_status s = cb_bench_row(k, &c, 1, &o, &r);
+            cb_cl_gemm_force(NULL);
+            CB_CHECK_MSG(s == CB_OK, "%s %s: %.300s", params[i], shapes[j], r.note);
+            CB_CHECK_MSG(strstr(r.device, params[i]) != NULL, "device column '%s'", r.device);
+            CB_CHECK(strcmp(r.cache_mode, "device") == 0);
+            cb_result_free(&r);
+        }
+    }
+}
+
+static void test_build_failure(void)
+{
+    struct cb_clrt *rt = device_or_skip();
+    if (!rt)
+        CB_SKIP("no OpenCL device: %s", cb_error_text());
+    static const char src[] =
+        "__kernel void f(__global float *x) { x[0] = undefined_thing_42; }\n";
+    cl_program p = NULL;
+    CB_CHECK(cb_clrt_program(rt, "broken.cl", src, "-D X=1", &p) == CB_ERR_BACKEND);
+    CB_CHECK(p == NULL);
+    const char *msg = cb_error_text();
+    CB_CHECK_MSG(strstr(msg, "broken.cl") && strstr(msg, "undefined_thing_42") &&
+                     strstr(msg, "-D X=1"),
+                 "message: %s", msg);
+    // The failure is remembered: same status and text, no rebuild.
+    CB_CHECK(cb_clrt_program(rt, "broken.cl", src, "-D X=1", &p) == CB_ERR_BACKEND);
+    CB_CHECK(strstr(cb_error_text(), "undefined_thing_42"));
+    // A bad option is a build failure too, not a crash.
+    CB_CHECK(cb_clrt_program(rt, "ok.cl", "__kernel void g(void) {}", "-not-an-option", &p) ==
+             CB_ERR_BACKEND);
+    // And a kernel name that is not in the program.
+    CB_CHECK(cb_clrt_program(rt, "ok.cl", "__kernel void g(void) {}", "", &p) == CB_OK);
+    cl_kernel kk;
+    CB_CHECK(cb_clrt_kernel(p, "h", &kk) == CB_ERR_BACKEND);
+    CB_CHECK(strstr(cb_error_text(), "clCreateKernel(h)"));
+    // A forced variant whose build fails makes a failed row, not a crash.
+    const struct cb_kernel *k = cb_registry_find("gemm_f32_opencl");
+    // 2 x 256 x (2 x 260) floats of local memory: more than any device has.
+    struct cb_cl_gemm_params huge = {.variant = CB_CL_GEMM_TILED, .tm = 256, .tn = 256,
+                                     .tk = 256, .rm = 8, .rn = 8, .lpad = 4};
+    struct cb_bench_opts o;
+    struct cb_result r;
+    struct cb_call c;
+    quick_opts(&o);
+    CB_CHECK(cb_shape_parse("64x64x64", &c) == CB_OK);
+    cb_cl_gemm_force(&huge);
+    enum cb_status s = cb_bench_row(k, &c, 1, &o, &r);
+    cb_cl_gemm_force(NULL);
+    CB_CHECK_MSG(s == CB_ERR_UNSUPPORTED && strstr(r.note, "exceed"), "%d %.300s", s, r.note);
+    cb_result_free(&r);
+}
+
+static void test_tuning_file(void)
+{
+    struct cb_clrt *rt = device_or_skip();
+    if (!rt)
+        CB_SKIP("no OpenCL device: %s", cb_error_text());
+    char path[] = "/tmp/cb_tuning_XXXXXX";
+    int fd = mkstemp(path);
+    CB_CHECK(fd >= 0);
+    close(fd);
+    unlink(path);  // save must create it with its header
+    setenv("CHIPBENCH_TUNING", path, 1);
+    struct cb_cl_tuning_entry e = {.gflops = 12.5};
+    snprintf(e.vendor, sizeof e.vendor, "%s", rt->info.vendor);
+    snprintf(e.device, sizeof e.device, "%s", rt->info.name);
+    snprintf(e.driver, sizeof e.driver, "%s", rt->info.driver_version);
+    snprintf(e.kernel, sizeof e.kernel, "gemm_f32_opencl");
+    snprintf(e.shape_class, sizeof e.shape_class, "s");
+    snprintf(e.params, sizeof e.params, "reg:MR=4,VW=8,NV=1,LX=1,LY=2");
+    snprintf(e.tuned_utc, sizeof e.tuned_utc, "2026-01-01T00:00:00Z");
+    struct cb_cl_tuning_entry other = e;
+    snprintf(other.device, sizeof other.device, "Some Other Device");
+    CB_CHECK(cb_cl_tuning_save(path, &other, 1) == CB_OK);
+    CB_CHECK(cb_cl_tuning_save(path, &e, 1) == CB_OK);
+    snprintf(e.params, sizeof e.params, "reg:MR=6,VW=8,NV=1,LX=1,LY=2");
+    CB_CHECK(cb_cl_tuning_save(path, &e, 1) == CB_OK);  // replaces, keeps `other`
+    struct cb_csv_table t;
+    CB_CHECK(cb_csv_read(path, &t) == CB_OK);
+    CB_CHECK(t.nrows == 2);
+    cb_csv_table_free(&t);
+    char params[160];
+    const char *src = NULL;
+    CB_CHECK(cb_cl_tuning_lookup(&rt->info, "gemm_f32_opencl", "s", params, sizeof params,
+                                 &src) == CB_OK);
+    CB_CHECK_STR(params, "reg:MR=6,VW=8,NV=1,LX=1,LY=2");
+    // A class with no entry in either file: not an error, defaults apply.
+    CB_CHECK(cb_cl_tuning_lookup(&rt->info, "gemm_f32_opencl", "nosuchclass", params,
+                                 sizeof params, &src) == CB_ERR_UNSUPPORTED);
+
+    // The plan uses the entry for the shape's class, and says so.
+    const struct cb_kernel *k = cb_registry_find("gemm_f32_opencl");
+    struct cb_bench_opts o;
+    struct cb_result r;
+    struct cb_call c;
+    quick_opts(&o);
+    CB_CHECK(cb_shape_parse("30x20x10", &c) == CB_OK);
+    CB_CHECK(cb_bench_row(k, &c, 1, &o, &r) == CB_OK);
+    CB_CHECK_MSG(strstr(r.device, "reg:MR=6,VW=8,NV=1") && strstr(r.device, path), "%s",
+                 r.device);
+    cb_result_free(&r);
+
+    // A malformed file is a clear error naming it, not a silent default.
+    FILE *f = fopen(path, "w");
+    CB_CHECK(f != NULL);
+    fputs("vendor,device\n\"unterminated\n", f);
+    fclose(f);
+    CB_CHECK(cb_bench_row(k, &c, 1, &o, &r) == CB_ERR_PARSE);
+    CB_CHECK_MSG(strstr(r.note, path), "%.300s", r.note);
+    cb_result_free(&r);
+    // A bad parameter text in an entry is an error too.
+    unlink(path);
+    snprintf(e.params, sizeof e.params, "reg:MR=99");
+    CB_CHECK(cb_cl_tuning_save(path, &e, 1) == CB_OK);
+    CB_CHECK(cb_bench_row(k, &c, 1, &o, &r) == CB_ERR_PARSE);
+    cb_result_free(&r);
+    unlink(path);
+    unsetenv("CHIPBENCH_TUNING");
+}
+
+// Device time is recorded from profiling events beside wall time.
+static void test_device_time(void)
+{
+    if (!device_or_skip())
+        CB_SKIP("no OpenCL device: %s", cb_error_text());
+    const char *names[] = {"gemm_f32_opencl", "gemm_f32_clblast"};
+    for (int i = 0; i < 2; i++) {
+        const struct cb_kernel *k = cb_registry_find(names[i]);
+        if (!k)
+            continue;
+        struct cb_bench_opts o;
+        struct cb_result r;
+        struct cb_call c;
+        quick_opts(&o);
+        o.max_time_s = 0.05;
+        o.min_samples = 3;
+        CB_CHECK(cb_shape_parse("128x128x128", &c) == CB_OK);
+        CB_CHECK(cb_bench_row(k, &c, 1, &o, &r) == CB_OK);
+        CB_CHECK_MSG(r.device_time_ns > 0 && r.device_time_ns < 10 * r.m.st.max + 1e6,
+                     "%s device %g ns, wall median %g ns", names[i], r.device_time_ns,
+                     r.m.st.median);
+        CB_CHECK(strncmp(r.chip_class, "opencl:", 7) == 0);
+        cb_result_free(&r);
+    }
+}
+#endif
+
+int main(void)
+{
+#if CB_HAVE_OPENCL
+    // The user's own tuning file must not steer the tests.
+    unsetenv("CHIPBENCH_TUNING");
+    setenv("XDG_CACHE_HOME", "/nonexistent-chipbench-test", 1);
+    CB_RUN(test_device_resolve);
+    CB_RUN(test_params_text);
+    CB_RUN(test_variants_all_layouts);
+    CB_RUN(test_build_failure);
+    CB_RUN(test_tuning_file);
+    CB_RUN(test_device_time);
+#else
+    printf("SKIP test_opencl: built without OpenCL\n");
+    cb_t_skip++;
+#endif
+    return CB_TEST_END("test_opencl");
+}
