@@ -3,10 +3,12 @@
 
 extern const struct cb_bench cb_bench_gemm;
 extern const struct cb_bench cb_bench_attn;
+extern const struct cb_bench cb_bench_attn_bwd;
 
 static const struct cb_bench *const cb_benches[CB_OP_COUNT] = {
     [CB_OP_GEMM] = &cb_bench_gemm,
     [CB_OP_ATTN] = &cb_bench_attn,
+    [CB_OP_ATTN_BWD] = &cb_bench_attn_bwd,
 };
 
 const struct cb_bench *cb_bench_for(enum cb_op op)

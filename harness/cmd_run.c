@@ -47,7 +47,7 @@ static void run_usage(FILE *f)
         "usage: chipbench run [options]\n"
         "Verify, then time kernels over shapes and thread counts.\n\n"
         "  --suite NAME        shape set: quick (default without --shape), standard, gemm\n"
-        "  --op OP             gemm | attention\n"
+        "  --op OP             gemm | attention | attention_bwd\n"
         "  --kernel PAT[,PAT]  kernel name patterns, '*' and '?' wildcards (repeatable)\n"
         "  --dtype T           f32 | f16 | bf16\n"
         "  --shape S           GEMM MxNxK[:nn|nt|tn|tt][,lda=,ldb=,ldc=,alpha=,beta=]\n"
@@ -462,8 +462,11 @@ int cb_cmd_run(int argc, char **argv)
         for (int j = 0; j < nk; j++) {
             const struct cb_kernel *k = cb_registry_get(j);
             for (int t = 0; t < c->nthreads; t++)
-                total += k->op == c->shapes[s].op && kernel_selected(c, k) &&
+            {
+                struct cb_call as;
+                total += cb_shape_as_op(&c->shapes[s], k->op, &as) && kernel_selected(c, k) &&
                          !implicit_skip(c, k, c->threads[t]);
+            }
         }
     for (int j = 0; j < nk; j++)
         any |= kernel_selected(c, cb_registry_get(j));
@@ -501,26 +504,27 @@ int cb_cmd_run(int argc, char **argv)
         for (int t = 0; t < c->nthreads && !cb_interrupted; t++)
             for (int j = 0; j < nk && !cb_interrupted; j++) {
                 const struct cb_kernel *k = cb_registry_get(j);
-                if (k->op != c->shapes[s].op || !kernel_selected(c, k) ||
+                struct cb_call shape_k;  // the shape as this kernel's op sees it
+                if (!cb_shape_as_op(&c->shapes[s], k->op, &shape_k) || !kernel_selected(c, k) ||
                     implicit_skip(c, k, c->threads[t]))
                     continue;
                 struct cb_result *r = &rows[nrows];
                 char shape[160];
-                cb_shape_format(&c->shapes[s], shape, sizeof shape);
+                cb_shape_format(&shape_k, shape, sizeof shape);
                 fprintf(stderr, "[%d/%d] %s %s threads=%d\n", nrows + 1, total, k->name, shape,
                         c->threads[t]);
                 if (from_suite && k->backend == CB_BACKEND_REF && !named_exactly(c, k) &&
-                    cb_call_flops(&c->shapes[s]) > c->suite->ref_max_flops) {
+                    cb_call_flops(&shape_k) > c->suite->ref_max_flops) {
                     memset(r, 0, sizeof *r);
                     r->kernel = k;
-                    r->shape = c->shapes[s];
+                    r->shape = shape_k;
                     r->threads = c->threads[t];
                     r->status = CB_ERR_UNSUPPORTED;
                     snprintf(r->note, sizeof r->note, "reference kernel skipped in suites above "
                              "%.3g flops per call; name it with --kernel to run it",
                              c->suite->ref_max_flops);
                 } else {
-                    cb_bench_row(k, &c->shapes[s], c->threads[t], &c->opts, r);
+                    cb_bench_row(k, &shape_k, c->threads[t], &c->opts, r);
                 }
                 if (r->status == CB_ERR_INTERRUPTED) {
                     cb_result_free(r);

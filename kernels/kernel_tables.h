@@ -13,10 +13,6 @@ extern const struct cb_kernel cb_gemm_bf16_avx512_kernels[];
 extern const struct cb_kernel cb_attn_avx512_kernels[];
 #if CB_HAVE_NEON
 extern const struct cb_kernel cb_gemm_neon_kernels[];
-// Row softmax of the AVX-512 file, for the composed attention baseline; call
-// only when cb_cpu_features() has CB_ISA_GROUP_AVX512.
-float cb_softmax_row_avx512(float *x, int64_t n, int64_t ld);
-
 #endif
 extern const struct cb_kernel cb_gemm_openblas_kernels[];
 extern const struct cb_kernel cb_attn_openblas_kernels[];
@@ -24,6 +20,10 @@ extern const struct cb_kernel cb_gemm_onednn_kernels[];
 extern const struct cb_kernel cb_gemm_opencl_kernels[];
 extern const struct cb_kernel cb_gemm_clblast_kernels[];
 extern const struct cb_kernel cb_attn_opencl_kernels[];
+extern const struct cb_kernel cb_attn_bwd_ref_kernels[];
+extern const struct cb_kernel cb_attn_bwd_opencl_kernels[];
+extern const struct cb_kernel cb_attn_bwd_avx512_kernels[];
+extern const struct cb_kernel cb_attn_bwd_openblas_kernels[];
 
 // Row softmax of the AVX-512 file, for the composed attention baseline; call
 // only when cb_cpu_features() has CB_ISA_GROUP_AVX512.

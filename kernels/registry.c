@@ -15,6 +15,7 @@
 static const struct cb_kernel *const cb_tables[] = {
     cb_gemm_ref_kernels,
     cb_attn_ref_kernels,
+    cb_attn_bwd_ref_kernels,
 #if CB_HAVE_AVX2
     cb_gemm_avx2_kernels,
 #endif
@@ -22,6 +23,7 @@ static const struct cb_kernel *const cb_tables[] = {
     cb_gemm_avx512_kernels,
     cb_gemm_bf16_avx512_kernels,
     cb_attn_avx512_kernels,
+    cb_attn_bwd_avx512_kernels,
 #endif
 #if CB_HAVE_NEON
     cb_gemm_neon_kernels,
@@ -29,6 +31,7 @@ static const struct cb_kernel *const cb_tables[] = {
 #if CB_HAVE_OPENBLAS
     cb_gemm_openblas_kernels,
     cb_attn_openblas_kernels,
+    cb_attn_bwd_openblas_kernels,
 #endif
 #if CB_HAVE_ONEDNN
     cb_gemm_onednn_kernels,
@@ -36,6 +39,7 @@ static const struct cb_kernel *const cb_tables[] = {
 #if CB_HAVE_OPENCL
     cb_gemm_opencl_kernels,
     cb_attn_opencl_kernels,
+    cb_attn_bwd_opencl_kernels,
 #endif
 #if CB_HAVE_CLBLAST
     cb_gemm_clblast_kernels,
@@ -157,6 +161,7 @@ int cb_name_match(const char *p, const char *s)
 static const char *const op_names[CB_OP_COUNT] = {
     [CB_OP_GEMM] = "gemm",
     [CB_OP_ATTN] = "attention",
+    [CB_OP_ATTN_BWD] = "attention_bwd",
 };
 static const char *const dtype_names[CB_DTYPE_COUNT] = {
     [CB_DTYPE_F32] = "f32",
@@ -207,7 +212,12 @@ enum cb_status cb_op_parse(const char *s, enum cb_op *out)
         *out = CB_OP_ATTN;
         return CB_OK;
     }
-    return cb_set_error(CB_ERR_INVALID_ARG, "unknown op '%s' (gemm, attention)", s ? s : "");
+    if (s && strcmp(s, "attn_bwd") == 0) {
+        *out = CB_OP_ATTN_BWD;
+        return CB_OK;
+    }
+    return cb_set_error(CB_ERR_INVALID_ARG, "unknown op '%s' (gemm, attention, attention_bwd)",
+                        s ? s : "");
 }
 
 enum cb_status cb_dtype_parse(const char *s, enum cb_dtype *out)
@@ -229,7 +239,31 @@ double cb_call_flops(const struct cb_call *c)
     const struct cb_attn_args *a = &c->u.attn;
     double f = 4.0 * (double)a->batch * (double)a->heads * (double)a->seq_q *
                (double)a->seq_kv * (double)a->head_dim;
+    if (c->op == CB_OP_ATTN_BWD)
+        f *= 2.5;
     return a->causal ? f / 2 : f;
+}
+
+int cb_shape_as_op(const struct cb_call *shape, enum cb_op op, struct cb_call *out)
+{
+    int fits = shape->op == op ||
+               (shape->op == CB_OP_ATTN && op == CB_OP_ATTN_BWD) ||
+               (shape->op == CB_OP_ATTN_BWD && op == CB_OP_ATTN);
+    if (!fits)
+        return 0;
+    memset(out, 0, sizeof *out);
+    out->op = op;
+    if (op == CB_OP_GEMM) {
+        out->u.gemm = shape->u.gemm;
+        out->u.gemm.a = out->u.gemm.b = NULL;
+        out->u.gemm.c = NULL;
+    } else {
+        out->u.attn = shape->u.attn;
+        out->u.attn.q = out->u.attn.k = out->u.attn.v = NULL;
+        out->u.attn.o = NULL;
+        out->u.attn.lse = NULL;
+    }
+    return 1;
 }
 
 double cb_call_bytes(const struct cb_call *c, enum cb_dtype d)
@@ -245,5 +279,7 @@ double cb_call_bytes(const struct cb_call *c, enum cb_dtype d)
     const struct cb_attn_args *a = &c->u.attn;
     double qo = (double)a->batch * a->heads * a->seq_q * a->head_dim;
     double kv = (double)a->batch * a->kv_heads * a->seq_kv * a->head_dim;
+    if (c->op == CB_OP_ATTN_BWD)  // Q, O, dO, dQ; K, V, dK, dV; lse
+        return es * (4 * qo + 4 * kv) + 4.0 * a->batch * a->heads * a->seq_q;
     return es * (2 * qo + 2 * kv);
 }

@@ -19,13 +19,21 @@
 //          as in FlashAttention-2), so Lq == Lk is the usual lower triangle.
 //          lse (B,H,Lq), optional: natural-log log-sum-exp of the scaled
 //          scores per query row, for the backward pass.
+//   ATTN_BWD  the gradients of ATTN (FlashAttention-2 backward). Inputs: the
+//          forward's shape, Q, K, V, its output O and lse (both as produced
+//          by a forward kernel), and dO (B,H,Lq,D). Outputs: dQ (B,H,Lq,D),
+//          dK and dV (B,Hkv,Lk,D); with grouped-query attention dK and dV
+//          sum the contributions of all query heads of their group.
+//            P = exp(scale q.k - lse)   Di = sum_d dO_id O_id
+//            dV = P^T dO   dP = dO V^T   dS = P * (dP - Di)
+//            dQ = scale dS K   dK = scale dS^T Q
 #ifndef CHIPBENCH_CB_KERNEL_H
 #define CHIPBENCH_CB_KERNEL_H
 
 #include <stdint.h>
 #include "cb_status.h"
 
-enum cb_op { CB_OP_GEMM, CB_OP_ATTN, CB_OP_COUNT };
+enum cb_op { CB_OP_GEMM, CB_OP_ATTN, CB_OP_ATTN_BWD, CB_OP_COUNT };
 enum cb_dtype { CB_DTYPE_F32, CB_DTYPE_F16, CB_DTYPE_BF16, CB_DTYPE_COUNT };
 
 // Where a kernel runs / whose code it is. Closed set; names in registry.c.
@@ -59,6 +67,15 @@ struct cb_attn_args {
     float *lse;   // may be NULL
 };
 
+// Attention backward: the forward's arguments (o and lse are inputs here,
+// never written) plus the incoming gradient and the three outputs.
+struct cb_attn_bwd_args {
+    struct cb_attn_args fwd;   // shape, q, k, v, o (input), lse (input, required)
+    const void *dout;          // dO (B,H,Lq,D)
+    void *dq;                  // (B,H,Lq,D)
+    void *dk, *dv;             // (B,Hkv,Lk,D)
+};
+
 // Number of keys query row i sees: all Lk without a mask; with the causal
 // mask (bottom-right aligned) i + (Lk - Lq) + 1, clamped to [0, Lk]. The one
 // definition of the mask, shared by kernels and the float64 check.
@@ -75,9 +92,15 @@ struct cb_call {
     enum cb_op op;
     union {
         struct cb_gemm_args gemm;
-        struct cb_attn_args attn;
+        struct cb_attn_args attn;          // CB_OP_ATTN
+        struct cb_attn_bwd_args attn_bwd;  // CB_OP_ATTN_BWD (u.attn aliases .fwd)
     } u;
 };
+
+// Shapes are written per op family (cb_shape.h): an attention shape serves
+// both ATTN and ATTN_BWD kernels. Returns 1 and fills *out (data pointers
+// NULL) when `shape` can feed a kernel of `op`, else 0.
+int cb_shape_as_op(const struct cb_call *shape, enum cb_op op, struct cb_call *out);
 
 // Per-(shape, threads) setup, done outside the timed region. A plan may hold
 // workspaces, device buffers or library handles; it must not bind the data
@@ -154,6 +177,9 @@ int cb_dtype_size(enum cb_dtype d);
 // GEMM: 2*m*n*k flops; bytes = A + B read once, C written (and read if beta).
 // ATTN: 4*B*H*Lq*Lk*D, halved when causal (the FlashAttention convention);
 //       bytes = Q, K, V read once and O written once.
+// ATTN_BWD: 2.5x the forward (the five L x L x D products of FlashAttention-2's
+//       backward against the forward's two; recomputation is not counted);
+//       bytes = Q, K, V, O, dO, lse read once, dQ, dK, dV written once.
 double cb_call_flops(const struct cb_call *c);
 double cb_call_bytes(const struct cb_call *c, enum cb_dtype d);
 
