@@ -166,14 +166,12 @@ static enum cb_status choose_params(const struct cb_clrt *rt, int d, struct attn
 // Plan ----------------------------------------------------------------------
 
 struct attn_plan {
-    struct cb_clrt *rt;
+    struct cb_cl_plan base;  // first: the shared plan callbacks use it
     struct cb_attn_args a;  // shape only (pointers not kept)
     struct attn_params p;
-    char params_text[96], origin[64];
     cl_mem q, k, v, o, lse;
     cl_kernel kern;
     size_t gws, lws;
-    struct cb_cl_timing t;
 };
 
 static void attn_plan_free(void *plan)
@@ -181,9 +179,7 @@ static void attn_plan_free(void *plan)
     struct attn_plan *pl = plan;
     if (!pl)
         return;
-    if (pl->rt)
-        clFinish(pl->rt->queue);
-    cb_cl_timing_free(&pl->t);
+    cb_cl_plan_release(&pl->base);
     cl_mem *bufs[] = {&pl->q, &pl->k, &pl->v, &pl->o, &pl->lse};
     for (int i = 0; i < 5; i++)
         if (*bufs[i])
@@ -228,11 +224,11 @@ static enum cb_status attn_plan_make(const struct cb_kernel *k, const struct cb_
                                              "elements");
         goto out;
     }
-    CB_TRY(cb_clrt_open(req->device, &pl->rt));
-    struct cb_clrt *rt = pl->rt;
+    CB_TRY(cb_clrt_open(req->device, &pl->base.rt));
+    struct cb_clrt *rt = pl->base.rt;
     const int d = (int)a->head_dim;
-    CB_TRY(choose_params(rt, d, &pl->p, pl->origin, sizeof pl->origin));
-    params_str(&pl->p, pl->params_text, sizeof pl->params_text);
+    CB_TRY(choose_params(rt, d, &pl->p, pl->base.origin, sizeof pl->base.origin));
+    params_str(&pl->p, pl->base.params, sizeof pl->base.params);
     const struct attn_params *p = &pl->p;
 
     const int64_t bh = a->batch * a->heads, bkv = a->batch * a->kv_heads;
@@ -290,22 +286,13 @@ static enum cb_status attn_run(void *plan, const struct cb_call *call)
     (void)call;  // inputs live on the device since the plan
     struct attn_plan *pl = plan;
     cl_event ev;
-    cb_cl_timing_begin(&pl->t);
-    cl_int e = clEnqueueNDRangeKernel(pl->rt->queue, pl->kern, 1, NULL, &pl->gws, &pl->lws, 0,
+    cb_cl_timing_begin(&pl->base.t);
+    cl_int e = clEnqueueNDRangeKernel(pl->base.rt->queue, pl->kern, 1, NULL, &pl->gws, &pl->lws, 0,
                                       NULL, &ev);
     if (e != CL_SUCCESS)
         return cb_cl_fail(e, "clEnqueueNDRangeKernel(attn_fwd)");
-    cb_cl_timing_event(&pl->t, ev);
+    cb_cl_timing_event(&pl->base.t, ev);
     return CB_OK;
-}
-
-static enum cb_status attn_finish(void *plan)
-{
-    struct attn_plan *pl = plan;
-    cl_int e = clFinish(pl->rt->queue);
-    if (e != CL_SUCCESS)
-        return cb_cl_fail(e, "clFinish");
-    return cb_cl_timing_record(&pl->t);
 }
 
 static enum cb_status attn_readback(void *plan, const struct cb_call *call)
@@ -313,33 +300,9 @@ static enum cb_status attn_readback(void *plan, const struct cb_call *call)
     struct attn_plan *pl = plan;
     const struct cb_attn_args *a = &call->u.attn;
     const int64_t rows = a->batch * a->heads * a->seq_q;
-    enum cb_status s = cb_clrt_download(pl->rt, pl->o, a->o, rows, a->head_dim, a->head_dim);
+    enum cb_status s = cb_clrt_download(pl->base.rt, pl->o, a->o, rows, a->head_dim, a->head_dim);
     if (s == CB_OK && a->lse)
-        s = cb_clrt_download(pl->rt, pl->lse, a->lse, 1, rows, rows);
-    return s;
-}
-
-static double attn_device_ns(void *plan)
-{
-    struct attn_plan *pl = plan;
-    return cb_cl_timing_median(&pl->t);
-}
-
-static void attn_where(void *plan, char *device, int dlen, char *chip_class, int clen)
-{
-    struct attn_plan *pl = plan;
-    snprintf(device, (size_t)dlen, "%s [%s, %s]", pl->rt->label, pl->params_text, pl->origin);
-    snprintf(chip_class, (size_t)clen, "%s", pl->rt->chip_class);
-}
-
-static enum cb_status opencl_available(void)
-{
-    struct cb_ocl_device *d = NULL;
-    int n = 0;
-    enum cb_status s = cb_ocl_list(&d, &n);
-    free(d);
-    if (s == CB_OK && n == 0)
-        s = cb_set_error(CB_ERR_UNSUPPORTED, "no OpenCL device found");
+        s = cb_clrt_download(pl->base.rt, pl->lse, a->lse, 1, rows, rows);
     return s;
 }
 
@@ -350,14 +313,14 @@ const struct cb_kernel cb_attn_opencl_kernels[] = {
         .dtype = CB_DTYPE_F32,
         .backend = CB_BACKEND_OPENCL,
         .priority = 1,  // a device kernel is never the CPU's default
-        .available = opencl_available,
+        .available = cb_cl_available,
         .plan = attn_plan_make,
         .run = attn_run,
-        .finish = attn_finish,
+        .finish = cb_cl_plan_finish,
         .readback = attn_readback,
         .plan_free = attn_plan_free,
-        .where = attn_where,
-        .device_time_ns = attn_device_ns,
+        .where = cb_cl_plan_where,
+        .device_time_ns = cb_cl_plan_device_ns,
         .desc = "OpenCL f32 flash-attention forward (online softmax, local-memory K/V tiles)",
     },
     {.name = NULL},

@@ -496,3 +496,45 @@ enum cb_status cb_clrt_download(struct cb_clrt *rt, cl_mem buf, float *host, int
                                        0, pitch, 0, host, 0, NULL, NULL);
     return e == CL_SUCCESS ? CB_OK : cb_cl_fail(e, "clEnqueueReadBufferRect");
 }
+
+enum cb_status cb_cl_plan_finish(void *plan)
+{
+    struct cb_cl_plan *b = plan;
+    cl_int e = clFinish(b->rt->queue);
+    if (e != CL_SUCCESS)
+        return cb_cl_fail(e, "clFinish");
+    return cb_cl_timing_record(&b->t);
+}
+
+double cb_cl_plan_device_ns(void *plan)
+{
+    return cb_cl_timing_median(&((struct cb_cl_plan *)plan)->t);
+}
+
+void cb_cl_plan_where(void *plan, char *device, int dlen, char *chip_class, int clen)
+{
+    struct cb_cl_plan *b = plan;
+    if (b->origin[0])
+        snprintf(device, (size_t)dlen, "%s [%s, %s]", b->rt->label, b->params, b->origin);
+    else
+        snprintf(device, (size_t)dlen, "%s [%s]", b->rt->label, b->params);
+    snprintf(chip_class, (size_t)clen, "%s", b->rt->chip_class);
+}
+
+void cb_cl_plan_release(struct cb_cl_plan *b)
+{
+    if (b->rt)
+        clFinish(b->rt->queue);
+    cb_cl_timing_free(&b->t);
+}
+
+enum cb_status cb_cl_available(void)
+{
+    struct cb_ocl_device *d = NULL;
+    int n = 0;
+    enum cb_status s = cb_ocl_list(&d, &n);
+    free(d);
+    if (s == CB_OK && n == 0)
+        s = cb_set_error(CB_ERR_UNSUPPORTED, "no OpenCL device found");
+    return s;
+}

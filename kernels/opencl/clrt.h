@@ -86,6 +86,23 @@ enum cb_status cb_cl_timing_record(struct cb_cl_timing *t);
 double cb_cl_timing_median(struct cb_cl_timing *t);
 void cb_cl_timing_free(struct cb_cl_timing *t);
 
+// The head every OpenCL kernel plan starts with (first member), so that one
+// set of plan callbacks serves them all: finish (clFinish, then the call's
+// device time is recorded), device_time_ns, where, and availability.
+struct cb_cl_plan {
+    struct cb_clrt *rt;
+    struct cb_cl_timing t;
+    char params[160];  // parameter text for the CSV's device column
+    char origin[96];   // where the parameters came from; "" for libraries
+};
+enum cb_status cb_cl_plan_finish(void *plan);
+double cb_cl_plan_device_ns(void *plan);
+void cb_cl_plan_where(void *plan, char *device, int dlen, char *chip_class, int clen);
+// Release the timing state after waiting for the queue (plan_free's start).
+void cb_cl_plan_release(struct cb_cl_plan *b);
+// `available` of every OpenCL kernel: at least one device is present.
+enum cb_status cb_cl_available(void);
+
 // Upload a host matrix of `rows` rows with stride ld (only the used part,
 // (rows-1)*ld + cols floats) into a new device buffer (blocking).
 enum cb_status cb_clrt_upload(struct cb_clrt *rt, const float *host, int64_t rows,

@@ -197,15 +197,13 @@ struct operand {
 };
 
 struct gemm_plan {
-    struct cb_clrt *rt;
+    struct cb_cl_plan base;        // first: the shared plan callbacks use it
     struct cb_gemm_args g;         // shape only (pointers not kept)
     struct cb_cl_gemm_params p;
-    char params_text[160], origin[96];
     struct operand a, b;
     cl_mem c;
     cl_kernel gemm;
     size_t gws[2], lws[2];
-    struct cb_cl_timing t;
 };
 
 static void gemm_plan_free(void *plan)
@@ -213,9 +211,7 @@ static void gemm_plan_free(void *plan)
     struct gemm_plan *pl = plan;
     if (!pl)
         return;
-    if (pl->rt)
-        clFinish(pl->rt->queue);
-    cb_cl_timing_free(&pl->t);
+    cb_cl_plan_release(&pl->base);
     struct operand *ops[2] = {&pl->a, &pl->b};
     for (int i = 0; i < 2; i++) {
         if (ops[i]->pad)
@@ -244,7 +240,7 @@ static enum cb_status operand_setup(struct gemm_plan *pl, struct operand *o, cl_
         return CB_OK;
     }
     size_t bytes = (size_t)prow * (size_t)pcol * sizeof(float);
-    CB_TRY(cb_clrt_buffer(pl->rt, bytes, CL_MEM_READ_WRITE, &o->padded));
+    CB_TRY(cb_clrt_buffer(pl->base.rt, bytes, CL_MEM_READ_WRITE, &o->padded));
     CB_TRY(cb_clrt_kernel(padp, "pad_copy", &o->pad));
     // pad_copy's rows/cols are of the destination's orientation.
     int drows = trans ? cols : rows, dcols = trans ? rows : cols;
@@ -271,8 +267,8 @@ static enum cb_status gemm_plan_make(const struct cb_kernel *k, const struct cb_
     struct gemm_plan *pl = calloc(1, sizeof *pl);
     if (!pl)
         return cb_set_error(CB_ERR_NO_MEMORY, "GEMM plan");
-    CB_TRY(cb_clrt_open(req->device, &pl->rt));
-    struct cb_clrt *rt = pl->rt;
+    CB_TRY(cb_clrt_open(req->device, &pl->base.rt));
+    struct cb_clrt *rt = pl->base.rt;
     pl->g = *g;
     pl->g.a = pl->g.b = NULL;
     pl->g.c = NULL;
@@ -281,10 +277,10 @@ static enum cb_status gemm_plan_make(const struct cb_kernel *k, const struct cb_
         s = cb_set_error(CB_ERR_UNSUPPORTED, "OpenCL GEMM takes dimensions below 2^30");
         goto out;
     }
-    CB_TRY(choose_params(rt, g, &pl->p, pl->origin, sizeof pl->origin));
+    CB_TRY(choose_params(rt, g, &pl->p, pl->base.origin, sizeof pl->base.origin));
     CB_TRY(params_check(&pl->p));
     CB_TRY(cb_cl_gemm_fits(rt, &pl->p));
-    cb_cl_gemm_params_str(&pl->p, pl->params_text, sizeof pl->params_text);
+    cb_cl_gemm_params_str(&pl->p, pl->base.params, sizeof pl->base.params);
 
     const int m = (int)g->m, n = (int)g->n, kk = (int)g->k;
     const int lda = (int)g->lda, ldb = (int)g->ldb, ldc = (int)g->ldc;
@@ -380,10 +376,10 @@ static enum cb_status gemm_run(void *plan, const struct cb_call *call)
 {
     (void)call;  // inputs live on the device since the plan
     struct gemm_plan *pl = plan;
-    cl_command_queue q = pl->rt->queue;
+    cl_command_queue q = pl->base.rt->queue;
     cl_int e;
     cl_event ev;
-    cb_cl_timing_begin(&pl->t);
+    cb_cl_timing_begin(&pl->base.t);
     struct operand *ops[2] = {&pl->a, &pl->b};
     for (int i = 0; i < 2; i++) {
         if (!ops[i]->pad)
@@ -391,53 +387,20 @@ static enum cb_status gemm_run(void *plan, const struct cb_call *call)
         e = clEnqueueNDRangeKernel(q, ops[i]->pad, 2, NULL, ops[i]->pad_gws, NULL, 0, NULL, &ev);
         if (e != CL_SUCCESS)
             return cb_cl_fail(e, "clEnqueueNDRangeKernel(pad_copy)");
-        cb_cl_timing_event(&pl->t, ev);
+        cb_cl_timing_event(&pl->base.t, ev);
     }
     e = clEnqueueNDRangeKernel(q, pl->gemm, 2, NULL, pl->gws, pl->lws, 0, NULL, &ev);
     if (e != CL_SUCCESS)
         return cb_cl_fail(e, "clEnqueueNDRangeKernel(gemm)");
-    cb_cl_timing_event(&pl->t, ev);
+    cb_cl_timing_event(&pl->base.t, ev);
     return CB_OK;
-}
-
-static enum cb_status gemm_finish(void *plan)
-{
-    struct gemm_plan *pl = plan;
-    cl_int e = clFinish(pl->rt->queue);
-    if (e != CL_SUCCESS)
-        return cb_cl_fail(e, "clFinish");
-    return cb_cl_timing_record(&pl->t);
 }
 
 static enum cb_status gemm_readback(void *plan, const struct cb_call *call)
 {
     struct gemm_plan *pl = plan;
     const struct cb_gemm_args *g = &call->u.gemm;
-    return cb_clrt_download(pl->rt, pl->c, g->c, g->m, g->n, g->ldc);
-}
-
-static double gemm_device_ns(void *plan)
-{
-    struct gemm_plan *pl = plan;
-    return cb_cl_timing_median(&pl->t);
-}
-
-static void gemm_where(void *plan, char *device, int dlen, char *chip_class, int clen)
-{
-    struct gemm_plan *pl = plan;
-    snprintf(device, (size_t)dlen, "%s [%s, %s]", pl->rt->label, pl->params_text, pl->origin);
-    snprintf(chip_class, (size_t)clen, "%s", pl->rt->chip_class);
-}
-
-static enum cb_status opencl_available(void)
-{
-    struct cb_ocl_device *d = NULL;
-    int n = 0;
-    enum cb_status s = cb_ocl_list(&d, &n);
-    free(d);
-    if (s == CB_OK && n == 0)
-        s = cb_set_error(CB_ERR_UNSUPPORTED, "no OpenCL device found");
-    return s;
+    return cb_clrt_download(pl->base.rt, pl->c, g->c, g->m, g->n, g->ldc);
 }
 
 const struct cb_kernel cb_gemm_opencl_kernels[] = {
@@ -448,14 +411,14 @@ const struct cb_kernel cb_gemm_opencl_kernels[] = {
         .backend = CB_BACKEND_OPENCL,
         .priority = 1,  // a device kernel is never the CPU's default
         .max_threads = 1,  // one host thread drives the device
-        .available = opencl_available,
+        .available = cb_cl_available,
         .plan = gemm_plan_make,
         .run = gemm_run,
-        .finish = gemm_finish,
+        .finish = cb_cl_plan_finish,
         .readback = gemm_readback,
         .plan_free = gemm_plan_free,
-        .where = gemm_where,
-        .device_time_ns = gemm_device_ns,
+        .where = cb_cl_plan_where,
+        .device_time_ns = cb_cl_plan_device_ns,
         .desc = "OpenCL f32 GEMM, tiled (GPU) or register-tile (CPU) variant, autotuned",
     },
     {.name = NULL},
