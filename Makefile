@@ -153,6 +153,13 @@ $(BUILD)/tests/%: tests/%.c $(LIB) tests/cb_test.h
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests $< $(LIB) $(ALL_LDFLAGS) $(PKG_LIBS) $(LDLIBS) -o $@
 
+# The fake NVML library test_power loads through CHIPBENCH_NVML_LIB.
+$(BUILD)/tests/libfake_nvml.so: tests/fake_nvml.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) -std=gnu11 $(WARN) $(CFLAGS) -fPIC -shared $< -o $@
+$(BUILD)/tests/test_power: $(BUILD)/tests/libfake_nvml.so
+
 $(BUILD)/tools/%: scripts/%.c $(LIB)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"

@@ -27,6 +27,7 @@ void cb_bench_opts_default(struct cb_bench_opts *o)
     o->max_samples = 200;
     o->rotate = 1;
     o->seed = 1;
+    cb_power_opts_default(&o->power);
 }
 
 void cb_measure_free(struct cb_measure *m)
@@ -83,12 +84,22 @@ enum cb_status cb_measure_run(const struct cb_bench_opts *o, const struct cb_lau
         target = 1e6;
     if (o->min_samples > 0 && o->min_time_s / (2.0 * o->min_samples) * 1e9 > target)
         target = o->min_time_s / (2.0 * o->min_samples) * 1e9;
+    // Energy needs the window a source asks for (power.c): stretch samples
+    // so that half the sample cap covers it, then keep sampling until it has
+    // passed. Only with an active source; otherwise window is 0.
+    double window = l->power ? cb_power_min_window_s(l->power) : 0;
+    if (window > 0 && cap > 1 && 2.0 * window / cap * 1e9 > target)
+        target = 2.0 * window / cap * 1e9;
     int64_t iters = last > 0 && last < INT64_MAX ? (int64_t)ceil(target / (double)last) : 1;
     if (iters < 1)
         iters = 1;
     m->iters_per_sample = iters;
 
-    int64_t start = cb_now_ns();
+    if (l->power && cb_power_start(l->power) != CB_OK) {
+        cb_clear_error();  // the session says why; the row is timed anyway
+        window = 0;
+    }
+    int64_t start = cb_now_ns(), calls = 0;
     for (;;) {
         if (cb_interrupted) {
             m->stop_reason = "interrupted";
@@ -98,6 +109,7 @@ enum cb_status cb_measure_run(const struct cb_bench_opts *o, const struct cb_lau
         int64_t a = cb_now_ns();
         CB_TRY(run_n(l, &next, iters));
         int64_t b = cb_now_ns();
+        calls += iters;
         m->samples_ns[m->nsamples++] = (double)(b - a) / (double)iters;
         m->measured_s += (b - a) * 1e-9;
         CB_TRY(cb_stats_compute(m->samples_ns, m->nsamples, &m->st));
@@ -107,15 +119,30 @@ enum cb_status cb_measure_run(const struct cb_bench_opts *o, const struct cb_lau
             break;
         }
         if (m->nsamples >= o->min_samples && m->measured_s >= o->min_time_s &&
-            m->st.noise <= o->max_noise) {
+            m->st.noise <= o->max_noise && elapsed >= window) {
             m->stop_reason = "noise";
             break;
         }
         // Three samples at least, whatever the budget: statistics need them.
-        if (elapsed >= o->max_time_s && m->nsamples >= 3) {
+        if (elapsed >= o->max_time_s && m->nsamples >= 3 && elapsed >= window) {
             m->stop_reason = "time";
             break;
         }
+    }
+    // The sample cap came first: more launches, untimed but inside the power
+    // window (energy per call divides by every call in it).
+    while ((cb_now_ns() - start) * 1e-9 < window) {
+        if (cb_interrupted) {
+            m->stop_reason = "interrupted";
+            s = CB_ERR_INTERRUPTED;
+            goto out;
+        }
+        CB_TRY(run_n(l, &next, iters));
+        calls += iters;
+    }
+    if (l->power) {
+        cb_power_stop(l->power, &m->power);
+        m->power_calls = calls;
     }
 out:
     return s;
@@ -188,6 +215,7 @@ enum cb_status cb_bench_row(const struct cb_kernel *k, const struct cb_call *sha
     enum cb_status s = CB_OK;
     struct row_ctx c = {.k = k};
     struct cb_rng rng;
+    struct cb_power *pw = NULL;
 
     memset(r, 0, sizeof *r);
     r->kernel = k;
@@ -259,6 +287,17 @@ enum cb_status cb_bench_row(const struct cb_kernel *k, const struct cb_call *sha
     if (k->where && c.plan)
         k->where(c.plan, r->device, (int)sizeof r->device, r->chip_class,
                  (int)sizeof r->chip_class);
+    if (k->pci_bus && c.plan)
+        k->pci_bus(c.plan, r->pci_bus, (int)sizeof r->pci_bus);
+    if (o->power.enabled) {
+        // OpenCL rows are charged to their device's counter, unless the
+        // device is the CPU itself (PoCL): then to the packages, like CPU rows.
+        struct cb_power_target t = {0};
+        t.device = (k->backend == CB_BACKEND_OPENCL || k->backend == CB_BACKEND_CLBLAST) &&
+                   strncmp(r->chip_class, "opencl:cpu:", 11) != 0;
+        cb_strlcpy(t.pci_bus, r->pci_bus, sizeof t.pci_bus);
+        CB_TRY(cb_power_open(&o->power, &t, &pw));
+    }
 
     // Verify first: a wrong kernel gets no timing.
     c.bench->poison(c.data, 0);
@@ -270,7 +309,7 @@ enum cb_status cb_bench_row(const struct cb_kernel *k, const struct cb_call *sha
     CB_TRY(c.bench->verify(c.data, 0, &r->max_rel_err, &r->tolerance));
 
     struct cb_launcher l = {.launch = row_launch, .sync = k->finish ? row_sync : NULL,
-                            .ctx = &c};
+                            .ctx = &c, .power = pw};
     s = cb_measure_run(o, &l, &r->m);
     if (s == CB_ERR_INTERRUPTED)
         cb_set_error(s, "interrupted by signal");
@@ -279,8 +318,14 @@ enum cb_status cb_bench_row(const struct cb_kernel *k, const struct cb_call *sha
     r->device_time_ns = k->device_time_ns && c.plan ? k->device_time_ns(c.plan) : NAN;
     r->gflops = r->flops / r->m.st.median;
     r->gbytes_per_s = r->bytes / r->m.st.median;
+    if (r->m.power.source[0] && r->m.power.quality == CB_POWER_UNAVAILABLE) {
+        size_t n = strlen(r->note);
+        snprintf(r->note + n, sizeof r->note - n, "%spower unavailable: %s", n ? "; " : "",
+                 r->m.power.reason);
+    }
 
 out:
+    cb_power_close(pw);
     if (c.plan && k->plan_free)
         k->plan_free(c.plan);
     if (c.data)

@@ -15,6 +15,7 @@
 #include "chipbench/cb_cpu.h"
 #include "chipbench/cb_info.h"
 #include "chipbench/cb_ocl.h"
+#include "chipbench/cb_power.h"
 #include "chipbench/cb_status.h"
 #include "chipbench/cb_topo.h"
 #include "commands.h"
@@ -228,7 +229,7 @@ static void usage(FILE *f)
 {
     fputs("usage: chipbench info [--json]\n"
           "Print the chip-class fingerprint: build, host, CPU and usable ISA,\n"
-          "topology, BLAS and OpenCL devices.\n"
+          "topology, BLAS, OpenCL devices and energy sources.\n"
           "  --json      one JSON object instead of text\n"
           "  -h, --help  this help\n",
           f);
@@ -394,6 +395,43 @@ static void emit_opencl(struct em *e)
     free(devs);
 }
 
+// Every energy source found, readable or not (with why not), and a plain
+// statement when none is readable: rows then say "unavailable".
+static void emit_power(struct em *e)
+{
+    struct cb_power_opts o;
+    struct cb_power_info in[64];
+    cb_power_opts_default(&o);
+    o.enabled = 1;
+    int n = cb_power_list(&o, in, 64), readable = 0;
+    n = n > 64 ? 64 : n;
+    for (int i = 0; i < n; i++)
+        readable += in[i].readable;
+    em_open(e, "power", "Power");
+    em_i64(e, "readable_sources", "readable sources", readable);
+    if (!readable)
+        em_str(e, "summary", "summary",
+               "no readable energy counter or power sensor: rows get power_quality=unavailable");
+    em_arr_open(e, "sources");
+    for (int i = 0; i < n; i++) {
+        char title[256];
+        if (snprintf(title, sizeof title, "%s (%s): %s", in[i].source, in[i].target,
+                     in[i].readable ? "readable" : "unreadable") >= (int)sizeof title)
+            title[sizeof title - 1] = 0;
+        em_open(e, NULL, title);
+        em_str(e, "source", "source", in[i].source);
+        em_str(e, "scope", "scope", in[i].scope);
+        em_str(e, "target", "for", in[i].target);
+        em_str(e, "where", "where", in[i].where);
+        em_bool(e, "readable", "readable", in[i].readable);
+        em_str(e, "detail", in[i].readable ? "detail" : "why not", in[i].detail);
+        em_close(e, '}');
+    }
+    em_arr_close(e);
+    em_close(e, '}');
+    cb_power_shutdown();
+}
+
 int cb_cmd_info(int argc, char **argv)
 {
     struct em e;
@@ -424,6 +462,7 @@ int cb_cmd_info(int argc, char **argv)
     emit_topo(&e);
     emit_blas(&e);
     emit_opencl(&e);
+    emit_power(&e);
     if (e.json)
         fputs("\n}", e.f);
     fputc('\n', e.f);

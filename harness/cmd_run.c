@@ -13,6 +13,7 @@
 #include "chipbench/cb_bench.h"
 #include "chipbench/cb_cpu.h"
 #include "chipbench/cb_info.h"
+#include "chipbench/cb_power.h"
 #include "chipbench/cb_result_csv.h"
 #include "chipbench/cb_shape.h"
 #include "chipbench/cb_topo.h"
@@ -46,7 +47,8 @@ static void run_usage(FILE *f)
     fprintf(f,
         "usage: chipbench run [options]\n"
         "Verify, then time kernels over shapes and thread counts.\n\n"
-        "  --suite NAME        shape set: quick (default without --shape), standard, gemm\n"
+        "  --suite NAME        shape set: quick (default without --shape), standard, gemm,\n"
+        "                      attention (forward and backward kernels)\n"
         "  --op OP             gemm | attention | attention_bwd\n"
         "  --kernel PAT[,PAT]  kernel name patterns, '*' and '?' wildcards (repeatable)\n"
         "  --dtype T           f32 | f16 | bf16\n"
@@ -64,8 +66,15 @@ static void run_usage(FILE *f)
         "  --warmup S          untimed warm-up seconds (0.1)\n"
         "  --cache MODE        rotate (default: inputs rotate through >2x LLC) | hot\n"
         "  --seed N            input data seed (default: fresh each run, recorded)\n"
+        "  --power MODE        auto (default: energy from the counter of what the row runs\n"
+        "                      on, samples stretched to its minimum window) | off\n"
+        "  --power-cmd CMD     external meter: CMD prints \"TIME WATTS\" lines (TIME in\n"
+        "                      epoch seconds); integrated over each timed window\n"
+        "  --power-window S    minimum energy window in seconds (default: per source)\n"
+        "  --idle-seconds S    measure idle power once per source first (idle_power_w,\n"
+        "                      dynamic_energy_j); default 0: no idle measurement\n"
         "Environment: CHIPBENCH_ISA=avx2|avx512|ref|... caps the ISA; CHIPBENCH_KERNEL\n"
-        "forces the default kernel for its op.\n");
+        "forces the default kernel for its op; CHIPBENCH_POWER=off is --power off.\n");
 }
 
 static int usage_error(const char *fmt, const char *a, const char *b)
@@ -148,7 +157,8 @@ static int parse_args(int argc, char **argv, struct run_cfg *c, char **kernel_ar
         static const char *const opts[] = {
             "--suite", "--op", "--kernel", "--dtype", "--shape", "--threads", "--device",
             "--csv", "--min-time", "--max-time", "--max-noise", "--min-samples",
-            "--max-samples", "--warmup", "--cache", "--seed", NULL};
+            "--max-samples", "--warmup", "--cache", "--seed", "--power", "--power-cmd",
+            "--power-window", "--idle-seconds", NULL};
         int known = 0;
         for (int j = 0; opts[j]; j++)
             known |= !strcmp(name, opts[j]);
@@ -164,7 +174,8 @@ static int parse_args(int argc, char **argv, struct run_cfg *c, char **kernel_ar
         if (!strcmp(name, "--suite")) {
             c->suite = cb_suite_find(val);
             if (!c->suite)
-                return usage_error("unknown suite '%s' (quick, standard, gemm)%s", val, "");
+                return usage_error("unknown suite '%s' (quick, standard, gemm, attention)%s",
+                                   val, "");
         } else if (!strcmp(name, "--op")) {
             if (cb_op_parse(val, &c->op) != CB_OK)
                 return usage_error("%s%s", cb_error_text(), "");
@@ -215,6 +226,21 @@ static int parse_args(int argc, char **argv, struct run_cfg *c, char **kernel_ar
             if (strcmp(val, "rotate") && strcmp(val, "hot"))
                 return usage_error("--cache is rotate or hot, got '%s'%s", val, "");
             c->opts.rotate = !strcmp(val, "rotate");
+        } else if (!strcmp(name, "--power")) {
+            if (strcmp(val, "auto") && strcmp(val, "off"))
+                return usage_error("--power is auto or off, got '%s'%s", val, "");
+            c->opts.power.enabled = !strcmp(val, "auto");
+        } else if (!strcmp(name, "--power-cmd")) {
+            if (!*val)
+                return usage_error("--power-cmd needs a command%s%s", "", "");
+            c->opts.power.cmd = val;
+            c->opts.power.enabled = 1;
+        } else if (!strcmp(name, "--power-window")) {
+            if (parse_double_opt(name, val, 0, 86400, &c->opts.power.min_window_s))
+                return 2;
+        } else if (!strcmp(name, "--idle-seconds")) {
+            if (parse_double_opt(name, val, 0, 3600, &c->opts.power.idle_s))
+                return 2;
         } else if (!strcmp(name, "--seed")) {
             int64_t x;
             if (cb_parse_i64(val, 0, INT64_MAX, &x) != CB_OK)
@@ -553,6 +579,7 @@ int cb_cmd_run(int argc, char **argv)
 out:
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    cb_power_shutdown();  // NVML, counters, the --power-cmd child
     cb_csv_close(w);
     for (int i = 0; rows && i < nrows; i++)
         cb_result_free(&rows[i]);

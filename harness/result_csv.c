@@ -24,7 +24,7 @@ const char *const cb_result_columns[] = {
     "flops", "bytes", "gflops", "gbytes_per_s", "max_rel_err", "tolerance", "status", "note",
     "samples_ns",
     "energy_j", "avg_power_w", "gflops_per_w", "power_source", "power_scope", "power_quality",
-    "device_time_ns_median",
+    "device_time_ns_median", "idle_power_w", "dynamic_energy_j",
 };
 const int cb_result_ncolumns = (int)(sizeof cb_result_columns / sizeof cb_result_columns[0]);
 
@@ -173,10 +173,23 @@ enum cb_status cb_result_cells(const struct cb_context *ctx, const struct cb_res
         if (w.s == CB_OK)
             w.s = cb_strbuf_append(arena, "", 1);
     }
-    // Power columns: filled by the power issue; empty means not measured.
-    for (int i = 0; i < 6; i++)
-        put(&w, "");
+    // Energy (cb_power.h): all empty when it was not attempted (--power
+    // off); source, scope and quality (unavailable) when nothing could be
+    // read, the reason being in note; numbers only from a real reading.
+    const struct cb_power_result *pr = &r->m.power;
+    int tried = ok && pr->source[0];
+    int have = tried && pr->quality != CB_POWER_UNAVAILABLE && r->m.power_calls > 0;
+    double per_call = have ? pr->joules / (double)r->m.power_calls : NAN;
+    put_num(&w, "%.6g", per_call, have);
+    put_num(&w, "%.6g", pr->watts, have);
+    put_num(&w, "%.6g", r->flops * 1e-9 / per_call, have && r->flops > 0);
+    put(&w, tried ? pr->source : "");
+    put(&w, tried ? pr->scope : "");
+    put(&w, tried ? cb_power_quality_name(pr->quality) : "");
     put_num(&w, "%.1f", r->device_time_ns, ok && r->device_time_ns >= 0);
+    put_num(&w, "%.6g", pr->idle_watts, have);
+    put_num(&w, "%.6g", have ? (pr->joules - pr->idle_watts * pr->seconds) / (double)r->m.power_calls
+                             : NAN, have);
 
     if (w.s != CB_OK)
         return w.s;

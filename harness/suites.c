@@ -4,6 +4,7 @@
 // standard: the shapes a training step of a GPT-2-class model makes
 // (hidden 768/3072, 4096 for larger models) and square sizes 256-4096,
 // in all three transpose forms of forward and backward, plus attention.
+// gemm: GEMM only. attention: attention shapes only (forward and backward).
 #include <string.h>
 
 #include "chipbench/cb_shape.h"
@@ -49,6 +50,21 @@ static const char *const gemm_shapes[] = {
     NULL,
 };
 
+// Attention (forward and backward kernels alike: an attention shape serves
+// both ops): batch 1, 16 query heads with 16 (multi-head) or 4 (grouped-
+// query) kv heads, sequence 512-4096, head dim 64 and 128, causal or not.
+static const char *const attention_shapes[] = {
+#define C(h, s, d) "b=1,h=16,kvh=" #h ",s=" #s ",d=" #d ",causal=0", \
+                   "b=1,h=16,kvh=" #h ",s=" #s ",d=" #d ",causal=1"
+#define D(h, s) C(h, s, 64), C(h, s, 128)
+#define S(s) D(16, s), D(4, s)
+    S(512), S(1024), S(2048), S(4096),
+#undef S
+#undef D
+#undef C
+    NULL,
+};
+
 static const struct cb_suite suites[] = {
     {.name = "quick", .desc = "a few GEMM and attention shapes, minutes on 2 cores",
      .shapes = quick_shapes, .min_time_s = 0.3, .max_time_s = 1.5, .max_noise = 0.02,
@@ -59,6 +75,9 @@ static const struct cb_suite suites[] = {
     {.name = "gemm", .desc = "GEMM only: square 256-4096 and transformer shapes in nn/nt/tn, "
      "ours against OpenBLAS and oneDNN", .shapes = gemm_shapes, .min_time_s = 0.3,
      .max_time_s = 2.0, .max_noise = 0.02, .ref_max_flops = 0},
+    {.name = "attention", .desc = "attention forward and backward: s 512-4096, d 64/128, "
+     "causal 0/1, 16 heads with 16 or 4 kv heads", .shapes = attention_shapes,
+     .min_time_s = 0.2, .max_time_s = 1.0, .max_noise = 0.03, .ref_max_flops = 2.5e9},
     {.name = NULL},
 };
 

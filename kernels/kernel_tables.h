@@ -28,5 +28,9 @@ extern const struct cb_kernel cb_attn_bwd_openblas_kernels[];
 // Row softmax of the AVX-512 file, for the composed attention baseline; call
 // only when cb_cpu_features() has CB_ISA_GROUP_AVX512.
 float cb_softmax_row_avx512(float *x, int64_t n, int64_t ld);
+// Row pass of the AVX-512 attention backward, for the composed backward
+// baseline: s[0,n) = exp(s - lse), dp[0,n) = s (dp - di), both zero on
+// [n, ld). Same condition as above.
+void cb_attn_bwd_row_avx512(float *s, float *dp, int64_t n, int64_t ld, float lse, float di);
 
 #endif

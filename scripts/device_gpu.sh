@@ -1,25 +1,31 @@
 #!/bin/sh
-# device_gpu.sh: the one prepared run on a lent GPU machine (see
-# scripts/device_pack.sh for what must be carried there). It registers
-# NVIDIA's OpenCL driver with the ICD loader we carry, records the device,
-# autotunes the OpenCL GEMM within a fixed budget (every candidate verified
-# against float64 first), then benchmarks our kernels against CLBlast on the
-# same device in one run and writes CSVs and the tuning file to $OUT.
-# Budget: about 7 minutes in all; each step has its own timeout so a hang in
-# one cannot eat the others.
+# device_gpu.sh: the prepared run on a lent GPU machine (scripts/device_pack.sh
+# says what must be carried there). It registers NVIDIA's OpenCL driver with
+# the ICD loader we carry, records the device, then runs the steps named in
+# STEPS (default: all), each under its own timeout so a hang in one cannot eat
+# the others, writing CSVs and logs to $OUT:
+#   tune    autotune the OpenCL GEMM (TUNE_BUDGET seconds; every candidate is
+#           verified against float64 first) into $OUT/opencl-tuning.csv;
+#           without this step `run` uses the built-in entries
+#           (results/tuning/opencl.csv)
+#   gemm    ours vs CLBlast on the same device, one run
+#   attn    attention forward (and backward where built)
+#   energy  one long GEMM row with NVML energy while nvidia-smi samples power
+#           every 50 ms independently, for the cross-check
 #   DRY=1 sh scripts/device_gpu.sh   rehearses it here on PoCL with small sizes.
 set -u
 OUT=${OUT:-/tmp/chipbench-device}
 mkdir -p "$OUT"
 CB=${CB:-build-dev/chipbench}
+STEPS=${STEPS:-tune gemm attn energy}
 export LD_LIBRARY_PATH="$PWD/devlibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export CHIPBENCH_TUNING="$OUT/opencl-tuning.csv"
 log() { echo "== $(date -u +%H:%M:%S) $*"; }
+want() { case " $STEPS " in *" $1 "*) return 0;; esac; return 1; }
 
 if [ "${DRY:-0}" = 1 ]; then
     DEV=${DEV:-pthread}
-    BIG=512; MID=256; SMALL=128; TUNE_BUDGET=20; ATTN_L=256; ATTN_B=1
-    RUN_TIME="--min-time 0.2 --max-time 0.5"
+    BIG=512; MID=256; SMALL=128; TUNE_BUDGET=${TUNE_BUDGET:-20}; ATTN_L=256; ATTN_B=1
+    RUN_TIME="--min-time 0.2 --max-time 0.5"; ENERGY_TIME=2
 else
     # NVIDIA's OpenCL library, wherever this image keeps it.
     icd="$PWD/devlibs/icd"
@@ -35,35 +41,57 @@ else
     export OCL_ICD_VENDORS="$icd"
     DEV=${DEV:-NVIDIA}
     BIG=8192; MID=4096; SMALL=1024; TUNE_BUDGET=${TUNE_BUDGET:-140}; ATTN_L=4096; ATTN_B=8
-    RUN_TIME="--min-time 1 --max-time 3"
+    RUN_TIME="--min-time 1 --max-time 3"; ENERGY_TIME=15
 fi
 
 log "device"
 cat "${icd:-/nonexistent}/nvidia.icd" 2>/dev/null
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,power.limit --format=csv > "$OUT/nvidia-smi.csv" 2>&1
-"$CB" info > "$OUT/info.txt" 2>&1; tail -n 12 "$OUT/info.txt"
+"$CB" info > "$OUT/info.txt" 2>&1; tail -n 24 "$OUT/info.txt"
 "$CB" list > "$OUT/list.txt" 2>&1; grep -E 'opencl|clblast' "$OUT/list.txt"
 
-log "tune (budget ${TUNE_BUDGET}s)"
-timeout $((TUNE_BUDGET + 30)) "$CB" tune --device "$DEV" --budget "$TUNE_BUDGET" \
-    --shape ${SMALL}x${SMALL}x${SMALL} --shape ${MID}x${MID}x${MID} \
-    --out "$OUT/opencl-tuning.csv" > "$OUT/tune.txt" 2> "$OUT/tune-progress.txt"
-echo "tune exit $?"; cat "$OUT/tune.txt"
+if want tune; then
+    log "tune (budget ${TUNE_BUDGET}s)"
+    export CHIPBENCH_TUNING="$OUT/opencl-tuning.csv"
+    timeout $((TUNE_BUDGET + 30)) "$CB" tune --device "$DEV" --budget "$TUNE_BUDGET" \
+        --shape ${SMALL}x${SMALL}x${SMALL} --shape ${MID}x${MID}x${MID} \
+        --out "$OUT/opencl-tuning.csv" > "$OUT/tune.txt" 2> "$OUT/tune-progress.txt"
+    echo "tune exit $?"; cat "$OUT/tune.txt"
+fi
 
-log "gemm: ours vs CLBlast"
-timeout 200 "$CB" run --device "$DEV" --kernel gemm_f32_opencl,gemm_f32_clblast --threads 1 \
-    --shape ${BIG}x${BIG}x${BIG} --shape ${MID}x${MID}x${MID} --shape ${MID}x${MID}x${MID}:nt \
-    --shape ${MID}x${MID}x${MID}:tn --shape ${SMALL}x${SMALL}x${SMALL} \
-    $RUN_TIME --csv "$OUT/gpu-gemm.csv" 2>&1 | grep -v '^\['
-echo "gemm exit $?"
+if want gemm; then
+    log "gemm: ours vs CLBlast"
+    timeout 200 "$CB" run --device "$DEV" --kernel gemm_f32_opencl,gemm_f32_clblast --threads 1 \
+        --shape ${BIG}x${BIG}x${BIG} --shape ${MID}x${MID}x${MID} --shape ${MID}x${MID}x${MID}:nt \
+        --shape ${MID}x${MID}x${MID}:tn --shape ${SMALL}x${SMALL}x${SMALL} \
+        $RUN_TIME --csv "$OUT/gpu-gemm.csv" 2>&1 | grep -v '^\['
+    echo "gemm exit $?"
+fi
 
-if grep -q '^attn_f32_opencl .* yes' "$OUT/list.txt"; then
-    log "attention"
-    timeout 90 "$CB" run --device "$DEV" --kernel attn_f32_opencl --threads 1 \
+if want attn; then
+    log "attention forward and backward"
+    timeout 150 "$CB" run --device "$DEV" --kernel 'attn_f32_opencl,attn_bwd_f32_opencl' --threads 1 \
         --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=0 \
         --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=1 \
         --shape b=$ATTN_B,h=16,kvh=4,s=$ATTN_L,d=128,causal=1 \
         $RUN_TIME --csv "$OUT/gpu-attn.csv" 2>&1 | grep -v '^\['
     echo "attention exit $?"
+fi
+
+if want energy; then
+    log "energy: one long GEMM row, nvidia-smi sampling power every 50 ms beside it"
+    smi_pid=
+    if command -v nvidia-smi >/dev/null 2>&1; then
+        nvidia-smi --query-gpu=timestamp,power.draw --format=csv,noheader,nounits -lms 50 \
+            > "$OUT/smi-power.csv" 2>&1 &
+        smi_pid=$!
+    fi
+    date -u +%s.%N > "$OUT/energy-window.txt"
+    timeout 120 "$CB" run --device "$DEV" --kernel gemm_f32_opencl --threads 1 \
+        --shape ${BIG}x${BIG}x${BIG} --warmup 2 --min-time $ENERGY_TIME --max-time $ENERGY_TIME \
+        --max-noise 0 --csv "$OUT/gpu-energy.csv" 2>&1 | grep -v '^\['
+    echo "energy exit $?"
+    date -u +%s.%N >> "$OUT/energy-window.txt"
+    [ -n "$smi_pid" ] && kill "$smi_pid" 2>/dev/null
 fi
 log "done"

@@ -20,23 +20,25 @@ static void test_tables_sane(void)
 {
     int n = cb_registry_count();
     CB_CHECK(n >= 2);
-    int ref_gemm = 0, ref_attn = 0;
+    int ref_gemm = 0, ref_attn = 0, ref_attn_bwd = 0;
     for (int i = 0; i < n; i++) {
         const struct cb_kernel *k = cb_registry_get(i);
         CB_CHECK(k && k->name && k->run && k->desc);
         CB_CHECK_MSG(cb_registry_find(k->name) == k, "duplicate name %s", k->name);
         // Names follow <op>_<dtype>_<backend>...
         char prefix[64];
-        snprintf(prefix, sizeof prefix, "%s_%s_", k->op == CB_OP_GEMM ? "gemm" : "attn",
+        snprintf(prefix, sizeof prefix, "%s_%s_",
+                 k->op == CB_OP_GEMM ? "gemm" : k->op == CB_OP_ATTN_BWD ? "attn_bwd" : "attn",
                  cb_dtype_name(k->dtype));
         CB_CHECK_MSG(strncmp(k->name, prefix, strlen(prefix)) == 0, "%s", k->name);
         if (k->backend == CB_BACKEND_REF) {
             CB_CHECK(k->isa == 0 && k->priority == 0);
             ref_gemm += k->op == CB_OP_GEMM;
             ref_attn += k->op == CB_OP_ATTN;
+            ref_attn_bwd += k->op == CB_OP_ATTN_BWD;
         }
     }
-    CB_CHECK(ref_gemm >= 1 && ref_attn >= 1);  // a reference for every op
+    CB_CHECK(ref_gemm >= 1 && ref_attn >= 1 && ref_attn_bwd >= 1);  // a reference for every op
     for (int i = 0; i < n; i++) {  // ... and for every (op, dtype) that has kernels
         const struct cb_kernel *k = cb_registry_get(i), *r = NULL;
         for (int j = 0; j < n; j++) {

@@ -110,7 +110,7 @@ static void base_opts(struct cb_bench_opts *o)
 static void test_measure_known_spin(void)
 {
     struct spin s = {.ns = 200000};  // 200 us per launch
-    struct cb_launcher l = {spin_launch, spin_sync, &s};
+    struct cb_launcher l = {spin_launch, spin_sync, &s, NULL};
     struct cb_bench_opts o;
     struct cb_measure m;
     base_opts(&o);
@@ -131,7 +131,7 @@ static void test_measure_known_spin(void)
 static void test_measure_stop_rules(void)
 {
     struct spin s = {.ns = 100000};
-    struct cb_launcher l = {spin_launch, NULL, &s};
+    struct cb_launcher l = {spin_launch, NULL, &s, NULL};
     struct cb_bench_opts o;
     struct cb_measure m;
     // Noise can never be low enough: stops on time with >= 3 samples.
@@ -165,7 +165,7 @@ static void test_measure_stop_rules(void)
 static void test_measure_errors_and_interrupt(void)
 {
     struct spin s = {.ns = 1000, .fail_at = 5000};
-    struct cb_launcher l = {spin_launch, NULL, &s};
+    struct cb_launcher l = {spin_launch, NULL, &s, NULL};
     struct cb_bench_opts o;
     struct cb_measure m;
     base_opts(&o);

@@ -1,9 +1,10 @@
 // test_kernels.c: every registered kernel that runs here against the float64
 // reference, through the same set-up/poison/verify path the harness uses,
 // on odd shapes, every transpose, alpha/beta != (1, 0) and leading
-// dimensions wider than the rows. Deliberately broken kernels prove that
-// the checks fail when they should (dropped term, unwritten element, C read
-// when beta == 0, padding overwritten, wrong lse).
+// dimensions wider than the rows; attention backward kernels take the
+// attention shapes too (more of them in test_attn_bwd.c). Deliberately
+// broken kernels prove that the checks fail when they should (dropped term,
+// unwritten element, C read when beta == 0, padding overwritten, wrong lse).
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,16 +15,21 @@
 
 static uint64_t seed;
 
-// Run kernel k on one shape via the bench path; returns the verify status.
+// Run kernel k on one shape via the bench path (the shape converted to k's
+// op: attention_bwd kernels get the backward bench); returns the verify status.
 static enum cb_status check_one(const struct cb_kernel *k, const char *shape_text, int threads,
                                 double *err, double *tol)
 {
-    struct cb_call shape;
+    struct cb_call parsed, shape;
     struct cb_rng rng;
     void *data = NULL, *plan = NULL;
-    enum cb_status s = cb_shape_parse(shape_text, &shape);
+    enum cb_status s = cb_shape_parse(shape_text, &parsed);
     if (s != CB_OK)
         return s;
+    // An attention shape feeds forward and backward kernels alike.
+    if (!cb_shape_as_op(&parsed, k->op, &shape))
+        return cb_set_error(CB_ERR_INVALID_ARG, "%s does not fit %s kernel %s", shape_text,
+                            cb_op_name(k->op), k->name);
     const struct cb_bench *b = cb_bench_for(shape.op);
     cb_rng_seed(&rng, seed++);
     CB_TRY(b->check_shape(&shape));

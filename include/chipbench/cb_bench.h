@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 #include "cb_kernel.h"
+#include "cb_power.h"
 #include "cb_stats.h"
 #include "cb_util.h"
 
@@ -21,15 +22,19 @@ struct cb_bench_opts {
     int rotate;          // 1: rotate buffer copies so data is not cache-hot
     uint64_t seed;       // input data seed (recorded in the CSV)
     const char *device;  // --device text or NULL
+    struct cb_power_opts power;  // energy of the timed samples (cb_power.h)
 };
 void cb_bench_opts_default(struct cb_bench_opts *o);
 
 // A timed unit: launch(ctx, i) runs the i-th launch; sync(ctx), if set, waits
 // for asynchronous work and is called once at the end of every sample.
+// power, if set, is started when the timed samples start and stopped when
+// they end; the samples then last at least its minimum window.
 struct cb_launcher {
     enum cb_status (*launch)(void *ctx, int64_t i);
     enum cb_status (*sync)(void *ctx);
     void *ctx;
+    struct cb_power *power;
 };
 
 // What the sampling loop measured.
@@ -40,6 +45,8 @@ struct cb_measure {
     struct cb_stats st;   // over samples_ns
     const char *stop_reason;  // "noise", "time", "max_samples", "interrupted"
     double measured_s;    // total time inside samples
+    struct cb_power_result power;  // energy of the timed window
+    int64_t power_calls;  // launches inside that window (samples and padding)
 };
 
 // Warm-up, calibration and sampling (steps 2-4 above). Pure with respect to
@@ -66,6 +73,7 @@ struct cb_result {
     char device[160];           // device the row ran on (OpenCL), "" for the CPU
     char chip_class[160];       // "" = the CPU's chip class
     double device_time_ns;      // median device-side time per call (events); NAN if none
+    char pci_bus[32];           // device's PCI address (power attribution), "" if none
 };
 void cb_result_free(struct cb_result *r);
 

@@ -137,6 +137,9 @@ struct cb_kernel {
     // Optional (devices): the device the plan runs on, for the CSV's device
     // and chip_class columns.
     void (*where)(void *plan, char *device, int dlen, char *chip_class, int clen);
+    // Optional (devices): the device's PCI address ("0000:17:00.0"), "" when
+    // the driver does not tell; the power layer matches counters with it.
+    void (*pci_bus)(void *plan, char *buf, int len);
     // Optional (devices): median device-side time of one call in ns, from
     // profiling events of the timed launches; < 0 when the driver gave none.
     double (*device_time_ns)(void *plan);

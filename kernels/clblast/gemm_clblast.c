@@ -112,6 +112,7 @@ const struct cb_kernel cb_gemm_clblast_kernels[] = {
         .readback = clblast_readback,
         .plan_free = clblast_plan_free,
         .where = cb_cl_plan_where,
+        .pci_bus = cb_cl_plan_pci_bus,
         .device_time_ns = cb_cl_plan_device_ns,
         .desc = "CLBlast CLBlastSgemm on the OpenCL device (baseline)",
     },

@@ -320,6 +320,7 @@ const struct cb_kernel cb_attn_opencl_kernels[] = {
         .readback = attn_readback,
         .plan_free = attn_plan_free,
         .where = cb_cl_plan_where,
+        .pci_bus = cb_cl_plan_pci_bus,
         .device_time_ns = cb_cl_plan_device_ns,
         .desc = "OpenCL f32 flash-attention forward (online softmax, local-memory K/V tiles)",
     },

@@ -521,6 +521,12 @@ void cb_cl_plan_where(void *plan, char *device, int dlen, char *chip_class, int 
     snprintf(chip_class, (size_t)clen, "%s", b->rt->chip_class);
 }
 
+void cb_cl_plan_pci_bus(void *plan, char *buf, int len)
+{
+    struct cb_cl_plan *b = plan;
+    snprintf(buf, (size_t)len, "%s", b->rt->info.pci_bus);
+}
+
 void cb_cl_plan_release(struct cb_cl_plan *b)
 {
     if (b->rt)

@@ -98,6 +98,8 @@ struct cb_cl_plan {
 enum cb_status cb_cl_plan_finish(void *plan);
 double cb_cl_plan_device_ns(void *plan);
 void cb_cl_plan_where(void *plan, char *device, int dlen, char *chip_class, int clen);
+// The device's PCI address from cl_khr_pci_bus_info (or AMD's query), "" if none.
+void cb_cl_plan_pci_bus(void *plan, char *buf, int len);
 // Release the timing state after waiting for the queue (plan_free's start).
 void cb_cl_plan_release(struct cb_cl_plan *b);
 // `available` of every OpenCL kernel: at least one device is present.

@@ -418,6 +418,7 @@ const struct cb_kernel cb_gemm_opencl_kernels[] = {
         .readback = gemm_readback,
         .plan_free = gemm_plan_free,
         .where = cb_cl_plan_where,
+        .pci_bus = cb_cl_plan_pci_bus,
         .device_time_ns = cb_cl_plan_device_ns,
         .desc = "OpenCL f32 GEMM, tiled (GPU) or register-tile (CPU) variant, autotuned",
     },

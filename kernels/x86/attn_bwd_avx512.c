@@ -1,9 +1,501 @@
-// attn_bwd_avx512.c: PLACEHOLDER (empty table), being written.
-#include <stddef.h>
+// attn_bwd_avx512.c: flash-attention backward, f32, AVX-512F; compiled with
+// the AVX-512 flags only and selected at run time when CPUID and XCR0 allow it.
+//
+// attn_bwd_f32_avx512_flash (FlashAttention-2 backward, one pass, no atomics):
+// the unit of work is KB = 4 key blocks of BC = 48 keys of one kv head; its
+// owner thread walks every query row that sees them, for every query head of
+// the GQA group, in chunks of RCH rows (each chunk of Q, dO, dQ is reused by
+// the KB blocks while in L2: one block per sweep made GQA shapes stream the
+// group's rows from L3, 131 vs 211 GFLOP/s), recomputing P from lse:
+//   A  S = Q_c K_j^T, P = exp(scale S - lse)   8 rows x 48 keys register tile
+//      dP = dO_c V_j^T, dS = scale P (dP - Di)  (K_j^T, V_j^T packed D x 48);
+//      P and dS of the chunk go to two RCH x 48 strips (L1/L2 resident)
+//   B  dV_j += P^T dO_c, dK_j += dS^T Q_c      reduction over the chunk's rows
+//   C  dQ_c += dS K_j                           reduction over the 48 keys
+// so every (query, key) pair costs the five L x L x D products and nothing is
+// recomputed. dK_j/dV_j are owned by the block's thread; dQ rows are owned by
+// the thread that owns the whole group (threads over kv-head groups) or, when
+// there are too few groups for the threads, each thread sums into a private
+// dQ partial of the group (O(group Lq D)) that the threads reduce after a
+// barrier. Memory per thread: two D x 48 panels, two RCH x 48 strips, Di.
+// B and C run a register tile of MR rows x NV vectors of D (6x4, 8x3, 12x2,
+// 24x1: 24 zmm accumulators), chosen per chunk of D; every loop over the
+// register arrays is unrolled in full (GCC spills the accumulators otherwise).
+// Causal (bottom-right aligned, cb_attn_visible_keys): a key block starts at
+// its first query row that sees it; masked keys get P = dS = 0. Rows with
+// lse = -inf (they see no key) get P = 0. exp: the forward's exp512.
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "chipbench/cb_cpu.h"
 #include "chipbench/cb_kernel.h"
+#include "chipbench/cb_pool.h"
+#include "chipbench/cb_util.h"
 #include "../kernel_tables.h"
 
+#define BC 48    // keys per block (3 zmm)
+#define MA 8     // query rows per phase-A tile
+#define RCH 96   // query rows per chunk (multiple of 24 and of MA)
+#define KB 4     // key blocks per sweep over the query rows
+
+// 2^(x log2 e): 2^n (vscalefps) times a degree-6 polynomial on [-ln2/2, ln2/2],
+// about 2 ulp; clamped at -104 (exp underflows there). As in attn_avx512.c.
+static inline __m512 exp512(__m512 x)
+{
+    const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
+    const __m512 ln2_hi = _mm512_set1_ps(0.693359375f), ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
+    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT);
+    __m512 r = _mm512_fnmadd_ps(n, ln2_hi, x);
+    r = _mm512_fnmadd_ps(n, ln2_lo, r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+static inline __mmask16 left_mask(int64_t left)
+{
+    return left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+}
+
+// Row pass of the composed baseline: given the scaled scores s and dP = dO V^T
+// of one query row, s[0,n) = P = exp(s - lse) and dp[0,n) = dS = P (dP - di);
+// both are zero on [n, ld) (masked keys). n = 0 for a row that sees no key.
+void cb_attn_bwd_row_avx512(float *s, float *dp, int64_t n, int64_t ld, float lse, float di)
+{
+    if (lse == -INFINITY)
+        n = 0;
+    const __m512 vl = _mm512_set1_ps(lse), vd = _mm512_set1_ps(di);
+    int64_t j = 0;
+    for (; j < n; j += 16) {
+        const __mmask16 m = left_mask(n - j);
+        const __m512 p = _mm512_maskz_mov_ps(m, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), vl)));
+        const __m512 d = _mm512_mul_ps(p, _mm512_sub_ps(_mm512_maskz_loadu_ps(m, dp + j), vd));
+        _mm512_mask_storeu_ps(s + j, m, p);
+        _mm512_mask_storeu_ps(dp + j, m, d);
+    }
+    for (j = n; j < ld && (j & 15); j++)
+        s[j] = dp[j] = 0.0f;
+    for (; j + 16 <= ld; j += 16) {
+        _mm512_storeu_ps(s + j, _mm512_setzero_ps());
+        _mm512_storeu_ps(dp + j, _mm512_setzero_ps());
+    }
+    for (; j < ld; j++)
+        s[j] = dp[j] = 0.0f;
+}
+
+// c(MR rows, ldc; rows < nr, columns < left) += sum_t a[r*ars + t*ats] b[t*ldb + col]
+// over t < T and NV vectors of columns (the last ones masked by `left`).
+// a is broadcast, b read as vectors; MR x NV accumulators stay in registers.
+#define TILE_FN(MR, NV)                                                                      \
+    static void tile_##MR##x##NV(const float *a, int64_t ars, int64_t ats, const float *b,   \
+                                 int64_t ldb, int64_t T, float *c, int64_t ldc, int64_t nr,  \
+                                 int64_t left)                                               \
+    {                                                                                        \
+        __mmask16 mk[NV];                                                                    \
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) mk[v] = left_mask(left - 16 * v); \
+        __m512 acc[MR][NV];                                                                  \
+        _Pragma("GCC unroll 24") for (int r = 0; r < MR; r++)                                \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                             \
+                acc[r][v] = _mm512_setzero_ps();                                             \
+        for (int64_t t = 0; t < T; t++, a += ats, b += ldb) {                                \
+            __m512 bv[NV];                                                                   \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                             \
+                bv[v] = _mm512_maskz_loadu_ps(mk[v], b + 16 * v);                            \
+            _Pragma("GCC unroll 24") for (int r = 0; r < MR; r++) {                          \
+                const __m512 av = _mm512_set1_ps(a[r * ars]);                                \
+                _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                         \
+                    acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);                       \
+            }                                                                                \
+        }                                                                                    \
+        _Pragma("GCC unroll 24") for (int r = 0; r < MR; r++)                                \
+            if (r < nr)                                                                      \
+                _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) {                       \
+                    float *cp = c + r * ldc + 16 * v;                                        \
+                    _mm512_mask_storeu_ps(cp, mk[v],                                         \
+                        _mm512_add_ps(_mm512_maskz_loadu_ps(mk[v], cp), acc[r][v]));         \
+                }                                                                            \
+    }
+
+TILE_FN(6, 4)
+TILE_FN(8, 3)
+TILE_FN(12, 2)
+TILE_FN(24, 1)
+
+// Vectors of D taken by the next column chunk when `rem` vectors remain.
+static inline int chunk_nv(int64_t rem)
+{
+    return rem == 5 ? 3 : rem >= 4 ? 4 : (int)rem;
+}
+
+// c(rows, D) += A B as above over all D columns, rows split into tiles.
+// rows_are_a: the tile's rows index a with stride ars; the D columns come from b.
+static void gemm_cols(const float *a, int64_t ars, int64_t ats, const float *b, int64_t ldb,
+                      int64_t T, float *c, int64_t ldc, int64_t rows, int64_t D)
+{
+    for (int64_t x0 = 0; x0 < D;) {
+        const int nv = chunk_nv((D - x0 + 15) / 16);
+        const int64_t left = D - x0;
+        switch (nv) {
+        case 4:
+            for (int64_t r0 = 0; r0 < rows; r0 += 6)
+                tile_6x4(a + r0 * ars, ars, ats, b + x0, ldb, T, c + r0 * ldc + x0, ldc, rows - r0, left);
+            break;
+        case 3:
+            for (int64_t r0 = 0; r0 < rows; r0 += 8)
+                tile_8x3(a + r0 * ars, ars, ats, b + x0, ldb, T, c + r0 * ldc + x0, ldc, rows - r0, left);
+            break;
+        case 2:
+            for (int64_t r0 = 0; r0 < rows; r0 += 12)
+                tile_12x2(a + r0 * ars, ars, ats, b + x0, ldb, T, c + r0 * ldc + x0, ldc, rows - r0, left);
+            break;
+        default:
+            for (int64_t r0 = 0; r0 < rows; r0 += 24)
+                tile_24x1(a + r0 * ars, ars, ats, b + x0, ldb, T, c + r0 * ldc + x0, ldc, rows - r0, left);
+            break;
+        }
+        x0 += 16 * nv;
+    }
+}
+
+struct bwd_ws {        // one thread's workspace
+    float *kt, *vt;    // K_j^T, V_j^T of KB blocks: KB x D x BC
+    float *ps, *dss;   // P and dS strips: RCH x BC
+    float *di;         // Di of the group's rows: group * Lq
+    float *dqp;        // split mode: dQ partial of the group, group * Lq * D
+};
+
+struct bwd_plan {
+    struct cb_pool *pool;
+    int nt;
+    int split;         // 1: key blocks of each group dealt over threads (dQ partials)
+    struct bwd_ws *ws;
+    const struct cb_attn_bwd_args *a;
+};
+
+// Panel (D, BC) <- rows [j0, j0+nk) of X (Lk, D) transposed, zero beyond nk.
+static void pack_t(const float *x, int64_t j0, int64_t nk, int64_t D, float *xt)
+{
+    for (int64_t d = 0; d < D; d++) {
+        float *row = xt + d * BC;
+        int64_t k = 0;
+        for (; k < nk; k++)
+            row[k] = x[(j0 + k) * D + d];
+        for (; k < BC; k++)
+            row[k] = 0.0f;
+    }
+}
+
+// Phase A for rows [c0, c0+nrows) of one head and the key block at j0:
+// P and dS (scaled) into the strips, rows past nrows of the last tile zero.
+static void phase_a(const struct cb_attn_args *a, float scale, const float *q, const float *dout,
+                    const float *lse, const float *di, const float *kt, const float *vt,
+                    int64_t c0, int64_t nrows, int64_t j0, float *ps, float *dss)
+{
+    const int64_t D = a->head_dim;
+    const __m512 vscale = _mm512_set1_ps(scale);
+    for (int64_t r0 = 0; r0 < nrows; r0 += MA) {
+        const int64_t nr = nrows - r0 < MA ? nrows - r0 : MA;
+        const float *qr[MA], *dr[MA];
+        int64_t lim[MA];
+        float nl[MA], dd[MA];
+#pragma GCC unroll 8
+        for (int r = 0; r < MA; r++) {
+            const int64_t i = c0 + r0 + (r < nr ? r : 0);
+            qr[r] = q + i * D;
+            dr[r] = dout + i * D;
+            lim[r] = 0;
+            nl[r] = 0.0f;
+            dd[r] = 0.0f;
+            if (r < nr && lse[i] != -INFINITY) {
+                lim[r] = cb_attn_visible_keys(a, i) - j0;
+                nl[r] = -lse[i];
+                dd[r] = di[i];
+            }
+        }
+        float *pr = ps + r0 * BC, *dsr = dss + r0 * BC;
+        {
+            __m512 s[MA][3];
+#pragma GCC unroll 8
+            for (int r = 0; r < MA; r++)
+                s[r][0] = s[r][1] = s[r][2] = _mm512_setzero_ps();
+            const float *kp = kt;
+            for (int64_t x = 0; x < D; x++, kp += BC) {
+                const __m512 k0 = _mm512_loadu_ps(kp), k1 = _mm512_loadu_ps(kp + 16),
+                             k2 = _mm512_loadu_ps(kp + 32);
+#pragma GCC unroll 8
+                for (int r = 0; r < MA; r++) {
+                    const __m512 qv = _mm512_set1_ps(qr[r][x]);
+                    s[r][0] = _mm512_fmadd_ps(qv, k0, s[r][0]);
+                    s[r][1] = _mm512_fmadd_ps(qv, k1, s[r][1]);
+                    s[r][2] = _mm512_fmadd_ps(qv, k2, s[r][2]);
+                }
+            }
+#pragma GCC unroll 8
+            for (int r = 0; r < MA; r++) {
+                const __m512 vl = _mm512_set1_ps(nl[r]);
+#pragma GCC unroll 3
+                for (int c = 0; c < 3; c++) {
+                    const __mmask16 keep = left_mask(lim[r] - 16 * c);
+                    const __m512 p = _mm512_maskz_mov_ps(keep, exp512(_mm512_fmadd_ps(s[r][c], vscale, vl)));
+                    _mm512_storeu_ps(pr + r * BC + 16 * c, p);
+                }
+            }
+        }
+        {
+            __m512 s[MA][3];
+#pragma GCC unroll 8
+            for (int r = 0; r < MA; r++)
+                s[r][0] = s[r][1] = s[r][2] = _mm512_setzero_ps();
+            const float *vp = vt;
+            for (int64_t x = 0; x < D; x++, vp += BC) {
+                const __m512 v0 = _mm512_loadu_ps(vp), v1 = _mm512_loadu_ps(vp + 16),
+                             v2 = _mm512_loadu_ps(vp + 32);
+#pragma GCC unroll 8
+                for (int r = 0; r < MA; r++) {
+                    const __m512 dv = _mm512_set1_ps(dr[r][x]);
+                    s[r][0] = _mm512_fmadd_ps(dv, v0, s[r][0]);
+                    s[r][1] = _mm512_fmadd_ps(dv, v1, s[r][1]);
+                    s[r][2] = _mm512_fmadd_ps(dv, v2, s[r][2]);
+                }
+            }
+#pragma GCC unroll 8
+            for (int r = 0; r < MA; r++) {
+                const __m512 vd = _mm512_set1_ps(dd[r]);
+#pragma GCC unroll 3
+                for (int c = 0; c < 3; c++) {
+                    const __m512 p = _mm512_loadu_ps(pr + r * BC + 16 * c);
+                    const __m512 ds = _mm512_mul_ps(_mm512_mul_ps(p, vscale), _mm512_sub_ps(s[r][c], vd));
+                    _mm512_storeu_ps(dsr + r * BC + 16 * c, ds);
+                }
+            }
+        }
+    }
+}
+
+// Di = rowsum(dO * O) for n rows of D.
+static void compute_di(const float *dout, const float *o, int64_t n, int64_t D, float *di)
+{
+    for (int64_t i = 0; i < n; i++) {
+        __m512 acc = _mm512_setzero_ps();
+        for (int64_t x = 0; x < D; x += 16) {
+            const __mmask16 m = left_mask(D - x);
+            acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, dout + i * D + x),
+                                  _mm512_maskz_loadu_ps(m, o + i * D + x), acc);
+        }
+        di[i] = _mm512_reduce_add_ps(acc);
+    }
+}
+
+// Key blocks [kb0, kb0+nb) of group g (batch b, kv head kvh): zero and fill
+// their dK, dV rows and add their share of dQ into dq (the group's rows,
+// group * Lq x D). The query rows are swept once for all nb blocks, so each
+// chunk of Q, dO and dQ is reused nb times while it is in L2.
+static void key_blocks(const struct bwd_plan *pl, struct bwd_ws *w, int64_t g, int64_t kb0,
+                       int64_t nb, float *dq)
+{
+    const struct cb_attn_bwd_args *ba = pl->a;
+    const struct cb_attn_args *a = &ba->fwd;
+    const int64_t D = a->head_dim, Lq = a->seq_q, Lk = a->seq_kv;
+    const int64_t group = a->heads / a->kv_heads;
+    const int64_t b = g / a->kv_heads, kvh = g % a->kv_heads;
+    const int64_t h0 = b * a->heads + kvh * group;  // first query head of the group
+    const float scale = a->scale != 0.0f ? a->scale : 1.0f / sqrtf((float)D);
+    const int64_t j0 = kb0 * BC, jend = (kb0 + nb) * BC < Lk ? (kb0 + nb) * BC : Lk;
+    const float *kj = (const float *)a->k + g * Lk * D;
+    const float *vj = (const float *)a->v + g * Lk * D;
+    float *dk = (float *)ba->dk + g * Lk * D;
+    float *dv = (float *)ba->dv + g * Lk * D;
+    int64_t first[KB];  // first query row that sees each block
+
+    memset(dk + j0 * D, 0, (size_t)((jend - j0) * D) * sizeof *dk);
+    memset(dv + j0 * D, 0, (size_t)((jend - j0) * D) * sizeof *dv);
+    for (int64_t u = 0; u < nb; u++) {
+        const int64_t ju = j0 + u * BC, nk = jend - ju < BC ? jend - ju : BC;
+        pack_t(kj, ju, nk, D, w->kt + u * D * BC);
+        pack_t(vj, ju, nk, D, w->vt + u * D * BC);
+        // vis(i) > ju <=> i >= ju - (Lk - Lq)
+        first[u] = a->causal ? ju - (Lk - Lq) : 0;
+        first[u] = first[u] < 0 ? 0 : first[u];
+    }
+    for (int64_t hh = 0; hh < group; hh++) {
+        const float *q = (const float *)a->q + (h0 + hh) * Lq * D;
+        const float *dout = (const float *)ba->dout + (h0 + hh) * Lq * D;
+        const float *lse = a->lse + (h0 + hh) * Lq;
+        const float *di = w->di + hh * Lq;
+        float *dqh = dq + hh * Lq * D;
+        for (int64_t c0 = first[0]; c0 < Lq; c0 += RCH) {
+            const int64_t cend = c0 + RCH < Lq ? c0 + RCH : Lq;
+            for (int64_t u = 0; u < nb; u++) {
+                const int64_t ju = j0 + u * BC, nk = jend - ju < BC ? jend - ju : BC;
+                const int64_t r0 = c0 > first[u] ? c0 : first[u];
+                if (r0 >= cend)
+                    continue;
+                const int64_t nrows = cend - r0;
+                phase_a(a, scale, q, dout, lse, di, w->kt + u * D * BC, w->vt + u * D * BC, r0,
+                        nrows, ju, w->ps, w->dss);
+                // B: dV_j(nk, D) += P^T dO_c, dK_j += dS^T Q_c (tile rows = keys)
+                gemm_cols(w->ps, 1, BC, dout + r0 * D, D, nrows, dv + ju * D, D, nk, D);
+                gemm_cols(w->dss, 1, BC, q + r0 * D, D, nrows, dk + ju * D, D, nk, D);
+                // C: dQ_c(nrows, D) += dS K_j (tile rows = queries)
+                gemm_cols(w->dss, BC, 1, kj + ju * D, D, nk, dqh + r0 * D, D, nrows, D);
+            }
+        }
+    }
+}
+
+static void bwd_thread(void *arg, int tid, int nt)
+{
+    struct bwd_plan *pl = arg;
+    const struct cb_attn_bwd_args *ba = pl->a;
+    const struct cb_attn_args *a = &ba->fwd;
+    const int64_t D = a->head_dim, Lq = a->seq_q, Lk = a->seq_kv;
+    const int64_t group = a->heads / a->kv_heads, ngroups = a->batch * a->kv_heads;
+    const int64_t nkb = (Lk + BC - 1) / BC;
+    const int64_t grows = group * Lq;  // query rows of a group (all its heads)
+    struct bwd_ws *w = &pl->ws[tid];
+
+    for (int64_t g = pl->split ? 0 : tid; g < ngroups; g += pl->split ? 1 : nt) {
+        const int64_t b = g / a->kv_heads, kvh = g % a->kv_heads;
+        const int64_t h0 = b * a->heads + kvh * group;
+        const float *o = (const float *)a->o + h0 * Lq * D;
+        const float *dout = (const float *)ba->dout + h0 * Lq * D;
+        float *dq = (float *)ba->dq + h0 * Lq * D;
+        compute_di(dout, o, grows, D, w->di);
+        if (!pl->split) {
+            memset(dq, 0, (size_t)(grows * D) * sizeof *dq);
+            for (int64_t kb = 0; kb < nkb; kb += KB)
+                key_blocks(pl, w, g, kb, nkb - kb < KB ? nkb - kb : KB, dq);
+            continue;
+        }
+        // Units of sb key blocks (fewer than KB when there are few blocks)
+        // dealt zig-zag: 0 1 .. nt-1 nt-1 .. 1 0 0 1 .. (balances a causal ramp).
+        memset(w->dqp, 0, (size_t)(grows * D) * sizeof *w->dqp);
+        int64_t sb = nkb / (2 * nt);
+        sb = sb < 1 ? 1 : sb > KB ? KB : sb;
+        for (int64_t un = 0; un * sb < nkb; un++) {
+            const int64_t p = un % (2 * nt), owner = p < nt ? p : 2 * nt - 1 - p;
+            if (owner == tid)
+                key_blocks(pl, w, g, un * sb, nkb - un * sb < sb ? nkb - un * sb : sb, w->dqp);
+        }
+        cb_pool_barrier(pl->pool);
+        // dQ rows of the group split evenly over the threads: sum the partials.
+        const int64_t per = (grows + nt - 1) / nt, r0 = tid * per;
+        const int64_t r1 = r0 + per < grows ? r0 + per : grows;
+        for (int64_t r = r0; r < r1; r++)
+            for (int64_t x = 0; x < D; x += 16) {
+                const __mmask16 m = left_mask(D - x);
+                __m512 s = _mm512_setzero_ps();
+                for (int t = 0; t < nt; t++)
+                    s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, pl->ws[t].dqp + r * D + x));
+                _mm512_mask_storeu_ps(dq + r * D + x, m, s);
+            }
+        cb_pool_barrier(pl->pool);  // partials are reused by the next group
+    }
+}
+
+static void bwd_plan_free(void *plan)
+{
+    struct bwd_plan *pl = plan;
+    if (!pl)
+        return;
+    for (int i = 0; pl->ws && i < pl->nt; i++) {
+        cb_free(pl->ws[i].kt);
+        cb_free(pl->ws[i].vt);
+        cb_free(pl->ws[i].ps);
+        cb_free(pl->ws[i].dss);
+        cb_free(pl->ws[i].di);
+        cb_free(pl->ws[i].dqp);
+    }
+    free(pl->ws);
+    cb_pool_free(pl->pool);
+    free(pl);
+}
+
+static float *ws_alloc(int64_t n)
+{
+    float *p = cb_alloc_array((size_t)(n > 0 ? n : 1), sizeof(float));
+    if (p)
+        memset(p, 0, (size_t)(n > 0 ? n : 1) * sizeof *p);
+    return p;
+}
+
+static enum cb_status bwd_plan_create(const struct cb_kernel *k, const struct cb_plan_req *req,
+                                      void **plan)
+{
+    const struct cb_attn_args *a = &req->shape->u.attn_bwd.fwd;
+    enum cb_status s = CB_OK;
+    struct bwd_plan *pl = calloc(1, sizeof *pl);
+    if (!pl)
+        return cb_set_error(CB_ERR_NO_MEMORY, "attention backward plan");
+    pl->nt = req->threads;
+    if ((s = cb_pool_create(req->threads, &pl->pool)) != CB_OK)
+        goto out;
+    const int64_t D = a->head_dim, group = a->heads / a->kv_heads;
+    const int64_t ngroups = a->batch * a->kv_heads, grows = group * a->seq_q;
+    // Whole groups per thread when they split evenly enough; else the key
+    // blocks of each group are dealt over the threads (dQ partials).
+    pl->split = pl->nt > 1 && !(ngroups % pl->nt == 0 || ngroups >= 4 * pl->nt);
+    pl->ws = calloc((size_t)pl->nt, sizeof *pl->ws);
+    if (!pl->ws) {
+        s = cb_set_error(CB_ERR_NO_MEMORY, "attention backward plan");
+        goto out;
+    }
+    for (int i = 0; i < pl->nt; i++) {
+        struct bwd_ws *w = &pl->ws[i];
+        w->kt = ws_alloc(KB * D * BC);
+        w->vt = ws_alloc(KB * D * BC);
+        w->ps = ws_alloc(RCH * BC);
+        w->dss = ws_alloc(RCH * BC);
+        w->di = ws_alloc(grows);
+        if (pl->split)
+            w->dqp = ws_alloc(grows * D);
+        if (!w->kt || !w->vt || !w->ps || !w->dss || !w->di || (pl->split && !w->dqp)) {
+            s = cb_set_error(CB_ERR_NO_MEMORY, "attention backward workspace (dQ partial %lld x "
+                             "%lld floats)", (long long)grows, (long long)D);
+            goto out;
+        }
+    }
+out:
+    if (s != CB_OK) {
+        bwd_plan_free(pl);
+        pl = NULL;
+    }
+    *plan = pl;
+    return s;
+}
+
+static enum cb_status bwd_run(void *plan, const struct cb_call *call)
+{
+    struct bwd_plan *pl = plan;
+    pl->a = &call->u.attn_bwd;
+    if (!pl->a->fwd.lse)
+        return cb_set_error(CB_ERR_INVALID_ARG, "attention backward needs the forward's lse");
+    cb_pool_run(pl->pool, bwd_thread, pl);
+    return CB_OK;
+}
+
 const struct cb_kernel cb_attn_bwd_avx512_kernels[] = {
+    {
+        .name = "attn_bwd_f32_avx512_flash",
+        .op = CB_OP_ATTN_BWD,
+        .dtype = CB_DTYPE_F32,
+        .backend = CB_BACKEND_AVX512,
+        .isa = CB_ISA_GROUP_AVX512,
+        .priority = 20,
+        .plan = bwd_plan_create,
+        .run = bwd_run,
+        .plan_free = bwd_plan_free,
+        .desc = "flash attention backward: P recomputed from lse per 48-key block, dK/dV per "
+                "block, dQ per thread, O(L*D) memory, pinned threads",
+    },
     {.name = NULL},
 };
