@@ -51,6 +51,24 @@ static void test_device_resolve(void)
     CB_CHECK(cb_clrt_resolve("", d, 1, &ix) == CB_OK && ix == 0);
 }
 
+// Every device kernel must hand the harness what device rows need: results
+// home (finish, readback), the device and its counter (where, pci_bus) and
+// the event time; a kernel missing one loses its energy or device columns.
+static void test_device_kernel_hooks(void)
+{
+    int n = 0;
+    for (int i = 0; i < cb_registry_count(); i++) {
+        const struct cb_kernel *k = cb_registry_get(i);
+        if (k->backend != CB_BACKEND_OPENCL && k->backend != CB_BACKEND_CLBLAST)
+            continue;
+        n++;
+        CB_CHECK_MSG(k->finish && k->readback && k->where && k->pci_bus && k->device_time_ns &&
+                         k->available && k->max_threads == 1,
+                     "%s lacks a device hook", k->name);
+    }
+    CB_CHECK(n >= 4);
+}
+
 static void test_params_text(void)
 {
     struct cb_cl_gemm_params p;
@@ -282,6 +300,7 @@ int main(void)
     // The user's own tuning file must not steer the tests.
     unsetenv("CHIPBENCH_TUNING");
     setenv("XDG_CACHE_HOME", "/nonexistent-chipbench-test", 1);
+    CB_RUN(test_device_kernel_hooks);
     CB_RUN(test_device_resolve);
     CB_RUN(test_params_text);
     CB_RUN(test_variants_all_layouts);

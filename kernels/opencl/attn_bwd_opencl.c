@@ -465,6 +465,7 @@ const struct cb_kernel cb_attn_bwd_opencl_kernels[] = {
         .plan_free = bwd_plan_free,
         .where = cb_cl_plan_where,
         .device_time_ns = cb_cl_plan_device_ns,
+        .pci_bus = cb_cl_plan_pci_bus,
         .desc = "OpenCL f32 flash-attention backward (dQ, then dK/dV per key block; no atomics)",
     },
     {.name = NULL},

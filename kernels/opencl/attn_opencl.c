@@ -313,6 +313,7 @@ const struct cb_kernel cb_attn_opencl_kernels[] = {
         .dtype = CB_DTYPE_F32,
         .backend = CB_BACKEND_OPENCL,
         .priority = 1,  // a device kernel is never the CPU's default
+        .max_threads = 1,  // one host thread drives the device
         .available = cb_cl_available,
         .plan = attn_plan_make,
         .run = attn_run,
