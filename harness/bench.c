@@ -193,6 +193,32 @@ static int64_t mem_available_bytes(void)
     return pages > 0 && psz > 0 ? (int64_t)pages * psz : 0;
 }
 
+// Peak resident memory of the row: the kernel's workspace plus the
+// benchmark's buffers. Linux resets the high-water mark (VmHWM) when "5" is
+// written to /proc/self/clear_refs; without that the peak would be the
+// process's lifetime maximum, so the row reports nothing instead.
+static int rss_peak_reset(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f)
+        return 0;
+    int ok = fputs("5", f) >= 0;
+    return fclose(f) == 0 && ok;
+}
+
+static double rss_peak_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %lf kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb * 1024.0;
+}
+
 static void stamp_now(char *buf, size_t len)
 {
     time_t t = time(NULL);
@@ -277,6 +303,7 @@ enum cb_status cb_bench_row(const struct cb_kernel *k, const struct cb_call *sha
     if (cb_topo_bind_process(on_device ? cb_topo_get()->cores : threads) != CB_OK)
         cb_clear_error();  // binding is best effort; unpinned rows still run
 
+    int rss_reset = rss_peak_reset();
     cb_rng_seed(&rng, o->seed);
     CB_TRY(c.bench->setup(shape, k->dtype, c.nbuf, &rng, &c.data));
     if (k->plan) {
@@ -316,6 +343,7 @@ enum cb_status cb_bench_row(const struct cb_kernel *k, const struct cb_call *sha
     if (s != CB_OK)
         goto out;
     r->device_time_ns = k->device_time_ns && c.plan ? k->device_time_ns(c.plan) : NAN;
+    r->peak_rss_bytes = rss_reset ? rss_peak_bytes() : 0;
     r->gflops = r->flops / r->m.st.median;
     r->gbytes_per_s = r->bytes / r->m.st.median;
     if (r->m.power.source[0] && r->m.power.quality == CB_POWER_UNAVAILABLE) {

@@ -24,7 +24,7 @@ const char *const cb_result_columns[] = {
     "flops", "bytes", "gflops", "gbytes_per_s", "max_rel_err", "tolerance", "status", "note",
     "samples_ns",
     "energy_j", "avg_power_w", "gflops_per_w", "power_source", "power_scope", "power_quality",
-    "device_time_ns_median", "idle_power_w", "dynamic_energy_j",
+    "device_time_ns_median", "idle_power_w", "dynamic_energy_j", "peak_rss_bytes",
 };
 const int cb_result_ncolumns = (int)(sizeof cb_result_columns / sizeof cb_result_columns[0]);
 
@@ -190,6 +190,7 @@ enum cb_status cb_result_cells(const struct cb_context *ctx, const struct cb_res
     put_num(&w, "%.6g", pr->idle_watts, have);
     put_num(&w, "%.6g", have ? (pr->joules - pr->idle_watts * pr->seconds) / (double)r->m.power_calls
                              : NAN, have);
+    put_num(&w, "%.0f", r->peak_rss_bytes, r->peak_rss_bytes > 0);
 
     if (w.s != CB_OK)
         return w.s;

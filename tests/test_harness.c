@@ -182,6 +182,34 @@ static void test_measure_errors_and_interrupt(void)
 }
 
 // The full row path: a real kernel, verification, rotation and statistics.
+// Peak RSS per row: the composed attention baseline materializes an Lq x Lk
+// score matrix (16 MiB at L = 2048) that the one-row reference never holds.
+static void test_peak_rss(void)
+{
+    const struct cb_kernel *ref = cb_registry_find("attn_f32_ref");
+    const struct cb_kernel *blas = cb_registry_find("attn_f32_openblas");
+    if (!blas || cb_kernel_usable(blas) != CB_OK)
+        CB_SKIP("no OpenBLAS attention baseline here");
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f)
+        CB_SKIP("no /proc/self/clear_refs: peak RSS cannot be reset");
+    fclose(f);
+    struct cb_call shape = {.op = CB_OP_ATTN};
+    shape.u.attn = (struct cb_attn_args){.batch = 1, .heads = 1, .kv_heads = 1, .seq_q = 2048,
+                                         .seq_kv = 2048, .head_dim = 8};
+    struct cb_bench_opts o;
+    struct cb_result a, b;
+    base_opts(&o);
+    o.rotate = 0;
+    CB_CHECK(cb_bench_row(ref, &shape, 1, &o, &a) == CB_OK);
+    CB_CHECK(cb_bench_row(blas, &shape, 1, &o, &b) == CB_OK);
+    CB_CHECK(a.peak_rss_bytes > 0 && b.peak_rss_bytes > 0);
+    CB_CHECK_MSG(b.peak_rss_bytes - a.peak_rss_bytes > 0.9 * 2048.0 * 2048 * 4,
+                 "peak RSS ref %.0f, composed %.0f", a.peak_rss_bytes, b.peak_rss_bytes);
+    cb_result_free(&a);
+    cb_result_free(&b);
+}
+
 static void test_bench_row(void)
 {
     const struct cb_kernel *k = cb_registry_find("gemm_f32_ref");
@@ -221,6 +249,7 @@ static void test_bench_row(void)
 int main(void)
 {
     CB_RUN(test_error_wrapping);
+    CB_RUN(test_peak_rss);
     CB_RUN(test_stats_known);
     CB_RUN(test_stats_ci_ranks);
     CB_RUN(test_stats_rejects);

@@ -73,6 +73,7 @@ struct cb_result {
     char device[160];           // device the row ran on (OpenCL), "" for the CPU
     char chip_class[160];       // "" = the CPU's chip class
     double device_time_ns;      // median device-side time per call (events); NAN if none
+    double peak_rss_bytes;      // process peak resident memory during the row; 0 unknown
     char pci_bus[32];           // device's PCI address (power attribution), "" if none
 };
 void cb_result_free(struct cb_result *r);
