@@ -84,6 +84,7 @@ static void discover(const struct cb_power_opts *o)
         g_reg.done = 1;
         cb_power_rapl_discover(&g_reg);
         cb_power_perf_discover(&g_reg);
+        cb_power_msr_discover(&g_reg);
         cb_power_hwmon_discover(&g_reg);
         cb_power_nvml_discover(&g_reg);
     }

@@ -1,6 +1,6 @@
 // power_src.h: what a power back-end (power_rapl.c, power_perf.c,
-// power_hwmon.c, power_nvml.c, power_cmd.c) hands to power.c. Private to
-// the power layer.
+// power_msr.c, power_hwmon.c, power_nvml.c, power_cmd.c) hands to
+// power.c. Private to the power layer.
 #ifndef CHIPBENCH_POWER_SRC_H
 #define CHIPBENCH_POWER_SRC_H
 
@@ -54,6 +54,7 @@ void cb_power_reg_info(struct cb_power_reg *r, const char *source, const char *s
 
 void cb_power_rapl_discover(struct cb_power_reg *r);
 void cb_power_perf_discover(struct cb_power_reg *r);
+void cb_power_msr_discover(struct cb_power_reg *r);
 void cb_power_hwmon_discover(struct cb_power_reg *r);
 void cb_power_nvml_discover(struct cb_power_reg *r);
 void cb_power_cmd_discover(struct cb_power_reg *r, const char *cmd);
@@ -65,6 +66,11 @@ long long cb_power_perf_event_config(const char *text);
 int cb_power_perf_cpumask(const char *text, int *cpus, int max);
 // "TIME WATTS" or "TIME,WATTS" (a --power-cmd line); 1 when it parses.
 int cb_power_cmd_parse(const char *line, double *t, double *w);
+// RAPL power-unit MSR (0x606, AMD 0xC0010299) -> joules per energy count
+// (2^-ESU, ESU = bits 12:8).
+double cb_power_msr_joules_per_count(uint64_t unit_msr);
+// Counts from prev to now of the 32-bit energy field, modulo 2^32.
+uint32_t cb_power_msr_delta(uint32_t prev, uint32_t now);
 
 // sysfs helpers (power_util.c) ------------------------------------------------
 

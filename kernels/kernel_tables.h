@@ -8,11 +8,15 @@
 extern const struct cb_kernel cb_gemm_ref_kernels[];
 extern const struct cb_kernel cb_attn_ref_kernels[];
 extern const struct cb_kernel cb_gemm_avx2_kernels[];
+extern const struct cb_kernel cb_attn_avx2_kernels[];
+extern const struct cb_kernel cb_attn_bwd_avx2_kernels[];
 extern const struct cb_kernel cb_gemm_avx512_kernels[];
 extern const struct cb_kernel cb_gemm_bf16_avx512_kernels[];
 extern const struct cb_kernel cb_attn_avx512_kernels[];
 #if CB_HAVE_NEON
 extern const struct cb_kernel cb_gemm_neon_kernels[];
+extern const struct cb_kernel cb_attn_neon_kernels[];
+extern const struct cb_kernel cb_attn_bwd_neon_kernels[];
 #endif
 extern const struct cb_kernel cb_gemm_openblas_kernels[];
 extern const struct cb_kernel cb_attn_openblas_kernels[];

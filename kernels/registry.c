@@ -18,6 +18,7 @@ static const struct cb_kernel *const cb_tables[] = {
     cb_attn_bwd_ref_kernels,
 #if CB_HAVE_AVX2
     cb_gemm_avx2_kernels,
+    cb_attn_avx2_kernels, cb_attn_bwd_avx2_kernels,
 #endif
 #if CB_HAVE_AVX512
     cb_gemm_avx512_kernels,
@@ -27,6 +28,8 @@ static const struct cb_kernel *const cb_tables[] = {
 #endif
 #if CB_HAVE_NEON
     cb_gemm_neon_kernels,
+    cb_attn_neon_kernels,
+    cb_attn_bwd_neon_kernels,
 #endif
 #if CB_HAVE_OPENBLAS
     cb_gemm_openblas_kernels,

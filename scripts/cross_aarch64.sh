@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.." || exit 1
 
 BUILD=${1:-build-aarch64}
 CROSS_CC=aarch64-linux-gnu-gcc
-TESTS="test_kernels test_dispatch test_harness test_schema test_csv test_cpu"
+TESTS="test_kernels test_attn_bwd test_dispatch test_harness test_schema test_csv test_cpu"
 # Kernel that must be usable and verified under emulation.
 NEON_KERNEL=gemm_f32_neon_8x12
 

@@ -1,10 +1,11 @@
 // test_power.c: the power layer without power hardware. The maths against
 // known areas; RAPL, perf and hwmon back-ends on fake sysfs trees in /tmp
 // (CHIPBENCH_SYSFS_ROOT) with scripted counters, wrap-around, a counter that
-// stops, permission errors; NVML through the fake library the test build
+// stops, permission errors; raw RAPL MSRs in sparse fake /dev/cpu/N/msr files; NVML through the fake library the test build
 // makes (CHIPBENCH_NVML_LIB); an external meter command; and whole rows,
 // measured and unavailable. Sampler intervals and windows are set short.
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdio.h>
@@ -287,6 +288,186 @@ static void test_perf_files(void)
     cb_power_shutdown();
 }
 
+// Fake msr driver file: a sparse regular file, value at the MSR's offset
+// (what pread(fd, &v, 8, msr) reads from the real /dev/cpu/N/msr).
+static void put_msr(int cpu, unsigned msr, uint64_t v)
+{
+    char rel[64], path[512];
+    snprintf(rel, sizeof rel, "dev/cpu/%d/x", cpu);
+    put_file(rel, "");
+    snprintf(path, sizeof path, "%s/dev/cpu/%d/msr", g_root, cpu);
+    int fd = open(path, O_WRONLY | O_CREAT, 0600);
+    CB_CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    CB_CHECK(pwrite(fd, &v, sizeof v, (off_t)msr) == (ssize_t)sizeof v);
+    close(fd);
+}
+
+// cpu0..ncpu-1, package id cpu / per_pkg.
+static void topo_tree(int ncpu, int per_pkg)
+{
+    for (int c = 0; c < ncpu; c++) {
+        char rel[128], v[16];
+        snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/physical_package_id", c);
+        snprintf(v, sizeof v, "%d\n", c / per_pkg);
+        put_file(rel, v);
+    }
+}
+
+static void msr_window(struct cb_power_result *r, void (*between)(void))
+{
+    struct cb_power_opts o;
+    struct cb_power_target t = {0};
+    struct cb_power *p = NULL;
+    opts(&o, 1000, 0);  // start and stop readings only
+    memset(r, 0, sizeof *r);
+    CB_CHECK(cb_power_open(&o, &t, &p) == CB_OK);
+    CB_CHECK(cb_power_start(p) == CB_OK);
+    between();
+    CB_CHECK(cb_power_stop(p, r) == CB_OK);
+    cb_power_close(p);
+}
+
+static void test_msr_units(void)
+{
+    // Intel's usual 0xA0E03 (ESU 14) and AMD Zen's 0xA1003 (ESU 16).
+    CB_CHECK_NEAR(cb_power_msr_joules_per_count(0xA0E03), 1.0 / 16384, 0);
+    CB_CHECK_NEAR(cb_power_msr_joules_per_count(0xA1003), 1.0 / 65536, 0);
+    CB_CHECK_NEAR(cb_power_msr_joules_per_count(0xFFFFE0FF), 1, 0);  // only bits 12:8
+    CB_CHECK(cb_power_msr_delta(10, 30) == 20);
+    CB_CHECK(cb_power_msr_delta(0xFFFFFF00u, 0x100) == 0x200);  // across 2^32
+    CB_CHECK(cb_power_msr_delta(7, 7) == 0);
+}
+
+// Intel, two packages (cpus 0-1 and 2-3: MSRs read on cpu 0 and cpu 2).
+// Package 0 wraps across 2^32 (0x2000 counts = 0.5 J at ESU 14; its reserved
+// high bits are set and must be ignored), package 1 rises 10 J.
+static void msr_intel_between(void)
+{
+    put_msr(0, 0x611, 0xDEAD000000001000ull);
+    put_msr(2, 0x611, 1000 + 10 * 16384);
+}
+
+static void test_msr_intel_two_packages(void)
+{
+    struct cb_power_result r;
+    fresh_root();
+    setenv("CHIPBENCH_MSR_VENDOR", "GenuineIntel", 1);
+    topo_tree(4, 2);
+    put_msr(0, 0x606, 0xA0E03);
+    put_msr(0, 0x611, 0xDEAD0000FFFFF000ull);
+    put_msr(2, 0x606, 0xA0E03);
+    put_msr(2, 0x611, 1000);
+    msr_window(&r, msr_intel_between);
+    CB_CHECK_MSG(r.quality == CB_POWER_MEASURED, "%.300s", r.reason);
+    CB_CHECK_STR(r.source, "rapl-msr");
+    CB_CHECK_STR(r.scope, "package");
+    CB_CHECK_NEAR(r.joules, 10.5, 1e-12);
+    CB_CHECK(r.nsamples == 2);
+    struct cb_power_opts o;
+    struct cb_power_info in[16];
+    opts(&o, 1000, 0);
+    int n = cb_power_list(&o, in, 16), ok = 0;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(in[i].source, "rapl-msr") && in[i].readable) {
+            ok++;
+            CB_CHECK_MSG(strstr(in[i].detail, "0x611") && strstr(in[i].detail, "ESU 14") &&
+                         strstr(in[i].detail, "262144 J"), "%.200s", in[i].detail);
+        }
+    CB_CHECK(ok == 2);
+    // With powercap readable too, powercap wins: the MSRs are the last resort.
+    cb_power_shutdown();
+    rapl_tree(1e6, 0);
+    msr_window(&r, msr_intel_between);
+    CB_CHECK_STR(r.source, "rapl-powercap");
+    unsetenv("CHIPBENCH_MSR_VENDOR");
+    cb_power_shutdown();
+}
+
+// AMD Zen: ESU 16, package energy at 0xC001029B; one package (cpus 0-3),
+// rising 3 J in scripted steps, the unit register of the Intel layout absent.
+static void msr_amd_between(void)
+{
+    for (int i = 1; i <= 6; i++)
+        put_msr(0, 0xC001029Bu, 4096 + (uint64_t)i * 32768);
+}
+
+static void test_msr_amd(void)
+{
+    struct cb_power_result r;
+    fresh_root();
+    setenv("CHIPBENCH_MSR_VENDOR", "AuthenticAMD", 1);
+    topo_tree(4, 4);
+    put_msr(0, 0xC0010299u, 0xA1003);
+    put_msr(0, 0xC001029Bu, 4096);
+    msr_window(&r, msr_amd_between);
+    CB_CHECK_MSG(r.quality == CB_POWER_MEASURED, "%.300s", r.reason);
+    CB_CHECK_STR(r.source, "rapl-msr");
+    CB_CHECK_NEAR(r.joules, 3, 1e-12);
+    unsetenv("CHIPBENCH_MSR_VENDOR");
+    cb_power_shutdown();
+}
+
+static const struct cb_power_info *msr_info(void)
+{
+    static struct cb_power_info in[16];
+    struct cb_power_opts o;
+    opts(&o, 1000, 0);
+    cb_power_shutdown();
+    int n = cb_power_list(&o, in, 16);
+    return find_info(in, n, "rapl-msr", 0);
+}
+
+// Unreadable: no driver, permission, an MSR the CPU lacks, a vendor without
+// RAPL MSRs; each says why, and a row's reason carries it.
+static void test_msr_unreadable(void)
+{
+    const struct cb_power_info *bad;
+    char path[256];
+    fresh_root();
+    setenv("CHIPBENCH_MSR_VENDOR", "intel", 1);
+    bad = msr_info();
+    CB_CHECK(bad && strstr(bad->detail, "/dev/cpu/0/msr: no msr driver (sudo modprobe msr)"));
+    put_msr(0, 0x606, 0xA0E03);
+    put_msr(0, 0x611, 5);
+    snprintf(path, sizeof path, "%s/dev/cpu/0/msr", g_root);
+    if (geteuid() != 0)
+        CB_CHECK(chmod(path, 0) == 0);
+    else
+        put_file("dev/cpu/0/msr.eacces", "");
+    bad = msr_info();
+    CB_CHECK_MSG(bad && strstr(bad->detail, "permission denied") &&
+                 strstr(bad->detail, "CAP_SYS_RAWIO"), "%.200s", bad ? bad->detail : "");
+    struct cb_power_opts o;
+    struct cb_power_target t = {0};
+    struct cb_power *p = NULL;
+    struct cb_power_result r;
+    opts(&o, 1000, 0);
+    CB_CHECK(cb_power_open(&o, &t, &p) == CB_OK);
+    cb_power_unavailable(p, &r);
+    cb_power_close(p);
+    CB_CHECK_MSG(strstr(r.reason, "rapl-msr: /dev/cpu/0/msr: permission denied"), "%.400s",
+                 r.reason);
+    // An MSR the CPU lacks (the driver's EIO): here 0x606 past the end of an
+    // empty file.
+    fresh_root();
+    setenv("CHIPBENCH_MSR_VENDOR", "intel", 1);
+    put_file("dev/cpu/0/msr", "");
+    bad = msr_info();
+    CB_CHECK_MSG(bad && strstr(bad->detail, "MSR 0x606") && strstr(bad->detail, "does not implement"),
+                 "%.200s", bad ? bad->detail : "");
+    // A unit register of 0 is no RAPL (a hypervisor's zeros).
+    put_msr(0, 0x611, 1);
+    bad = msr_info();
+    CB_CHECK_MSG(bad && strstr(bad->detail, "reads 0"), "%.200s", bad ? bad->detail : "");
+    setenv("CHIPBENCH_MSR_VENDOR", "ARM", 1);
+    bad = msr_info();
+    CB_CHECK_MSG(bad && strstr(bad->detail, "no RAPL MSRs"), "%.200s", bad ? bad->detail : "");
+    unsetenv("CHIPBENCH_MSR_VENDOR");
+    cb_power_shutdown();
+}
+
 static void amdgpu_tree(const char *bus, double microwatts)
 {
     char rel[128], target[128], cmd[512];
@@ -554,6 +735,10 @@ int main(void)
     CB_RUN(test_rapl_counter_stopped);
     CB_RUN(test_rapl_permission_denied);
     CB_RUN(test_perf_files);
+    CB_RUN(test_msr_units);
+    CB_RUN(test_msr_intel_two_packages);
+    CB_RUN(test_msr_amd);
+    CB_RUN(test_msr_unreadable);
     CB_RUN(test_hwmon_amdgpu_power);
     CB_RUN(test_hwmon_xe_energy);
     CB_RUN(test_nvml_energy_counter);
