@@ -16,6 +16,7 @@
 #include "chipbench/cb_power.h"
 #include "chipbench/cb_result_csv.h"
 #include "chipbench/cb_shape.h"
+#include "chipbench/cb_step.h"
 #include "chipbench/cb_topo.h"
 #include "commands.h"
 
@@ -40,6 +41,8 @@ struct run_cfg {
     int set_min_time, set_max_time, set_max_noise;
     int have_seed;
     int explicit_threads;
+    const char *model;        // --suite training
+    int batch, seq;
 };
 
 static void run_usage(FILE *f)
@@ -48,7 +51,11 @@ static void run_usage(FILE *f)
         "usage: chipbench run [options]\n"
         "Verify, then time kernels over shapes and thread counts.\n\n"
         "  --suite NAME        shape set: quick (default without --shape), standard, gemm,\n"
-        "                      attention (forward and backward kernels)\n"
+        "                      attention (forward and backward kernels), training (the\n"
+        "                      distinct shapes of one training step of --model)\n"
+        "  --model NAME|FILE   with --suite training: gpt2-124m, gpt2-1.5b, llama3.2-1b,\n"
+        "                      llama3-8b or a model file (README, Cost per training step)\n"
+        "  --batch B, --seq T  micro-batch and sequence length of the step (4, min(ctx, 1024))\n"
         "  --op OP             gemm | attention | attention_bwd\n"
         "  --kernel PAT[,PAT]  kernel name patterns, '*' and '?' wildcards (repeatable)\n"
         "  --dtype T           f32 | f16 | bf16\n"
@@ -158,7 +165,7 @@ static int parse_args(int argc, char **argv, struct run_cfg *c, char **kernel_ar
             "--suite", "--op", "--kernel", "--dtype", "--shape", "--threads", "--device",
             "--csv", "--min-time", "--max-time", "--max-noise", "--min-samples",
             "--max-samples", "--warmup", "--cache", "--seed", "--power", "--power-cmd",
-            "--power-window", "--idle-seconds", NULL};
+            "--power-window", "--idle-seconds", "--model", "--batch", "--seq", NULL};
         int known = 0;
         for (int j = 0; opts[j]; j++)
             known |= !strcmp(name, opts[j]);
@@ -174,7 +181,8 @@ static int parse_args(int argc, char **argv, struct run_cfg *c, char **kernel_ar
         if (!strcmp(name, "--suite")) {
             c->suite = cb_suite_find(val);
             if (!c->suite)
-                return usage_error("unknown suite '%s' (quick, standard, gemm, attention)%s",
+                return usage_error("unknown suite '%s' (quick, standard, gemm, attention, "
+                                   "training)%s",
                                    val, "");
         } else if (!strcmp(name, "--op")) {
             if (cb_op_parse(val, &c->op) != CB_OK)
@@ -241,6 +249,14 @@ static int parse_args(int argc, char **argv, struct run_cfg *c, char **kernel_ar
         } else if (!strcmp(name, "--idle-seconds")) {
             if (parse_double_opt(name, val, 0, 3600, &c->opts.power.idle_s))
                 return 2;
+        } else if (!strcmp(name, "--model")) {
+            c->model = val;
+        } else if (!strcmp(name, "--batch")) {
+            if (parse_int_opt(name, val, 1, 1 << 20, &c->batch))
+                return 2;
+        } else if (!strcmp(name, "--seq")) {
+            if (parse_int_opt(name, val, 1, 1 << 24, &c->seq))
+                return 2;
         } else if (!strcmp(name, "--seed")) {
             int64_t x;
             if (cb_parse_i64(val, 0, INT64_MAX, &x) != CB_OK)
@@ -251,6 +267,58 @@ static int parse_args(int argc, char **argv, struct run_cfg *c, char **kernel_ar
     }
     if (c->opts.min_samples > c->opts.max_samples)
         return usage_error("--min-samples is larger than --max-samples%s%s", "", "");
+    int training = c->suite && !strcmp(c->suite->name, "training");
+    if (training != (c->model != NULL))
+        return usage_error("%s%s", training ? "--suite training needs --model NAME"
+                           : "--model, --batch and --seq go with --suite training", "");
+    if (!training && (c->batch || c->seq))
+        return usage_error("--batch and --seq go with --suite training%s%s", "", "");
+    return 0;
+}
+
+// --suite training: the distinct GEMM and attention shapes of the model's
+// step (an attention shape feeds the forward and the backward kernels),
+// each timed once; stderr says how often the step calls it.
+static int training_shapes(struct run_cfg *c)
+{
+    struct cb_model m;
+    static struct cb_step st;  // large; one per process
+    if (cb_model_load(c->model, &m) != CB_OK) {
+        fprintf(stderr, "chipbench run: %s\n", cb_error_text());
+        return 2;
+    }
+    int64_t T = c->seq ? c->seq : (m.ctx < 1024 ? m.ctx : 1024), B = c->batch ? c->batch : 4;
+    if (cb_step_build(&m, B, T, c->have_dtype ? c->dtype : CB_DTYPE_F32, &st) != CB_OK) {
+        fprintf(stderr, "chipbench run: %s\n", cb_error_text());
+        return 2;
+    }
+    fprintf(stderr, "training step of %s, B=%lld T=%lld: identical layers are timed once "
+            "and counted %lld times\n", m.name, (long long)B, (long long)T,
+            (long long)m.n_layer);
+    for (int i = 0; i < st.n; i++) {
+        if (!cb_step_first_of_shape(&st, i))
+            continue;
+        char text[160];
+        int64_t calls = 0;
+        cb_shape_format(&st.items[i].call, text, sizeof text);
+        for (int j = 0; j < st.n; j++) {
+            char other[160];
+            if (!st.items[j].compute || st.items[j].call.op != st.items[i].call.op)
+                continue;
+            cb_shape_format(&st.items[j].call, other, sizeof other);
+            calls += strcmp(text, other) ? 0 : st.items[j].count;
+        }
+        fprintf(stderr, "  %-36s %-10s x%-4lld (%s)\n", text, cb_op_name(st.items[i].call.op),
+                (long long)calls, st.items[i].name);
+        int dup = 0;
+        for (int j = 0; j < c->nshapes; j++) {
+            char have[160];
+            cb_shape_format(&c->shapes[j], have, sizeof have);
+            dup |= !strcmp(have, text);
+        }
+        if (!dup && c->nshapes < MAX_SHAPES && cb_shape_parse(text, &c->shapes[c->nshapes]) == CB_OK)
+            c->nshapes++;
+    }
     return 0;
 }
 
@@ -446,7 +514,10 @@ int cb_cmd_run(int argc, char **argv)
 
     // Shapes: explicit --shape, else the suite's (quick by default).
     int from_suite = c->nshapes == 0;
-    if (from_suite) {
+    if (from_suite && c->model) {
+        if ((rc = training_shapes(c)) != 0)
+            goto out;
+    } else if (from_suite) {
         if (!c->suite)
             c->suite = cb_suite_find("quick");
         for (const char *const *s = c->suite->shapes; *s && c->nshapes < MAX_SHAPES; s++)

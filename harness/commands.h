@@ -9,5 +9,6 @@ int cb_cmd_list(int argc, char **argv);
 int cb_cmd_run(int argc, char **argv);
 int cb_cmd_compare(int argc, char **argv);
 int cb_cmd_tune(int argc, char **argv);
+int cb_cmd_cost(int argc, char **argv);
 
 #endif

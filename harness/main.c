@@ -17,6 +17,7 @@ static void usage(FILE *f)
         "  run       verify and time kernels, print a table, write a CSV\n"
         "  compare   compare result CSVs: regression gate, cross-chip table\n"
         "  tune      autotune the OpenCL GEMM for a device, save the tuning file\n"
+        "  cost      a model's training step as kernel calls; time, energy, money per chip\n"
         "  version   print the version\n",
         CB_VERSION);
 }
@@ -47,6 +48,8 @@ int main(int argc, char **argv)
         return cb_cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "compare"))
         return cb_cmd_compare(argc - 1, argv + 1);
+    if (!strcmp(cmd, "cost"))
+        return cb_cmd_cost(argc - 1, argv + 1);
     if (!strcmp(cmd, "tune"))
         return cb_cmd_tune(argc - 1, argv + 1);
     fprintf(stderr, "chipbench: unknown command '%s' (see chipbench --help)\n", cmd);

@@ -5,6 +5,7 @@
 // (hidden 768/3072, 4096 for larger models) and square sizes 256-4096,
 // in all three transpose forms of forward and backward, plus attention.
 // gemm: GEMM only. attention: attention shapes only (forward and backward).
+// training: the shapes of one training step of a model (--model).
 #include <string.h>
 
 #include "chipbench/cb_shape.h"
@@ -65,6 +66,10 @@ static const char *const attention_shapes[] = {
     NULL,
 };
 
+// training: no fixed list; `chipbench run --suite training --model NAME`
+// fills in the distinct shapes of that model's step (harness/step.c).
+static const char *const training_shapes[] = {NULL};
+
 static const struct cb_suite suites[] = {
     {.name = "quick", .desc = "a few GEMM and attention shapes, minutes on 2 cores",
      .shapes = quick_shapes, .min_time_s = 0.3, .max_time_s = 1.5, .max_noise = 0.02,
@@ -78,6 +83,9 @@ static const struct cb_suite suites[] = {
     {.name = "attention", .desc = "attention forward and backward: s 512-4096, d 64/128, "
      "causal 0/1, 16 heads with 16 or 4 kv heads", .shapes = attention_shapes,
      .min_time_s = 0.2, .max_time_s = 1.0, .max_noise = 0.03, .ref_max_flops = 2.5e9},
+    {.name = "training", .desc = "the distinct GEMM and attention shapes of one training "
+     "step of --model NAME at --batch B --seq T", .shapes = training_shapes,
+     .min_time_s = 0.2, .max_time_s = 2.0, .max_noise = 0.03, .ref_max_flops = 2.5e9},
     {.name = NULL},
 };
 

@@ -123,5 +123,26 @@ else
     skip=$((skip + 1)); echo "SKIP opencl_cli: no OpenCL device here"
 fi
 
+# cost: model presets and files, bad input, the fit check, the training suite.
+expect cost_explain 0 "check:  6 N tokens + attention" "$CB" cost --model gpt2-124m --explain
+expect cost_unknown_model 2 "unknown model 'gpt9'" "$CB" cost --model gpt9 --explain
+printf 'n_layer = 2\nd_model = 100\nn_head = 3\nd_ff = 8\nvocab = 8\nctx = 8\nmlp = gelu\ntied = 1\n' > "$tmp/bad.model"
+expect cost_bad_model 2 "n_head 3 does not divide d_model 100" "$CB" cost --model "$tmp/bad.model" --explain
+printf 'n_layer = 2\nwidth = 8\n' > "$tmp/bad2.model"
+expect cost_unknown_key 2 "bad2.model:2: unknown key 'width'" "$CB" cost --model "$tmp/bad2.model" --explain
+expect cost_seq_too_long 2 "at most the model's context 1024" "$CB" cost --model gpt2-124m --seq 4096 --explain
+expect cost_needs_from 2 "give --from" "$CB" cost --model gpt2-124m
+expect cost_bad_csv 2 "nope.csv: cannot open" "$CB" cost --model gpt2-124m --from "$tmp/nope.csv"
+printf 'chip_class,kernel,op,dtype,status,threads,time_ns_median,trans,m,n,k,lda,ldb,ldc,alpha,beta,batch,heads,kv_heads,seq_q,seq_kv,head_dim,causal,gflops\nchip:x,k,gemm,f32,ok,1,1000,nn,4096,2304,768,768,2304,2304,1,0,,,,,,,,100\n' > "$tmp/one.csv"
+expect cost_missing_listed 0 "missing: gemm          4096x768x768:nn" "$CB" cost --model gpt2-124m --from "$tmp/one.csv" --bandwidth 10
+expect cost_no_fit 1 "fits on none of these chips" "$CB" cost --model llama3-8b --from "$tmp/one.csv" --memory-gb 16
+expect cost_csv 0 "1 of 17 distinct shapes measured" "$CB" cost --model gpt2-124m --from "$tmp/one.csv" --csv "$tmp/cost.csv"
+if head -n 1 "$tmp/cost.csv" | grep -q '^model,batch,seq,dtype,chip_class,'; then ok cost_csv_header
+else ko cost_csv_header "$(head -n 1 "$tmp/cost.csv")"; fi
+printf 'n_layer = 2\nd_model = 16\nn_head = 2\nd_ff = 32\nvocab = 40\nctx = 8\nmlp = gelu\ntied = 1\n' > "$tmp/tiny.model"
+expect run_training_needs_model 2 "--suite training needs --model" "$CB" run --suite training
+expect run_training_shapes 0 "counted 2 times" "$CB" run --suite training --model "$tmp/tiny.model" \
+    --kernel gemm_f32_ref --threads 1 $fast
+
 echo "test_cli: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
