@@ -115,9 +115,10 @@ static void test_measure_known_spin(void)
     struct cb_measure m;
     base_opts(&o);
     CB_CHECK(cb_measure_run(&o, &l, &m) == CB_OK);
-    // median per call: at least the spin, and not far above (shared VM: 25%)
-    CB_CHECK_MSG(m.st.median >= 200000 && m.st.median < 250000, "median %.0f ns", m.st.median);
-    CB_CHECK(m.st.min >= 200000);
+    // per call: at least the spin, and the least-disturbed sample not far
+    // above it (the median is at the mercy of other processes on a shared VM)
+    CB_CHECK_MSG(m.st.median >= 200000, "median %.0f ns", m.st.median);
+    CB_CHECK_MSG(m.st.min >= 200000 && m.st.min < 250000, "min %.0f ns", m.st.min);
     // calibration: a sample lasts >= 1 ms and min_time/(2 min_samples) = 5 ms
     CB_CHECK_MSG(m.iters_per_sample >= 25 && m.iters_per_sample <= 30, "iters %lld",
                  (long long)m.iters_per_sample);
