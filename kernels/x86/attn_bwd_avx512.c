@@ -138,8 +138,8 @@ static inline int chunk_nv(int64_t rem)
 
 // c(rows, D) += A B as above over all D columns, rows split into tiles.
 // rows_are_a: the tile's rows index a with stride ars; the D columns come from b.
-static void gemm_cols(const float *a, int64_t ars, int64_t ats, const float *b, int64_t ldb,
-                      int64_t T, float *c, int64_t ldc, int64_t rows, int64_t D)
+static void ab_gemm_cols(const float *a, int64_t ars, int64_t ats, const float *b, int64_t ldb,
+                         int64_t T, float *c, int64_t ldc, int64_t rows, int64_t D)
 {
     for (int64_t x0 = 0; x0 < D;) {
         const int nv = chunk_nv((D - x0 + 15) / 16);
@@ -166,39 +166,12 @@ static void gemm_cols(const float *a, int64_t ars, int64_t ats, const float *b, 
     }
 }
 
-struct bwd_ws {        // one thread's workspace
-    float *kt, *vt;    // K_j^T, V_j^T of KB blocks: KB x D x BC
-    float *ps, *dss;   // P and dS strips: RCH x BC
-    float *di;         // Di of the group's rows: group * Lq
-    float *dqp;        // split mode: dQ partial of the group, group * Lq * D
-};
-
-struct bwd_plan {
-    struct cb_pool *pool;
-    int nt;
-    int split;         // 1: key blocks of each group dealt over threads (dQ partials)
-    struct bwd_ws *ws;
-    const struct cb_attn_bwd_args *a;
-};
-
-// Panel (D, BC) <- rows [j0, j0+nk) of X (Lk, D) transposed, zero beyond nk.
-static void pack_t(const float *x, int64_t j0, int64_t nk, int64_t D, float *xt)
-{
-    for (int64_t d = 0; d < D; d++) {
-        float *row = xt + d * BC;
-        int64_t k = 0;
-        for (; k < nk; k++)
-            row[k] = x[(j0 + k) * D + d];
-        for (; k < BC; k++)
-            row[k] = 0.0f;
-    }
-}
-
 // Phase A for rows [c0, c0+nrows) of one head and the key block at j0:
 // P and dS (scaled) into the strips, rows past nrows of the last tile zero.
-static void phase_a(const struct cb_attn_args *a, float scale, const float *q, const float *dout,
-                    const float *lse, const float *di, const float *kt, const float *vt,
-                    int64_t c0, int64_t nrows, int64_t j0, float *ps, float *dss)
+static void ab_phase_a(const struct cb_attn_args *a, float scale, const float *q,
+                       const float *dout, const float *lse, const float *di, const float *kt,
+                       const float *vt, int64_t c0, int64_t nrows, int64_t j0, float *ps,
+                       float *dss)
 {
     const int64_t D = a->head_dim;
     const __m512 vscale = _mm512_set1_ps(scale);
@@ -282,7 +255,7 @@ static void phase_a(const struct cb_attn_args *a, float scale, const float *q, c
 }
 
 // Di = rowsum(dO * O) for n rows of D.
-static void compute_di(const float *dout, const float *o, int64_t n, int64_t D, float *di)
+static void ab_compute_di(const float *dout, const float *o, int64_t n, int64_t D, float *di)
 {
     for (int64_t i = 0; i < n; i++) {
         __m512 acc = _mm512_setzero_ps();
@@ -295,193 +268,11 @@ static void compute_di(const float *dout, const float *o, int64_t n, int64_t D, 
     }
 }
 
-// Key blocks [kb0, kb0+nb) of group g (batch b, kv head kvh): zero and fill
-// their dK, dV rows and add their share of dQ into dq (the group's rows,
-// group * Lq x D). The query rows are swept once for all nb blocks, so each
-// chunk of Q, dO and dQ is reused nb times while it is in L2.
-static void key_blocks(const struct bwd_plan *pl, struct bwd_ws *w, int64_t g, int64_t kb0,
-                       int64_t nb, float *dq)
-{
-    const struct cb_attn_bwd_args *ba = pl->a;
-    const struct cb_attn_args *a = &ba->fwd;
-    const int64_t D = a->head_dim, Lq = a->seq_q, Lk = a->seq_kv;
-    const int64_t group = a->heads / a->kv_heads;
-    const int64_t b = g / a->kv_heads, kvh = g % a->kv_heads;
-    const int64_t h0 = b * a->heads + kvh * group;  // first query head of the group
-    const float scale = a->scale != 0.0f ? a->scale : 1.0f / sqrtf((float)D);
-    const int64_t j0 = kb0 * BC, jend = (kb0 + nb) * BC < Lk ? (kb0 + nb) * BC : Lk;
-    const float *kj = (const float *)a->k + g * Lk * D;
-    const float *vj = (const float *)a->v + g * Lk * D;
-    float *dk = (float *)ba->dk + g * Lk * D;
-    float *dv = (float *)ba->dv + g * Lk * D;
-    int64_t first[KB];  // first query row that sees each block
-
-    memset(dk + j0 * D, 0, (size_t)((jend - j0) * D) * sizeof *dk);
-    memset(dv + j0 * D, 0, (size_t)((jend - j0) * D) * sizeof *dv);
-    for (int64_t u = 0; u < nb; u++) {
-        const int64_t ju = j0 + u * BC, nk = jend - ju < BC ? jend - ju : BC;
-        pack_t(kj, ju, nk, D, w->kt + u * D * BC);
-        pack_t(vj, ju, nk, D, w->vt + u * D * BC);
-        // vis(i) > ju <=> i >= ju - (Lk - Lq)
-        first[u] = a->causal ? ju - (Lk - Lq) : 0;
-        first[u] = first[u] < 0 ? 0 : first[u];
-    }
-    for (int64_t hh = 0; hh < group; hh++) {
-        const float *q = (const float *)a->q + (h0 + hh) * Lq * D;
-        const float *dout = (const float *)ba->dout + (h0 + hh) * Lq * D;
-        const float *lse = a->lse + (h0 + hh) * Lq;
-        const float *di = w->di + hh * Lq;
-        float *dqh = dq + hh * Lq * D;
-        for (int64_t c0 = first[0]; c0 < Lq; c0 += RCH) {
-            const int64_t cend = c0 + RCH < Lq ? c0 + RCH : Lq;
-            for (int64_t u = 0; u < nb; u++) {
-                const int64_t ju = j0 + u * BC, nk = jend - ju < BC ? jend - ju : BC;
-                const int64_t r0 = c0 > first[u] ? c0 : first[u];
-                if (r0 >= cend)
-                    continue;
-                const int64_t nrows = cend - r0;
-                phase_a(a, scale, q, dout, lse, di, w->kt + u * D * BC, w->vt + u * D * BC, r0,
-                        nrows, ju, w->ps, w->dss);
-                // B: dV_j(nk, D) += P^T dO_c, dK_j += dS^T Q_c (tile rows = keys)
-                gemm_cols(w->ps, 1, BC, dout + r0 * D, D, nrows, dv + ju * D, D, nk, D);
-                gemm_cols(w->dss, 1, BC, q + r0 * D, D, nrows, dk + ju * D, D, nk, D);
-                // C: dQ_c(nrows, D) += dS K_j (tile rows = queries)
-                gemm_cols(w->dss, BC, 1, kj + ju * D, D, nk, dqh + r0 * D, D, nrows, D);
-            }
-        }
-    }
-}
-
-static void bwd_thread(void *arg, int tid, int nt)
-{
-    struct bwd_plan *pl = arg;
-    const struct cb_attn_bwd_args *ba = pl->a;
-    const struct cb_attn_args *a = &ba->fwd;
-    const int64_t D = a->head_dim, Lq = a->seq_q, Lk = a->seq_kv;
-    const int64_t group = a->heads / a->kv_heads, ngroups = a->batch * a->kv_heads;
-    const int64_t nkb = (Lk + BC - 1) / BC;
-    const int64_t grows = group * Lq;  // query rows of a group (all its heads)
-    struct bwd_ws *w = &pl->ws[tid];
-
-    for (int64_t g = pl->split ? 0 : tid; g < ngroups; g += pl->split ? 1 : nt) {
-        const int64_t b = g / a->kv_heads, kvh = g % a->kv_heads;
-        const int64_t h0 = b * a->heads + kvh * group;
-        const float *o = (const float *)a->o + h0 * Lq * D;
-        const float *dout = (const float *)ba->dout + h0 * Lq * D;
-        float *dq = (float *)ba->dq + h0 * Lq * D;
-        compute_di(dout, o, grows, D, w->di);
-        if (!pl->split) {
-            memset(dq, 0, (size_t)(grows * D) * sizeof *dq);
-            for (int64_t kb = 0; kb < nkb; kb += KB)
-                key_blocks(pl, w, g, kb, nkb - kb < KB ? nkb - kb : KB, dq);
-            continue;
-        }
-        // Units of sb key blocks (fewer than KB when there are few blocks)
-        // dealt zig-zag: 0 1 .. nt-1 nt-1 .. 1 0 0 1 .. (balances a causal ramp).
-        memset(w->dqp, 0, (size_t)(grows * D) * sizeof *w->dqp);
-        int64_t sb = nkb / (2 * nt);
-        sb = sb < 1 ? 1 : sb > KB ? KB : sb;
-        for (int64_t un = 0; un * sb < nkb; un++) {
-            const int64_t p = un % (2 * nt), owner = p < nt ? p : 2 * nt - 1 - p;
-            if (owner == tid)
-                key_blocks(pl, w, g, un * sb, nkb - un * sb < sb ? nkb - un * sb : sb, w->dqp);
-        }
-        cb_pool_barrier(pl->pool);
-        // dQ rows of the group split evenly over the threads: sum the partials.
-        const int64_t per = (grows + nt - 1) / nt, r0 = tid * per;
-        const int64_t r1 = r0 + per < grows ? r0 + per : grows;
-        for (int64_t r = r0; r < r1; r++)
-            for (int64_t x = 0; x < D; x += 16) {
-                const __mmask16 m = left_mask(D - x);
-                __m512 s = _mm512_setzero_ps();
-                for (int t = 0; t < nt; t++)
-                    s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, pl->ws[t].dqp + r * D + x));
-                _mm512_mask_storeu_ps(dq + r * D + x, m, s);
-            }
-        cb_pool_barrier(pl->pool);  // partials are reused by the next group
-    }
-}
-
-static void bwd_plan_free(void *plan)
-{
-    struct bwd_plan *pl = plan;
-    if (!pl)
-        return;
-    for (int i = 0; pl->ws && i < pl->nt; i++) {
-        cb_free(pl->ws[i].kt);
-        cb_free(pl->ws[i].vt);
-        cb_free(pl->ws[i].ps);
-        cb_free(pl->ws[i].dss);
-        cb_free(pl->ws[i].di);
-        cb_free(pl->ws[i].dqp);
-    }
-    free(pl->ws);
-    cb_pool_free(pl->pool);
-    free(pl);
-}
-
-static float *ws_alloc(int64_t n)
-{
-    float *p = cb_alloc_array((size_t)(n > 0 ? n : 1), sizeof(float));
-    if (p)
-        memset(p, 0, (size_t)(n > 0 ? n : 1) * sizeof *p);
-    return p;
-}
-
-static enum cb_status bwd_plan_create(const struct cb_kernel *k, const struct cb_plan_req *req,
-                                      void **plan)
-{
-    const struct cb_attn_args *a = &req->shape->u.attn_bwd.fwd;
-    enum cb_status s = CB_OK;
-    struct bwd_plan *pl = calloc(1, sizeof *pl);
-    if (!pl)
-        return cb_set_error(CB_ERR_NO_MEMORY, "attention backward plan");
-    pl->nt = req->threads;
-    if ((s = cb_pool_create(req->threads, &pl->pool)) != CB_OK)
-        goto out;
-    const int64_t D = a->head_dim, group = a->heads / a->kv_heads;
-    const int64_t ngroups = a->batch * a->kv_heads, grows = group * a->seq_q;
-    // Whole groups per thread when they split evenly enough; else the key
-    // blocks of each group are dealt over the threads (dQ partials).
-    pl->split = pl->nt > 1 && !(ngroups % pl->nt == 0 || ngroups >= 4 * pl->nt);
-    pl->ws = calloc((size_t)pl->nt, sizeof *pl->ws);
-    if (!pl->ws) {
-        s = cb_set_error(CB_ERR_NO_MEMORY, "attention backward plan");
-        goto out;
-    }
-    for (int i = 0; i < pl->nt; i++) {
-        struct bwd_ws *w = &pl->ws[i];
-        w->kt = ws_alloc(KB * D * BC);
-        w->vt = ws_alloc(KB * D * BC);
-        w->ps = ws_alloc(RCH * BC);
-        w->dss = ws_alloc(RCH * BC);
-        w->di = ws_alloc(grows);
-        if (pl->split)
-            w->dqp = ws_alloc(grows * D);
-        if (!w->kt || !w->vt || !w->ps || !w->dss || !w->di || (pl->split && !w->dqp)) {
-            s = cb_set_error(CB_ERR_NO_MEMORY, "attention backward workspace (dQ partial %lld x "
-                             "%lld floats)", (long long)grows, (long long)D);
-            goto out;
-        }
-    }
-out:
-    if (s != CB_OK) {
-        bwd_plan_free(pl);
-        pl = NULL;
-    }
-    *plan = pl;
-    return s;
-}
-
-static enum cb_status bwd_run(void *plan, const struct cb_call *call)
-{
-    struct bwd_plan *pl = plan;
-    pl->a = &call->u.attn_bwd;
-    if (!pl->a->fwd.lse)
-        return cb_set_error(CB_ERR_INVALID_ARG, "attention backward needs the forward's lse");
-    cb_pool_run(pl->pool, bwd_thread, pl);
-    return CB_OK;
-}
+// The shared driver: plan, workspaces, key-block sweep, threads, split mode.
+#define AB_BC BC
+#define AB_RCH RCH
+#define AB_KB KB
+#include "../common/attn_bwd_driver.h"
 
 const struct cb_kernel cb_attn_bwd_avx512_kernels[] = {
     {
@@ -491,9 +282,9 @@ const struct cb_kernel cb_attn_bwd_avx512_kernels[] = {
         .backend = CB_BACKEND_AVX512,
         .isa = CB_ISA_GROUP_AVX512,
         .priority = 20,
-        .plan = bwd_plan_create,
-        .run = bwd_run,
-        .plan_free = bwd_plan_free,
+        .plan = ab_plan_create,
+        .run = ab_run,
+        .plan_free = ab_plan_free,
         .desc = "flash attention backward: P recomputed from lse per 48-key block, dK/dV per "
                 "block, dQ per thread, O(L*D) memory, pinned threads",
     },
