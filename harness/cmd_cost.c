@@ -45,9 +45,11 @@ static void cost_usage(FILE *f)
         "  --explain            print every call of the step with FLOPs and bytes\n"
         "  --from FILE.csv      result CSV(s) with the measured rows (repeatable)\n"
         "  --prices FILE        price table (default results/prices.csv when present)\n"
-        "  --bandwidth [PAT=]GB/s  measured memory bandwidth for the memory-bound ops,\n"
-        "                       for the chip classes matching PAT (repeatable)\n"
+        "  --bandwidth [PAT=]GB/s  memory bandwidth for the memory-bound ops of the chip\n"
+        "                       classes matching PAT; wins over measured rows (repeatable)\n"
         "  --roofs FILE         bandwidth from a roofs CSV (STREAM triad, best row per class)\n"
+        "                       for classes without --bandwidth or a `stream` row in the\n"
+        "                       --from CSVs (bytes / median time), which comes second\n"
         "  --memory-gb [PAT=]GB  memory of one chip, overriding the price table's\n"
         "  --usd-per-kwh X      electricity price (price table, else 0.10)\n"
         "  --pue Y              facility overhead on energy (price table, else 1.0)\n"
@@ -326,8 +328,8 @@ static void print_table(const struct cb_step *st, const struct cb_cost_result *r
         printf("%s: %d of %d distinct shapes measured; compute %.4g s", x->chip,
                x->n_shapes - x->n_missing, x->n_shapes, x->t_compute);
         if (isnan(bw[i]))
-            printf("; memory-bound ops: no bandwidth (--bandwidth or --roofs), time not "
-                   "included\n");
+            printf("; memory-bound ops: no bandwidth (no stream row, --bandwidth or "
+                   "--roofs), time not included\n");
         else
             printf("; memory-bound %.4g s at %.4g GB/s (%s)\n", x->t_mem, bw[i], bw_src[i]);
         if (x->fits == 0)
@@ -353,6 +355,7 @@ int cb_cmd_cost(int argc, char **argv)
     struct cb_cost_result *res = NULL;
     double *bw = NULL;
     const char **bw_src = NULL;
+    char (*bw_note)[288] = NULL;  // "from stream rows: ..." per chip class
     int rc = parse(argc, argv, &c);
     if (rc)
         return rc < 0 ? 0 : rc;
@@ -407,7 +410,8 @@ int cb_cmd_cost(int argc, char **argv)
     res = calloc((size_t)meas.n + 1, sizeof *res);
     bw = calloc((size_t)meas.n + 1, sizeof *bw);
     bw_src = calloc((size_t)meas.n + 1, sizeof *bw_src);
-    if (!res || !bw || !bw_src) {
+    bw_note = calloc((size_t)meas.n + 1, sizeof *bw_note);
+    if (!res || !bw || !bw_src || !bw_note) {
         fprintf(stderr, "chipbench cost: out of memory\n");
         rc = 1;
         goto out;
@@ -435,8 +439,17 @@ int cb_cmd_cost(int argc, char **argv)
             p = &pr;
         }
         struct cb_cost_opts o = c.opts;
+        // The user's --bandwidth wins (they know their machine); then the
+        // best stream row of this class in the --from CSVs; then --roofs.
         o.bandwidth_gbs = pat_lookup(c.bw, c.nbw, chip);
         o.bandwidth_src = "--bandwidth, given by the user";
+        int sb = isnan(o.bandwidth_gbs) ? cb_meas_stream_best(&meas, chip, &o.bandwidth_gbs) : -1;
+        if (sb >= 0) {
+            snprintf(bw_note[n], sizeof bw_note[n], "from stream rows: %s %s, %d thread%s",
+                     meas.rows[sb].kernel, meas.rows[sb].shape, meas.rows[sb].threads,
+                     meas.rows[sb].threads == 1 ? "" : "s");
+            o.bandwidth_src = bw_note[n];
+        }
         if (isnan(o.bandwidth_gbs) && c.roofs) {
             o.bandwidth_gbs = roofs_bw(&roofs, chip);
             o.bandwidth_src = "STREAM triad from --roofs";
@@ -482,6 +495,7 @@ out:
     free(res);
     free(bw);
     free(bw_src);
+    free(bw_note);
     cb_meas_free(&meas);
     cb_prices_free(&prices);
     cb_csv_table_free(&roofs);

@@ -56,7 +56,7 @@ static void run_usage(FILE *f)
         "  --model NAME|FILE   with --suite training: gpt2-124m, gpt2-1.5b, llama3.2-1b,\n"
         "                      llama3-8b or a model file (README, Cost per training step)\n"
         "  --batch B, --seq T  micro-batch and sequence length of the step (4, min(ctx, 1024))\n"
-        "  --op OP             gemm | attention | attention_bwd\n"
+        "  --op OP             gemm | attention | attention_bwd | stream\n"
         "  --kernel PAT[,PAT]  kernel name patterns, '*' and '?' wildcards (repeatable)\n"
         "  --dtype T           f32 | f16 | bf16\n"
         "  --shape S           GEMM MxNxK[:nn|nt|tn|tt][,lda=,ldb=,ldc=,alpha=,beta=]\n"

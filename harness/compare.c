@@ -266,6 +266,9 @@ enum cb_status cb_cmp_load(const char *path, struct cb_cmp_file *out)
                                  cb_csv_cell(&t, i, idc[6]), cb_csv_cell(&t, i, idc[7]),
                                  cb_csv_cell(&t, i, idc[8]), cb_csv_cell(&t, i, idc[5]),
                                  cb_csv_cell(&t, i, idc[21]));
+        else if (s == CB_OK && !strcmp(op, "stream"))
+            s = cb_strbuf_printf(&label, "%s stream:n=%s t=%s", cb_csv_cell(&t, i, idc[0]),
+                                 cb_csv_cell(&t, i, idc[7]), cb_csv_cell(&t, i, idc[21]));
         else if (s == CB_OK)
             s = cb_strbuf_printf(&label, "%s b=%s,h=%s,kvh=%s,sq=%s,skv=%s,d=%s,causal=%s t=%s",
                                  cb_csv_cell(&t, i, idc[0]), cb_csv_cell(&t, i, idc[14]),

@@ -152,12 +152,17 @@ static enum cb_status i64(const struct cb_csv_table *t, int r, const char *name,
 }
 
 // The row's shape as cb_shape_format text, the join key with the step.
+// Also the bytes the call declares (cb_call_bytes), for the stream rows.
 static enum cb_status row_shape(const struct cb_csv_table *t, int r, const char *origin,
-                                enum cb_op op, char *buf, size_t len)
+                                enum cb_op op, enum cb_dtype dt, char *buf, size_t len,
+                                double *bytes)
 {
     struct cb_call c = {.op = op};
     enum cb_status s = CB_OK;
-    if (op == CB_OP_GEMM) {
+    if (op == CB_OP_STREAM) {
+        CB_TRY(i64(t, r, "n", origin, &c.u.stream.n));
+        c.u.stream.scalar = 3.0f;
+    } else if (op == CB_OP_GEMM) {
         struct cb_gemm_args *g = &c.u.gemm;
         const char *tr = cell(t, r, "trans");
         double a, b;
@@ -187,6 +192,7 @@ static enum cb_status row_shape(const struct cb_csv_table *t, int r, const char 
         a->causal = causal != 0;
     }
     cb_shape_format(&c, buf, len);
+    *bytes = cb_call_bytes(&c, dt);
 out:
     return s;
 }
@@ -234,7 +240,7 @@ enum cb_status cb_meas_parse(const char *text, size_t len, const char *origin,
         x->op = op, x->dtype = dt;
         cb_strlcpy(x->chip, cell(&t, r, "chip_class"), sizeof x->chip);
         cb_strlcpy(x->kernel, cell(&t, r, "kernel"), sizeof x->kernel);
-        CB_TRY(row_shape(&t, r, origin, op, x->shape, sizeof x->shape));
+        CB_TRY(row_shape(&t, r, origin, op, dt, x->shape, sizeof x->shape, &x->bytes));
         CB_TRY(i64(&t, r, "threads", origin, &thr));
         x->threads = (int)(thr > 1 << 20 ? 1 << 20 : thr);
         CB_TRY(num(&t, r, cb_csv_col(&t, "time_ns_median"), origin, 1e-3, 1e18, &x->median_ns));
@@ -378,4 +384,21 @@ void cb_cost_compute(const struct cb_step *st, const struct cb_measurements *m,
     r->train_tokens = o->train_tokens > 0 ? o->train_tokens : 20.0 * (double)pc.total;
     r->train_steps = r->train_tokens / r->tokens_per_step;
     r->train_s = r->train_steps * r->t_step;
+}
+
+int cb_meas_stream_best(const struct cb_measurements *m, const char *chip, double *gbs)
+{
+    int best = -1;
+    double bw = NAN;
+    for (int i = 0; i < m->n; i++) {
+        const struct cb_meas *x = &m->rows[i];
+        if (x->op != CB_OP_STREAM || strcmp(x->chip, chip) || !(x->median_ns > 0) ||
+            !(x->bytes > 0))
+            continue;
+        double v = x->bytes / x->median_ns;  // bytes per ns = GB/s
+        if (best < 0 || v > bw)
+            best = i, bw = v;
+    }
+    *gbs = bw;
+    return best;
 }

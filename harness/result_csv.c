@@ -118,7 +118,13 @@ enum cb_status cb_result_cells(const struct cb_context *ctx, const struct cb_res
     put(&w, cb_backend_name(k->backend));
     cb_cpu_features_str(k->isa, isa, sizeof isa);
     put(&w, isa);
-    if (gemm) {
+    if (r->shape.op == CB_OP_STREAM) {  // n in the n column, nothing else
+        put(&w, "");
+        put(&w, "");
+        putf(&w, "%lld", (long long)r->shape.u.stream.n);
+        for (int i = 0; i < 13; i++)
+            put(&w, "");
+    } else if (gemm) {
         putf(&w, "%c%c", g->trans_a ? 't' : 'n', g->trans_b ? 't' : 'n');
         putf(&w, "%lld", (long long)g->m);
         putf(&w, "%lld", (long long)g->n);

@@ -146,6 +146,28 @@ out:
     return s;
 }
 
+// "stream:n=N": the STREAM triad over N floats.
+static enum cb_status parse_stream(const char *text, char *buf, struct cb_call *out)
+{
+    enum cb_status s = CB_OK;
+    char *save = NULL;
+    out->op = CB_OP_STREAM;
+    out->u.stream.scalar = 3.0f;
+    for (char *it = strtok_r(buf, ",", &save); it; it = strtok_r(NULL, ",", &save)) {
+        char *k = NULL, *v = NULL;
+        CB_TRY(kv_split(it, &k, &v, text));
+        if (!strcmp(k, "n"))
+            CB_TRY(parse_dim(text, "n", v, 1, &out->u.stream.n));
+        else
+            return cb_set_error(CB_ERR_PARSE, "shape '%s': unknown stream key '%s' (n)", text, k);
+    }
+    if (!out->u.stream.n)
+        return cb_set_error(CB_ERR_PARSE, "shape '%s': stream needs n, e.g. stream:n=67108864",
+                            text);
+out:
+    return s;
+}
+
 enum cb_status cb_shape_parse(const char *text, struct cb_call *out)
 {
     memset(out, 0, sizeof *out);
@@ -158,6 +180,8 @@ enum cb_status cb_shape_parse(const char *text, struct cb_call *out)
         return cb_set_error(CB_ERR_PARSE, "shape '%s': empty item between commas", text);
     char buf[260];
     memcpy(buf, text, n + 1);
+    if (!strncmp(text, "stream:", 7))
+        return parse_stream(text, buf + 7, out);
     // An attention shape is a key=value list from its first item on.
     const char *comma = strchr(text, ',');
     const char *eq = strchr(text, '=');
@@ -168,6 +192,10 @@ enum cb_status cb_shape_parse(const char *text, struct cb_call *out)
 
 void cb_shape_format(const struct cb_call *c, char *buf, size_t len)
 {
+    if (c->op == CB_OP_STREAM) {
+        snprintf(buf, len, "stream:n=%lld", (long long)c->u.stream.n);
+        return;
+    }
     if (c->op == CB_OP_GEMM) {
         const struct cb_gemm_args *g = &c->u.gemm;
         int n = snprintf(buf, len, "%lldx%lldx%lld:%c%c", (long long)g->m, (long long)g->n,

@@ -28,6 +28,10 @@ extern const struct cb_kernel cb_attn_bwd_ref_kernels[];
 extern const struct cb_kernel cb_attn_bwd_opencl_kernels[];
 extern const struct cb_kernel cb_attn_bwd_avx512_kernels[];
 extern const struct cb_kernel cb_attn_bwd_openblas_kernels[];
+extern const struct cb_kernel cb_stream_ref_kernels[];
+extern const struct cb_kernel cb_stream_avx2_kernels[];
+extern const struct cb_kernel cb_stream_avx512_kernels[];
+extern const struct cb_kernel cb_stream_opencl_kernels[];
 
 // Row softmax of the AVX-512 file, for the composed attention baseline; call
 // only when cb_cpu_features() has CB_ISA_GROUP_AVX512.

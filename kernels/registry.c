@@ -16,7 +16,9 @@ static const struct cb_kernel *const cb_tables[] = {
     cb_gemm_ref_kernels,
     cb_attn_ref_kernels,
     cb_attn_bwd_ref_kernels,
+    cb_stream_ref_kernels,
 #if CB_HAVE_AVX2
+    cb_stream_avx2_kernels,
     cb_gemm_avx2_kernels,
     cb_attn_avx2_kernels, cb_attn_bwd_avx2_kernels,
 #endif
@@ -25,6 +27,7 @@ static const struct cb_kernel *const cb_tables[] = {
     cb_gemm_bf16_avx512_kernels,
     cb_attn_avx512_kernels,
     cb_attn_bwd_avx512_kernels,
+    cb_stream_avx512_kernels,
 #endif
 #if CB_HAVE_NEON
     cb_gemm_neon_kernels,
@@ -43,6 +46,7 @@ static const struct cb_kernel *const cb_tables[] = {
     cb_gemm_opencl_kernels,
     cb_attn_opencl_kernels,
     cb_attn_bwd_opencl_kernels,
+    cb_stream_opencl_kernels,
 #endif
 #if CB_HAVE_CLBLAST
     cb_gemm_clblast_kernels,
@@ -165,6 +169,7 @@ static const char *const op_names[CB_OP_COUNT] = {
     [CB_OP_GEMM] = "gemm",
     [CB_OP_ATTN] = "attention",
     [CB_OP_ATTN_BWD] = "attention_bwd",
+    [CB_OP_STREAM] = "stream",
 };
 static const char *const dtype_names[CB_DTYPE_COUNT] = {
     [CB_DTYPE_F32] = "f32",
@@ -219,7 +224,7 @@ enum cb_status cb_op_parse(const char *s, enum cb_op *out)
         *out = CB_OP_ATTN_BWD;
         return CB_OK;
     }
-    return cb_set_error(CB_ERR_INVALID_ARG, "unknown op '%s' (gemm, attention, attention_bwd)",
+    return cb_set_error(CB_ERR_INVALID_ARG, "unknown op '%s' (gemm, attention, attention_bwd, stream)",
                         s ? s : "");
 }
 
@@ -239,6 +244,8 @@ double cb_call_flops(const struct cb_call *c)
         const struct cb_gemm_args *g = &c->u.gemm;
         return 2.0 * (double)g->m * (double)g->n * (double)g->k;
     }
+    if (c->op == CB_OP_STREAM)
+        return 2.0 * (double)c->u.stream.n;
     const struct cb_attn_args *a = &c->u.attn;
     double f = 4.0 * (double)a->batch * (double)a->heads * (double)a->seq_q *
                (double)a->seq_kv * (double)a->head_dim;
@@ -256,7 +263,11 @@ int cb_shape_as_op(const struct cb_call *shape, enum cb_op op, struct cb_call *o
         return 0;
     memset(out, 0, sizeof *out);
     out->op = op;
-    if (op == CB_OP_GEMM) {
+    if (op == CB_OP_STREAM) {
+        out->u.stream = shape->u.stream;
+        out->u.stream.a = NULL;
+        out->u.stream.b = out->u.stream.c = NULL;
+    } else if (op == CB_OP_GEMM) {
         out->u.gemm = shape->u.gemm;
         out->u.gemm.a = out->u.gemm.b = NULL;
         out->u.gemm.c = NULL;
@@ -279,6 +290,8 @@ double cb_call_bytes(const struct cb_call *c, enum cb_dtype d)
         return es * ((double)g->m * g->k + (double)g->k * g->n) +
                4.0 * mn * (g->beta != 0.0f ? 2 : 1);
     }
+    if (c->op == CB_OP_STREAM)  // b, c read, a written; no write-allocate
+        return es * 3.0 * (double)c->u.stream.n;
     const struct cb_attn_args *a = &c->u.attn;
     double qo = (double)a->batch * a->heads * a->seq_q * a->head_dim;
     double kv = (double)a->batch * a->kv_heads * a->seq_kv * a->head_dim;

@@ -135,6 +135,11 @@ expect cost_needs_from 2 "give --from" "$CB" cost --model gpt2-124m
 expect cost_bad_csv 2 "nope.csv: cannot open" "$CB" cost --model gpt2-124m --from "$tmp/nope.csv"
 printf 'chip_class,kernel,op,dtype,status,threads,time_ns_median,trans,m,n,k,lda,ldb,ldc,alpha,beta,batch,heads,kv_heads,seq_q,seq_kv,head_dim,causal,gflops\nchip:x,k,gemm,f32,ok,1,1000,nn,4096,2304,768,768,2304,2304,1,0,,,,,,,,100\n' > "$tmp/one.csv"
 expect cost_missing_listed 0 "missing: gemm          4096x768x768:nn" "$CB" cost --model gpt2-124m --from "$tmp/one.csv" --bandwidth 10
+# A real stream row (the ref kernel, tiny n) in a result CSV sets chip:x's bandwidth.
+"$CB" run --op stream --kernel stream_f32_ref --shape stream:n=4096 --power off --max-time 0.2 --min-time 0.05 --csv "$tmp/stream.csv" >/dev/null 2>&1
+expect cost_stream_bw 0 "from stream rows: stream_f32_ref stream:n=4096" "$CB" cost --model gpt2-124m --from "$tmp/stream.csv"
+expect cost_user_bw_wins 0 "--bandwidth, given by the user" "$CB" cost --model gpt2-124m --from "$tmp/stream.csv" --bandwidth 10
+expect run_stream_bad_shape 2 "stream needs n" "$CB" run --op stream --shape stream:
 expect cost_no_fit 1 "fits on none of these chips" "$CB" cost --model llama3-8b --from "$tmp/one.csv" --memory-gb 16
 expect cost_csv 0 "1 of 17 distinct shapes measured" "$CB" cost --model gpt2-124m --from "$tmp/one.csv" --csv "$tmp/cost.csv"
 if head -n 1 "$tmp/cost.csv" | grep -q '^model,batch,seq,dtype,chip_class,'; then ok cost_csv_header

@@ -235,6 +235,49 @@ static void test_cost_maths(void)
     cb_meas_free(&meas);
 }
 
+// A stream row sets a chip class's bandwidth: declared bytes (12n for f32)
+// over the median time, the best of its ok rows; failed rows and other
+// classes do not count.
+static void test_stream_bandwidth(void)
+{
+    struct cb_measurements meas = {0};
+    const char *csv =
+        "chip_class,kernel,op,dtype,status,threads,time_ns_median,trans,m,n,k,lda,ldb,ldc,"
+        "alpha,beta,batch,heads,kv_heads,seq_q,seq_kv,head_dim,causal,gflops,energy_j,"
+        "power_quality\n"
+        // 12 x 1e6 bytes in 1e6 ns: 12 GB/s; in 4e5 ns: 30 GB/s
+        "chip:a,stream_f32_ref,stream,f32,ok,1,1000000,,,1000000,,,,,,,,,,,,,,2,,\n"
+        "chip:a,stream_f32_avx2,stream,f32,ok,2,400000,,,1000000,,,,,,,,,,,,,,5,,\n"
+        "chip:a,stream_f32_bad,stream,f32,verify_failed,2,1,,,1000000,,,,,,,,,,,,,,,,\n"
+        "chip:b,stream_f32_opencl,stream,f32,ok,1,10000,,,1000000,,,,,,,,,,,,,,200,,\n"
+        "chip:c,gemm_f32_ref,gemm,f32,ok,1,1000,nn,2,2,2,2,2,2,1,0,,,,,,,,1,,\n";
+    CB_CHECK_MSG(cb_meas_parse(csv, strlen(csv), "s.csv", &meas) == CB_OK, "%s",
+                 cb_error_text());
+    CB_CHECK(meas.n == 4);
+    double gbs;
+    int i = cb_meas_stream_best(&meas, "chip:a", &gbs);
+    CB_CHECK(i == 1);
+    CB_CHECK_STR(meas.rows[i].shape, "stream:n=1000000");
+    CB_CHECK_NEAR(meas.rows[i].bytes, 12e6, 0);
+    CB_CHECK_NEAR(gbs, 30.0, 1e-12);
+    CB_CHECK(cb_meas_stream_best(&meas, "chip:b", &gbs) == 2);
+    CB_CHECK_NEAR(gbs, 1200.0, 1e-9);
+    CB_CHECK(cb_meas_stream_best(&meas, "chip:c", &gbs) == -1 && isnan(gbs));
+    // That bandwidth prices the memory-bound bytes of a step.
+    static struct cb_step st;
+    struct cb_model m;
+    CB_CHECK(cb_model_parse("n_layer=1\nd_model=16\nn_head=2\nd_ff=32\nvocab=40\nctx=8\n"
+                            "mlp=gelu\ntied=1\n", "tiny", &m) == CB_OK);
+    CB_CHECK(cb_step_build(&m, 1, 4, CB_DTYPE_F32, &st) == CB_OK);
+    struct cb_cost_opts o;
+    struct cb_cost_result r;
+    cb_cost_opts_default(&o);
+    cb_meas_stream_best(&meas, "chip:a", &o.bandwidth_gbs);
+    cb_cost_compute(&st, &meas, "chip:a", NULL, &o, &r);
+    CB_CHECK_NEAR(r.t_mem, cb_step_mem_bytes(&st) / 30e9, 1e-15);
+    cb_meas_free(&meas);
+}
+
 int main(void)
 {
     CB_RUN(test_preset_params);
@@ -242,5 +285,6 @@ int main(void)
     CB_RUN(test_llama_gqa_shapes);
     CB_RUN(test_model_file);
     CB_RUN(test_cost_maths);
+    CB_RUN(test_stream_bandwidth);
     return CB_TEST_END("test_cost");
 }

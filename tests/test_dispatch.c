@@ -28,7 +28,10 @@ static void test_tables_sane(void)
         // Names follow <op>_<dtype>_<backend>...
         char prefix[64];
         snprintf(prefix, sizeof prefix, "%s_%s_",
-                 k->op == CB_OP_GEMM ? "gemm" : k->op == CB_OP_ATTN_BWD ? "attn_bwd" : "attn",
+                 k->op == CB_OP_GEMM       ? "gemm"
+                 : k->op == CB_OP_ATTN_BWD ? "attn_bwd"
+                 : k->op == CB_OP_STREAM   ? "stream"
+                                           : "attn",
                  cb_dtype_name(k->dtype));
         CB_CHECK_MSG(strncmp(k->name, prefix, strlen(prefix)) == 0, "%s", k->name);
         if (k->backend == CB_BACKEND_REF) {

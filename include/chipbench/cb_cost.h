@@ -4,7 +4,10 @@
 //   t_compute = sum over the step's GEMM/attention calls of count x the best
 //               (smallest) time_ns_median among ok rows of that chip class,
 //               op, dtype and exact shape (any kernel, any thread count)
-//   t_mem     = memory-bound bytes / bandwidth
+//   t_mem     = memory-bound bytes / bandwidth; the bandwidth of a chip class
+//               is its best ok `stream` row (STREAM triad: declared bytes,
+//               12n for f32, over time_ns_median), else --bandwidth, else the
+//               --roofs CSV's triad
 //   t_step    = t_compute + t_mem; tokens/s = B T / t_step
 //   TFLOP/s   = model FLOPs per step / t_step; MFU = that / datasheet peak
 //   E_step    = sum of count x energy_j of the same rows, only when every one
@@ -47,6 +50,7 @@ struct cb_meas {
     enum cb_op op;
     enum cb_dtype dtype;
     double median_ns, energy_j, gflops;   // energy_j NAN unless measured/integrated
+    double bytes;           // declared per call (cb_call_bytes of the shape)
     char kernel[64];
     int threads;
 };
@@ -56,6 +60,10 @@ enum cb_status cb_meas_load(const char *path, struct cb_measurements *m);
 enum cb_status cb_meas_parse(const char *text, size_t len, const char *origin,
                              struct cb_measurements *m);
 void cb_meas_free(struct cb_measurements *m);
+// The stream (bandwidth) row of chip class `chip` with the most bytes per
+// second: its index into m->rows and *gbs = bytes / time_ns_median (GB/s),
+// or -1 and *gbs NAN when the class has no ok stream row.
+int cb_meas_stream_best(const struct cb_measurements *m, const char *chip, double *gbs);
 
 struct cb_cost_opts {
     double usd_per_kwh, pue;   // NAN: the price row's, else 0.10 and 1.0

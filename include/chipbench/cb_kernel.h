@@ -27,13 +27,15 @@
 //            P = exp(scale q.k - lse)   Di = sum_d dO_id O_id
 //            dV = P^T dO   dP = dO V^T   dS = P * (dP - Di)
 //            dQ = scale dS K   dK = scale dS^T Q
+//   STREAM the STREAM triad a[i] = b[i] + scalar * c[i] over n contiguous f32
+//          (i in [0, n)); a must not alias b or c.
 #ifndef CHIPBENCH_CB_KERNEL_H
 #define CHIPBENCH_CB_KERNEL_H
 
 #include <stdint.h>
 #include "cb_status.h"
 
-enum cb_op { CB_OP_GEMM, CB_OP_ATTN, CB_OP_ATTN_BWD, CB_OP_COUNT };
+enum cb_op { CB_OP_GEMM, CB_OP_ATTN, CB_OP_ATTN_BWD, CB_OP_STREAM, CB_OP_COUNT };
 enum cb_dtype { CB_DTYPE_F32, CB_DTYPE_F16, CB_DTYPE_BF16, CB_DTYPE_COUNT };
 
 // Where a kernel runs / whose code it is. Closed set; names in registry.c.
@@ -76,6 +78,14 @@ struct cb_attn_bwd_args {
     void *dk, *dv;             // (B,Hkv,Lk,D)
 };
 
+// STREAM triad (memory bandwidth): a = b + scalar * c, n floats each.
+struct cb_stream_args {
+    int64_t n;
+    float scalar;  // 3.0 as in McCalpin's STREAM (the shape text has no key for it)
+    const void *b, *c;
+    void *a;
+};
+
 // Number of keys query row i sees: all Lk without a mask; with the causal
 // mask (bottom-right aligned) i + (Lk - Lq) + 1, clamped to [0, Lk]. The one
 // definition of the mask, shared by kernels and the float64 check.
@@ -94,6 +104,7 @@ struct cb_call {
         struct cb_gemm_args gemm;
         struct cb_attn_args attn;          // CB_OP_ATTN
         struct cb_attn_bwd_args attn_bwd;  // CB_OP_ATTN_BWD (u.attn aliases .fwd)
+        struct cb_stream_args stream;      // CB_OP_STREAM
     } u;
 };
 
@@ -168,7 +179,7 @@ enum cb_status cb_registry_best(enum cb_op op, enum cb_dtype dtype,
 // Shell-style pattern match ('*' and '?') used by --kernel.
 int cb_name_match(const char *pattern, const char *name);
 
-const char *cb_op_name(enum cb_op op);          // "gemm", "attention"
+const char *cb_op_name(enum cb_op op);          // "gemm", "attention", "stream"
 const char *cb_dtype_name(enum cb_dtype d);     // "f32", "f16", "bf16"
 const char *cb_backend_name(enum cb_backend b); // "ref", "openblas", ...
 // Parse the names above; CB_ERR_INVALID_ARG when unknown.
@@ -183,6 +194,10 @@ int cb_dtype_size(enum cb_dtype d);
 // ATTN_BWD: 2.5x the forward (the five L x L x D products of FlashAttention-2's
 //       backward against the forward's two; recomputation is not counted);
 //       bytes = Q, K, V, O, dO, lse read once, dQ, dK, dV written once.
+// STREAM: 2n flops; bytes = 3 n elements (b and c read, a written once):
+//       12n for f32. The write-allocate read of a that a cache may add is not
+//       counted (McCalpin's STREAM convention), so GB/s is what the program
+//       moves, a lower bound on what the memory bus carried.
 double cb_call_flops(const struct cb_call *c);
 double cb_call_bytes(const struct cb_call *c, enum cb_dtype d);
 
