@@ -403,34 +403,53 @@ static const struct cb_result *baseline_row(const struct cb_result *rows, int n,
     return NULL;
 }
 
-// Every ok row of our own kernels against the baselines of the same op,
+// Baselines a kernel is measured against: the CPU libraries for CPU
+// kernels, CLBlast (same device) for OpenCL kernels; a device row's
+// `threads` says nothing about the cores it used.
+static const enum cb_backend bl[] = {CB_BACKEND_OPENBLAS, CB_BACKEND_ONEDNN, CB_BACKEND_CLBLAST};
+#define NBL 3
+
+static const struct cb_result *baseline_for(const struct cb_result *rows, int n,
+                                            const struct cb_result *r, int b)
+{
+    int device = r->kernel->backend == CB_BACKEND_OPENCL;
+    if (device != (bl[b] == CB_BACKEND_CLBLAST))
+        return NULL;
+    return baseline_row(rows, n, r, bl[b]);
+}
+
+// Every ok row of our own kernels against its baselines of the same op,
 // dtype, shape and threads in this run (GFLOP/s of the medians), then the
 // worst and the geometric mean per kernel and thread count.
 static void print_ratios(const struct cb_result *rows, int n)
 {
-    static const enum cb_backend bl[] = {CB_BACKEND_OPENBLAS, CB_BACKEND_ONEDNN};
     int header = 0;
     for (int i = 0; i < n; i++) {
         const struct cb_result *r = &rows[i];
         if (r->status != CB_OK || is_baseline(r->kernel))
             continue;
-        const struct cb_result *b0 = baseline_row(rows, n, r, bl[0]);
-        const struct cb_result *b1 = baseline_row(rows, n, r, bl[1]);
-        if (!b0 && !b1)
+        const struct cb_result *base[NBL];
+        int any = 0;
+        for (int b = 0; b < NBL; b++)
+            any |= (base[b] = baseline_for(rows, n, r, b)) != NULL;
+        if (!any)
             continue;
         if (!header) {
             printf("\nours / baseline in this run (GFLOP/s of medians; > 1 means ours is faster):\n");
-            printf("  %-24s %-34s %3s %12s %12s\n", "kernel", "shape", "thr", "/ openblas",
-                   "/ onednn");
+            printf("  %-24s %-34s %3s %12s %12s %12s\n", "kernel", "shape", "thr", "/ openblas",
+                   "/ onednn", "/ clblast");
             header = 1;
         }
-        char shape[160], x0[16] = "-", x1[16] = "-";
+        char shape[160], x[NBL][16];
         cb_shape_format(&r->shape, shape, sizeof shape);
-        if (b0)
-            snprintf(x0, sizeof x0, "%.3f", r->gflops / b0->gflops);
-        if (b1)
-            snprintf(x1, sizeof x1, "%.3f", r->gflops / b1->gflops);
-        printf("  %-24s %-34s %3d %12s %12s\n", r->kernel->name, shape, r->threads, x0, x1);
+        for (int b = 0; b < NBL; b++) {
+            if (base[b])
+                snprintf(x[b], sizeof x[b], "%.3f", r->gflops / base[b]->gflops);
+            else
+                snprintf(x[b], sizeof x[b], "-");
+        }
+        printf("  %-24s %-34s %3d %12s %12s %12s\n", r->kernel->name, shape, r->threads, x[0],
+               x[1], x[2]);
     }
     if (!header)
         return;
@@ -447,14 +466,14 @@ static void print_ratios(const struct cb_result *rows, int n)
         if (!first)
             continue;
         printf("  %-24s t=%-3d", r->kernel->name, r->threads);
-        for (int b = 0; b < 2; b++) {
+        for (int b = 0; b < NBL; b++) {
             double lmin = 1e300, lsum = 0;
             int cnt = 0;
             for (int j = 0; j < n; j++) {
                 const struct cb_result *x = &rows[j];
                 if (x->status != CB_OK || x->kernel != r->kernel || x->threads != r->threads)
                     continue;
-                const struct cb_result *base = baseline_row(rows, n, x, bl[b]);
+                const struct cb_result *base = baseline_for(rows, n, x, b);
                 if (!base)
                     continue;
                 double q = x->gflops / base->gflops;
