@@ -148,7 +148,7 @@ $(LIB): $(LIB_OBJS)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/tests/%: tests/%.c $(LIB) tests/cb_test.h
+$(BUILD)/tests/%: tests/%.c $(LIB) tests/cb_test.h tests/check_kernel.h
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests $< $(LIB) $(ALL_LDFLAGS) $(PKG_LIBS) $(LDLIBS) -o $@

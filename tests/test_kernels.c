@@ -10,47 +10,18 @@
 #include <string.h>
 
 #include "cb_test.h"
+#include "check_kernel.h"
 #include "chipbench/cb_bench.h"
 #include "chipbench/cb_shape.h"
 
 static uint64_t seed;
 
-// Run kernel k on one shape via the bench path (the shape converted to k's
-// op: attention_bwd kernels get the backward bench); returns the verify status.
+// Run kernel k on one shape via the bench path (check_kernel.h); a fresh
+// seed per call.
 static enum cb_status check_one(const struct cb_kernel *k, const char *shape_text, int threads,
                                 double *err, double *tol)
 {
-    struct cb_call parsed, shape;
-    struct cb_rng rng;
-    void *data = NULL, *plan = NULL;
-    enum cb_status s = cb_shape_parse(shape_text, &parsed);
-    if (s != CB_OK)
-        return s;
-    // An attention shape feeds forward and backward kernels alike.
-    if (!cb_shape_as_op(&parsed, k->op, &shape))
-        return cb_set_error(CB_ERR_INVALID_ARG, "%s does not fit %s kernel %s", shape_text,
-                            cb_op_name(k->op), k->name);
-    const struct cb_bench *b = cb_bench_for(shape.op);
-    cb_rng_seed(&rng, seed++);
-    CB_TRY(b->check_shape(&shape));
-    CB_TRY(b->setup(&shape, k->dtype, 1, &rng, &data));
-    if (k->plan) {
-        struct cb_plan_req req = {.shape = b->call(data, 0), .threads = threads};
-        CB_TRY(k->plan(k, &req, &plan));
-    }
-    b->poison(data, 0);
-    CB_TRY(k->run(plan, b->call(data, 0)));
-    if (k->finish)
-        CB_TRY(k->finish(plan));
-    if (k->readback)  // device kernels: results come home only here
-        CB_TRY(k->readback(plan, b->call(data, 0)));
-    CB_TRY(b->verify(data, 0, err, tol));
-out:
-    if (plan && k->plan_free)
-        k->plan_free(plan);
-    if (data)
-        b->teardown(data);
-    return s;
+    return check_kernel(k, shape_text, threads, seed++, err, tol);
 }
 
 static const char *const gemm_shapes[] = {

@@ -8,43 +8,19 @@
 #include <string.h>
 
 #include "cb_test.h"
+#include "check_kernel.h"
 #include "chipbench/cb_bench.h"
 #include "chipbench/cb_shape.h"
 
 static uint64_t seed;
 
+// Run kernel k on stream:n=N via the bench path (check_kernel.h).
 static enum cb_status check_one(const struct cb_kernel *k, int64_t n, int threads, double *err,
                                 double *tol)
 {
-    struct cb_call shape;
-    struct cb_rng rng;
-    void *data = NULL, *plan = NULL;
     char text[64];
     snprintf(text, sizeof text, "stream:n=%lld", (long long)n);
-    enum cb_status s = cb_shape_parse(text, &shape);
-    if (s != CB_OK)
-        return s;
-    const struct cb_bench *b = cb_bench_for(CB_OP_STREAM);
-    cb_rng_seed(&rng, seed++);
-    CB_TRY(b->check_shape(&shape));
-    CB_TRY(b->setup(&shape, k->dtype, 1, &rng, &data));
-    if (k->plan) {
-        struct cb_plan_req req = {.shape = b->call(data, 0), .threads = threads};
-        CB_TRY(k->plan(k, &req, &plan));
-    }
-    b->poison(data, 0);
-    CB_TRY(k->run(plan, b->call(data, 0)));
-    if (k->finish)
-        CB_TRY(k->finish(plan));
-    if (k->readback)
-        CB_TRY(k->readback(plan, b->call(data, 0)));
-    CB_TRY(b->verify(data, 0, err, tol));
-out:
-    if (plan && k->plan_free)
-        k->plan_free(plan);
-    if (data)
-        b->teardown(data);
-    return s;
+    return check_kernel(k, text, threads, seed++, err, tol);
 }
 
 static const int64_t lengths[] = {1, 7, 63, 65, 1000, 1 << 20};
