@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "chipbench/cb_bench.h"
+#include "bench_attn_common.h"
 
 #define FULL_CHECK_MACS (1LL << 26)
 #define SAMPLED_ROWS 64
@@ -54,10 +55,66 @@ static enum cb_status attn_check_shape(const struct cb_call *shape)
 static double attn_set_bytes(const struct cb_call *shape, enum cb_dtype d)
 {
     const struct cb_attn_args *a = &shape->u.attn;
-    double qo = (double)a->batch * a->heads * a->seq_q * a->head_dim;
-    double kv = (double)a->batch * a->kv_heads * a->seq_kv * a->head_dim;
+    double qo, kv;
+    cb_attn_bench_elems(a, &qo, &kv);
     return cb_dtype_size(d) * (2 * qo + 2 * kv) + 4.0 * a->batch * a->heads * a->seq_q;
 }
+
+// Shared with bench_attn_bwd.c (bench_attn_common.h) ---------------------------
+
+void cb_attn_bench_lens(const struct cb_attn_args *a, size_t *q_len, size_t *kv_len,
+                        size_t *lse_len)
+{
+    *q_len = (size_t)(a->batch * a->heads * a->seq_q * a->head_dim);
+    *kv_len = (size_t)(a->batch * a->kv_heads * a->seq_kv * a->head_dim);
+    *lse_len = (size_t)(a->batch * a->heads * a->seq_q);
+}
+
+void cb_attn_bench_elems(const struct cb_attn_args *a, double *qo, double *kv)
+{
+    *qo = (double)a->batch * a->heads * a->seq_q * a->head_dim;
+    *kv = (double)a->batch * a->kv_heads * a->seq_kv * a->head_dim;
+}
+
+int cb_attn_bench_alloc_ptrs(float ***const *arrs, size_t n, int nbuf)
+{
+    for (size_t x = 0; x < n; x++)
+        if (!(*arrs[x] = calloc((size_t)nbuf, sizeof(float *))))
+            return 0;
+    return 1;
+}
+
+int cb_attn_bench_alloc_set(float **const *arrs, const size_t *lens, size_t n, size_t n_in,
+                            int i)
+{
+    int ok = 1;
+    for (size_t x = 0; x < n; x++)
+        ok &= (arrs[x][i] = cb_alloc_array(lens[x], sizeof(float))) != NULL;
+    if (!ok)
+        return 0;
+    for (size_t x = n_in; x < n; x++)
+        memset(arrs[x][i], 0, lens[x] * sizeof(float));
+    return 1;
+}
+
+void cb_attn_bench_free(float **const *arrs, size_t n, int nbuf)
+{
+    for (size_t x = 0; x < n; x++) {
+        for (int i = 0; arrs[x] && i < nbuf; i++)
+            cb_free(arrs[x][i]);
+        free(arrs[x]);
+    }
+}
+
+void cb_attn_bench_fill_qkv(struct cb_rng *rng, float *q, float *k, float *v, size_t q_len,
+                            size_t kv_len)
+{
+    cb_rng_fill_f32(rng, q, q_len, -1.0f, 1.0f);
+    cb_rng_fill_f32(rng, k, kv_len, -1.0f, 1.0f);
+    cb_rng_fill_f32(rng, v, kv_len, -1.0f, 1.0f);
+}
+
+// Forward ---------------------------------------------------------------------
 
 static void attn_teardown(void *data)
 {
@@ -65,11 +122,7 @@ static void attn_teardown(void *data)
     if (!b)
         return;
     float **arrs[] = {b->q, b->k, b->v, b->o, b->lse};
-    for (size_t x = 0; x < sizeof arrs / sizeof arrs[0]; x++) {
-        for (int i = 0; arrs[x] && i < b->nbuf; i++)
-            cb_free(arrs[x][i]);
-        free(arrs[x]);
-    }
+    cb_attn_bench_free(arrs, sizeof arrs / sizeof arrs[0], b->nbuf);
     free(b->calls);
     free(b);
 }
@@ -89,37 +142,25 @@ static enum cb_status attn_setup(const struct cb_call *shape, enum cb_dtype d, i
     }
     b->a = *a;
     b->rng = *rng;
-    b->q_len = (size_t)(a->batch * a->heads * a->seq_q * a->head_dim);
-    b->kv_len = (size_t)(a->batch * a->kv_heads * a->seq_kv * a->head_dim);
-    b->lse_len = (size_t)(a->batch * a->heads * a->seq_q);
-    b->q = calloc((size_t)nbuf, sizeof(float *));
-    b->k = calloc((size_t)nbuf, sizeof(float *));
-    b->v = calloc((size_t)nbuf, sizeof(float *));
-    b->o = calloc((size_t)nbuf, sizeof(float *));
-    b->lse = calloc((size_t)nbuf, sizeof(float *));
+    cb_attn_bench_lens(a, &b->q_len, &b->kv_len, &b->lse_len);
+    float ***ptrs[] = {&b->q, &b->k, &b->v, &b->o, &b->lse};
+    const size_t n = sizeof ptrs / sizeof ptrs[0];
     b->calls = calloc((size_t)nbuf, sizeof *b->calls);
-    if (!b->q || !b->k || !b->v || !b->o || !b->lse || !b->calls) {
+    if (!cb_attn_bench_alloc_ptrs(ptrs, n, nbuf) || !b->calls) {
         s = cb_set_error(CB_ERR_NO_MEMORY, "attention bench buffers");
         goto out;
     }
     b->nbuf = nbuf;
+    float **arrs[] = {b->q, b->k, b->v, b->o, b->lse};  // inputs first
+    const size_t lens[] = {b->q_len, b->kv_len, b->kv_len, b->q_len, b->lse_len};
     for (int i = 0; i < nbuf; i++) {
-        b->q[i] = cb_alloc_array(b->q_len, sizeof(float));
-        b->k[i] = cb_alloc_array(b->kv_len, sizeof(float));
-        b->v[i] = cb_alloc_array(b->kv_len, sizeof(float));
-        b->o[i] = cb_alloc_array(b->q_len, sizeof(float));
-        b->lse[i] = cb_alloc_array(b->lse_len, sizeof(float));
-        if (!b->q[i] || !b->k[i] || !b->v[i] || !b->o[i] || !b->lse[i]) {
+        if (!cb_attn_bench_alloc_set(arrs, lens, n, 3, i)) {
             s = cb_set_error(CB_ERR_NO_MEMORY, "attention buffers: %.1f MiB per set",
                              (double)(2 * b->q_len + 2 * b->kv_len + b->lse_len) * 4 /
                                  (1 << 20));
             goto out;
         }
-        cb_rng_fill_f32(rng, b->q[i], b->q_len, -1.0f, 1.0f);
-        cb_rng_fill_f32(rng, b->k[i], b->kv_len, -1.0f, 1.0f);
-        cb_rng_fill_f32(rng, b->v[i], b->kv_len, -1.0f, 1.0f);
-        memset(b->o[i], 0, b->q_len * sizeof(float));
-        memset(b->lse[i], 0, b->lse_len * sizeof(float));
+        cb_attn_bench_fill_qkv(rng, b->q[i], b->k[i], b->v[i], b->q_len, b->kv_len);
         struct cb_call *c = &b->calls[i];
         c->op = CB_OP_ATTN;
         c->u.attn = *a;

@@ -55,6 +55,7 @@
 
 #include "chipbench/cb_bench.h"
 #include "chipbench/cb_topo.h"
+#include "bench_attn_common.h"
 
 #define FULL_CHECK_WORK (1LL << 25)
 #define SAMPLED_ROWS 64
@@ -81,8 +82,8 @@ static enum cb_status bwd_check_shape(const struct cb_call *shape)
 static double bwd_set_bytes(const struct cb_call *shape, enum cb_dtype d)
 {
     const struct cb_attn_args *a = &shape->u.attn;
-    double qo = (double)a->batch * a->heads * a->seq_q * a->head_dim;
-    double kv = (double)a->batch * a->kv_heads * a->seq_kv * a->head_dim;
+    double qo, kv;
+    cb_attn_bench_elems(a, &qo, &kv);
     // Q, O, dO, dQ; K, V, dK, dV; lse
     return cb_dtype_size(d) * (4 * qo + 4 * kv) + 4.0 * a->batch * a->heads * a->seq_q;
 }
@@ -93,11 +94,7 @@ static void bwd_teardown(void *data)
     if (!b)
         return;
     float **arrs[] = {b->q, b->k, b->v, b->o, b->lse, b->dout, b->dq, b->dk, b->dv};
-    for (size_t x = 0; x < sizeof arrs / sizeof arrs[0]; x++) {
-        for (int i = 0; arrs[x] && i < b->nbuf; i++)
-            cb_free(arrs[x][i]);
-        free(arrs[x]);
-    }
+    cb_attn_bench_free(arrs, sizeof arrs / sizeof arrs[0], b->nbuf);
     free(b->calls);
     free(b);
 }
@@ -167,46 +164,31 @@ static enum cb_status bwd_setup(const struct cb_call *shape, enum cb_dtype d, in
     b->a.q = b->a.k = b->a.v = NULL;
     b->a.o = NULL;
     b->a.lse = NULL;
-    b->q_len = (size_t)(a->batch * a->heads * a->seq_q * a->head_dim);
-    b->kv_len = (size_t)(a->batch * a->kv_heads * a->seq_kv * a->head_dim);
-    b->lse_len = (size_t)(a->batch * a->heads * a->seq_q);
-    float ***arrs[] = {&b->q, &b->k, &b->v, &b->o, &b->lse, &b->dout, &b->dq, &b->dk, &b->dv};
-    for (size_t x = 0; x < sizeof arrs / sizeof arrs[0]; x++)
-        if (!(*arrs[x] = calloc((size_t)nbuf, sizeof(float *)))) {
-            s = cb_set_error(CB_ERR_NO_MEMORY, "attention backward buffers");
-            goto out;
-        }
+    cb_attn_bench_lens(a, &b->q_len, &b->kv_len, &b->lse_len);
+    float ***ptrs[] = {&b->q, &b->k, &b->v, &b->dout, &b->o, &b->lse, &b->dq, &b->dk, &b->dv};
+    const size_t n = sizeof ptrs / sizeof ptrs[0];
+    if (!cb_attn_bench_alloc_ptrs(ptrs, n, nbuf)) {
+        s = cb_set_error(CB_ERR_NO_MEMORY, "attention backward buffers");
+        goto out;
+    }
     b->calls = calloc((size_t)nbuf, sizeof *b->calls);
     if (!b->calls) {
         s = cb_set_error(CB_ERR_NO_MEMORY, "attention backward buffers");
         goto out;
     }
     b->nbuf = nbuf;
+    // inputs (Q, K, V, dO) first; O and lse come from the forward kernel
+    float **arrs[] = {b->q, b->k, b->v, b->dout, b->o, b->lse, b->dq, b->dk, b->dv};
+    const size_t lens[] = {b->q_len, b->kv_len, b->kv_len, b->q_len, b->q_len,
+                           b->lse_len, b->q_len, b->kv_len, b->kv_len};
     for (int i = 0; i < nbuf; i++) {
-        b->q[i] = cb_alloc_array(b->q_len, sizeof(float));
-        b->k[i] = cb_alloc_array(b->kv_len, sizeof(float));
-        b->v[i] = cb_alloc_array(b->kv_len, sizeof(float));
-        b->o[i] = cb_alloc_array(b->q_len, sizeof(float));
-        b->lse[i] = cb_alloc_array(b->lse_len, sizeof(float));
-        b->dout[i] = cb_alloc_array(b->q_len, sizeof(float));
-        b->dq[i] = cb_alloc_array(b->q_len, sizeof(float));
-        b->dk[i] = cb_alloc_array(b->kv_len, sizeof(float));
-        b->dv[i] = cb_alloc_array(b->kv_len, sizeof(float));
-        if (!b->q[i] || !b->k[i] || !b->v[i] || !b->o[i] || !b->lse[i] || !b->dout[i] ||
-            !b->dq[i] || !b->dk[i] || !b->dv[i]) {
+        if (!cb_attn_bench_alloc_set(arrs, lens, n, 4, i)) {
             s = cb_set_error(CB_ERR_NO_MEMORY, "attention backward buffers: %.1f MiB per set",
                              bwd_set_bytes(shape, d) / (1 << 20));
             goto out;
         }
-        cb_rng_fill_f32(rng, b->q[i], b->q_len, -1.0f, 1.0f);
-        cb_rng_fill_f32(rng, b->k[i], b->kv_len, -1.0f, 1.0f);
-        cb_rng_fill_f32(rng, b->v[i], b->kv_len, -1.0f, 1.0f);
+        cb_attn_bench_fill_qkv(rng, b->q[i], b->k[i], b->v[i], b->q_len, b->kv_len);
         cb_rng_fill_f32(rng, b->dout[i], b->q_len, -1.0f, 1.0f);
-        memset(b->o[i], 0, b->q_len * sizeof(float));
-        memset(b->lse[i], 0, b->lse_len * sizeof(float));
-        memset(b->dq[i], 0, b->q_len * sizeof(float));
-        memset(b->dk[i], 0, b->kv_len * sizeof(float));
-        memset(b->dv[i], 0, b->kv_len * sizeof(float));
         struct cb_call *c = &b->calls[i];
         c->op = CB_OP_ATTN_BWD;
         c->u.attn_bwd.fwd = b->a;

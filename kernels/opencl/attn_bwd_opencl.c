@@ -18,6 +18,7 @@
 
 #include "chipbench/cb_kernel.h"
 #include "../kernel_tables.h"
+#include "cl_params.h"
 #include "clrt.h"
 
 extern const char cb_cl_src_attn_bwd[];
@@ -126,46 +127,23 @@ static enum cb_status params_check(const struct bwd_params *p)
 
 static void params_str(const struct bwd_params *p, char *buf, size_t len)
 {
-    size_t n = 0;
     struct bwd_params c = *p;
-    buf[0] = 0;
-    for (int i = 0; i < NPARAM && n < len; i++)
-        n += (size_t)snprintf(buf + n, len - n, "%s%s=%d", i ? "," : "", param_keys[i],
-                              *param_ptr(&c, i));
+    const int *vals[NPARAM];
+    for (int i = 0; i < NPARAM; i++)
+        vals[i] = param_ptr(&c, i);
+    cb_cl_params_str(param_keys, vals, NPARAM, buf, len);
 }
 
 // "BKV=64,BQ=16,..." over a starting set: keys given replace those values.
 static enum cb_status params_parse(const char *text, struct bwd_params *p)
 {
-    const char *q = text;
-    while (*q) {
-        char key[8];
-        int val, used = 0;
-        if (sscanf(q, "%7[A-Z]=%d%n", key, &val, &used) != 2)
-            return cb_set_error(CB_ERR_PARSE, "'%s': expected KEY=int at '%s'", text, q);
-        int found = 0;
-        for (int i = 0; i < NPARAM; i++)
-            if (!strcmp(key, param_keys[i])) {
-                *param_ptr(p, i) = val;
-                found = 1;
-            }
-        if (!found)
-            return cb_set_error(CB_ERR_PARSE,
-                                "'%s': unknown key %s (BKV, BQ, NT, SX, SY, CX, CY, QBQ, QBK, "
-                                "QNT, QSX, QSY, QCX, QCY, PAD)",
-                                text, key);
-        q += used;
-        if (*q == ',')
-            q++;
-        else if (*q)
-            return cb_set_error(CB_ERR_PARSE, "'%s': expected ',' at '%s'", text, q);
-    }
-    if (params_check(p) != CB_OK) {
-        char why[256];  // cb_error_text() is the buffer cb_set_error writes
-        snprintf(why, sizeof why, "%s", cb_error_text());
-        return cb_set_error(CB_ERR_PARSE, "'%s': %s", text, why);
-    }
-    return CB_OK;
+    int *vals[NPARAM];
+    for (int i = 0; i < NPARAM; i++)
+        vals[i] = param_ptr(p, i);
+    enum cb_status s = cb_cl_params_parse("", text, text, param_keys, vals, NPARAM);
+    if (s == CB_OK && params_check(p) != CB_OK)
+        s = cb_cl_error_wrap(CB_ERR_PARSE, "'%s'", text);
+    return s;
 }
 
 static enum cb_status params_fit(const struct cb_clrt *rt, const struct bwd_params *p, int d)
@@ -193,11 +171,8 @@ static enum cb_status choose_params(const struct cb_clrt *rt, int d, struct bwd_
     *p = cpu ? cpu_default : d <= 64 ? gpu_d64 : d <= 128 ? gpu_d128 : gpu_d256;
     const char *env = getenv("CHIPBENCH_CL_ATTN_BWD");
     if (env && *env) {
-        if (params_parse(env, p) != CB_OK) {
-            char why[512];
-            snprintf(why, sizeof why, "%s", cb_error_text());
-            return cb_set_error(CB_ERR_INVALID_ARG, "CHIPBENCH_CL_ATTN_BWD: %s", why);
-        }
+        if (params_parse(env, p) != CB_OK)
+            return cb_cl_error_wrap(CB_ERR_INVALID_ARG, "CHIPBENCH_CL_ATTN_BWD");
         snprintf(origin, olen, "CHIPBENCH_CL_ATTN_BWD");
         return params_fit(rt, p, d);
     }
@@ -288,37 +263,8 @@ static enum cb_status bwd_plan_make(const struct cb_kernel *k, const struct cb_p
     struct bwd_plan *pl = calloc(1, sizeof *pl);
     if (!pl)
         return cb_set_error(CB_ERR_NO_MEMORY, "attention backward plan");
-    pl->a = *a;
-    pl->a.q = pl->a.k = pl->a.v = NULL;
-    pl->a.o = NULL;
-    pl->a.lse = NULL;
-    if (a->head_dim < 1 || a->head_dim > BWD_MAX_D) {
-        s = cb_set_error(CB_ERR_UNSUPPORTED,
-                         "OpenCL attention backward takes head_dim 1..%d, not %lld", BWD_MAX_D,
-                         (long long)a->head_dim);
-        goto out;
-    }
-    if (a->batch < 1 || a->heads < 1 || a->kv_heads < 1 || a->heads % a->kv_heads ||
-        a->seq_q < 1 || a->seq_kv < 1) {
-        s = cb_set_error(CB_ERR_INVALID_ARG, "attention shape: B, H, Hkv, Lq, Lk >= 1 and "
-                                             "H %% Hkv == 0");
-        goto out;
-    }
-    if (!a->lse) {
-        s = cb_set_error(CB_ERR_INVALID_ARG, "attention backward needs the forward's lse");
-        goto out;
-    }
-    // Element offsets inside the kernels are size_t, but group and row
-    // indices are int: keep every count (and the largest tensor) below 2^31.
-    const double qn = (double)a->batch * (double)a->heads * (double)a->seq_q *
-                      (double)a->head_dim;
-    const double kn = (double)a->batch * (double)a->kv_heads * (double)a->seq_kv *
-                      (double)a->head_dim;
-    if (qn > INT32_MAX || kn > INT32_MAX) {
-        s = cb_set_error(CB_ERR_UNSUPPORTED, "OpenCL attention backward takes tensors below "
-                                             "2^31 elements");
-        goto out;
-    }
+    pl->a = cb_cl_attn_shape(a);
+    CB_TRY(cb_cl_attn_check(a, BWD_MAX_D, 1, "OpenCL attention backward"));
     CB_TRY(cb_clrt_open(req->device, &pl->base.rt));
     struct cb_clrt *rt = pl->base.rt;
     const int d = (int)a->head_dim;

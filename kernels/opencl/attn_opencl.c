@@ -17,6 +17,7 @@
 
 #include "chipbench/cb_kernel.h"
 #include "../kernel_tables.h"
+#include "cl_params.h"
 #include "clrt.h"
 
 extern const char cb_cl_src_attn_flash[];
@@ -72,43 +73,22 @@ static enum cb_status params_check(const struct attn_params *p)
     return CB_OK;
 }
 
+static const char *const param_keys[] = {"BQ", "BK", "TX", "RQ", "PAD"};
+
 static void params_str(const struct attn_params *p, char *buf, size_t len)
 {
-    snprintf(buf, len, "BQ=%d,BK=%d,TX=%d,RQ=%d,PAD=%d", p->bq, p->bk, p->tx, p->rq, p->pad);
+    const int *vals[] = {&p->bq, &p->bk, &p->tx, &p->rq, &p->pad};
+    cb_cl_params_str(param_keys, vals, 5, buf, len);
 }
 
 // "BQ=64,BK=32,..." over a starting set: keys given replace those values.
 static enum cb_status params_parse(const char *text, struct attn_params *p)
 {
-    const char *q = text;
-    while (*q) {
-        char key[8];
-        int val, used = 0;
-        if (sscanf(q, "%7[A-Z]=%d%n", key, &val, &used) != 2)
-            return cb_set_error(CB_ERR_PARSE, "'%s': expected KEY=int at '%s'", text, q);
-        static const char *const keys[] = {"BQ", "BK", "TX", "RQ", "PAD"};
-        int *dst[] = {&p->bq, &p->bk, &p->tx, &p->rq, &p->pad};
-        int found = 0;
-        for (int i = 0; i < 5; i++)
-            if (!strcmp(key, keys[i])) {
-                *dst[i] = val;
-                found = 1;
-            }
-        if (!found)
-            return cb_set_error(CB_ERR_PARSE, "'%s': unknown key %s (BQ, BK, TX, RQ, PAD)",
-                                text, key);
-        q += used;
-        if (*q == ',')
-            q++;
-        else if (*q)
-            return cb_set_error(CB_ERR_PARSE, "'%s': expected ',' at '%s'", text, q);
-    }
-    if (params_check(p) != CB_OK) {
-        char why[256];  // cb_error_text() is the buffer cb_set_error writes
-        snprintf(why, sizeof why, "%s", cb_error_text());
-        return cb_set_error(CB_ERR_PARSE, "'%s': %s", text, why);
-    }
-    return CB_OK;
+    int *vals[] = {&p->bq, &p->bk, &p->tx, &p->rq, &p->pad};
+    enum cb_status s = cb_cl_params_parse("", text, text, param_keys, vals, 5);
+    if (s == CB_OK && params_check(p) != CB_OK)
+        s = cb_cl_error_wrap(CB_ERR_PARSE, "'%s'", text);
+    return s;
 }
 
 static enum cb_status params_fit(const struct cb_clrt *rt, const struct attn_params *p, int d)
@@ -134,11 +114,8 @@ static enum cb_status choose_params(const struct cb_clrt *rt, int d, struct attn
     *p = cpu ? cpu_default : gpu_default;
     const char *env = getenv("CHIPBENCH_CL_ATTN");
     if (env && *env) {
-        if (params_parse(env, p) != CB_OK) {
-            char why[512];
-            snprintf(why, sizeof why, "%s", cb_error_text());
-            return cb_set_error(CB_ERR_INVALID_ARG, "CHIPBENCH_CL_ATTN: %s", why);
-        }
+        if (params_parse(env, p) != CB_OK)
+            return cb_cl_error_wrap(CB_ERR_INVALID_ARG, "CHIPBENCH_CL_ATTN");
         snprintf(origin, olen, "CHIPBENCH_CL_ATTN");
         return params_fit(rt, p, d);
     }
@@ -198,32 +175,8 @@ static enum cb_status attn_plan_make(const struct cb_kernel *k, const struct cb_
     struct attn_plan *pl = calloc(1, sizeof *pl);
     if (!pl)
         return cb_set_error(CB_ERR_NO_MEMORY, "attention plan");
-    pl->a = *a;
-    pl->a.q = pl->a.k = pl->a.v = NULL;
-    pl->a.o = NULL;
-    pl->a.lse = NULL;
-    if (a->head_dim < 1 || a->head_dim > ATTN_MAX_D) {
-        s = cb_set_error(CB_ERR_UNSUPPORTED, "OpenCL attention takes head_dim 1..%d, not %lld",
-                         ATTN_MAX_D, (long long)a->head_dim);
-        goto out;
-    }
-    if (a->batch < 1 || a->heads < 1 || a->kv_heads < 1 || a->heads % a->kv_heads ||
-        a->seq_q < 1 || a->seq_kv < 1) {
-        s = cb_set_error(CB_ERR_INVALID_ARG, "attention shape: B, H, Hkv, Lq, Lk >= 1 and "
-                                             "H %% Hkv == 0");
-        goto out;
-    }
-    // Element offsets inside the kernel are size_t, but group and row
-    // indices are int: keep every count (and the largest tensor) below 2^31.
-    const double qn = (double)a->batch * (double)a->heads * (double)a->seq_q *
-                      (double)a->head_dim;
-    const double kn = (double)a->batch * (double)a->kv_heads * (double)a->seq_kv *
-                      (double)a->head_dim;
-    if (qn > INT32_MAX || kn > INT32_MAX) {
-        s = cb_set_error(CB_ERR_UNSUPPORTED, "OpenCL attention takes tensors below 2^31 "
-                                             "elements");
-        goto out;
-    }
+    pl->a = cb_cl_attn_shape(a);
+    CB_TRY(cb_cl_attn_check(a, ATTN_MAX_D, 0, "OpenCL attention"));
     CB_TRY(cb_clrt_open(req->device, &pl->base.rt));
     struct cb_clrt *rt = pl->base.rt;
     const int d = (int)a->head_dim;

@@ -15,6 +15,7 @@
 #include "chipbench/cb_kernel.h"
 #include "../kernel_tables.h"
 #include "cl_gemm.h"
+#include "cl_params.h"
 #include "cl_tuning.h"
 #include "clrt.h"
 
@@ -65,42 +66,18 @@ enum cb_status cb_cl_gemm_params_parse(const char *text, struct cb_cl_gemm_param
     else
         return cb_set_error(CB_ERR_PARSE, "GEMM parameters '%s': variant must be tiled or reg",
                             text);
-    const char *q = colon ? colon + 1 : text + vlen;
-    while (*q) {
-        char key[8];
-        int val, used = 0;
-        if (sscanf(q, "%7[A-Z]=%d%n", key, &val, &used) != 2)
-            return cb_set_error(CB_ERR_PARSE, "GEMM parameters '%s': expected KEY=int at '%s'",
-                                text, q);
-        int *dst = NULL;
-        static const char *const tiled_keys[] = {"TM", "TN", "TK", "RM", "RN", "LPAD", "WX"};
-        static const char *const reg_keys[] = {"MR", "VW", "NV", "LX", "LY"};
-        int *tiled_dst[] = {&p->tm, &p->tn, &p->tk, &p->rm, &p->rn, &p->lpad, &p->wx};
-        int *reg_dst[] = {&p->mr, &p->vw, &p->nv, &p->lx, &p->ly};
-        if (p->variant == CB_CL_GEMM_TILED) {
-            for (int i = 0; i < 7; i++)
-                if (!strcmp(key, tiled_keys[i]))
-                    dst = tiled_dst[i];
-        } else {
-            for (int i = 0; i < 5; i++)
-                if (!strcmp(key, reg_keys[i]))
-                    dst = reg_dst[i];
-        }
-        if (!dst)
-            return cb_set_error(CB_ERR_PARSE, "GEMM parameters '%s': unknown key %s", text,
-                                key);
-        *dst = val;
-        q += used;
-        if (*q == ',')
-            q++;
-        else if (*q)
-            return cb_set_error(CB_ERR_PARSE, "GEMM parameters '%s': expected ',' at '%s'",
-                                text, q);
-    }
-    enum cb_status s = params_check(p);
-    if (s != CB_OK)
-        return cb_set_error(CB_ERR_PARSE, "GEMM parameters '%s': %s", text, cb_error_text());
-    return CB_OK;
+    static const char *const tiled_keys[] = {"TM", "TN", "TK", "RM", "RN", "LPAD", "WX"};
+    static const char *const reg_keys[] = {"MR", "VW", "NV", "LX", "LY"};
+    int *tiled_vals[] = {&p->tm, &p->tn, &p->tk, &p->rm, &p->rn, &p->lpad, &p->wx};
+    int *reg_vals[] = {&p->mr, &p->vw, &p->nv, &p->lx, &p->ly};
+    const int tiled = p->variant == CB_CL_GEMM_TILED;
+    const char *list = colon ? colon + 1 : text + vlen;
+    enum cb_status s = cb_cl_params_parse("GEMM parameters ", text, list,
+                                          tiled ? tiled_keys : reg_keys,
+                                          tiled ? tiled_vals : reg_vals, tiled ? 7 : 5);
+    if (s == CB_OK && params_check(p) != CB_OK)
+        s = cb_cl_error_wrap(CB_ERR_PARSE, "GEMM parameters '%s'", text);
+    return s;
 }
 
 void cb_cl_gemm_params_str(const struct cb_cl_gemm_params *p, char *buf, size_t len)
@@ -162,7 +139,7 @@ static enum cb_status choose_params(struct cb_clrt *rt, const struct cb_gemm_arg
     }
     if (env && *env) {
         if ((s = cb_cl_gemm_params_parse(env, p)) != CB_OK)
-            return cb_set_error(CB_ERR_INVALID_ARG, "CHIPBENCH_CL_GEMM: %s", cb_error_text());
+            return cb_cl_error_wrap(CB_ERR_INVALID_ARG, "CHIPBENCH_CL_GEMM");
         snprintf(origin, olen, "CHIPBENCH_CL_GEMM");
         return CB_OK;
     }
@@ -172,7 +149,7 @@ static enum cb_status choose_params(struct cb_clrt *rt, const struct cb_gemm_arg
                             sizeof text, &src);
     if (s == CB_OK) {
         if ((s = cb_cl_gemm_params_parse(text, p)) != CB_OK)
-            return cb_set_error(CB_ERR_PARSE, "tuning entry (%s): %s", src, cb_error_text());
+            return cb_cl_error_wrap(CB_ERR_PARSE, "tuning entry (%s)", src);
         snprintf(origin, olen, "tuned (%s)", src);
         return CB_OK;
     }

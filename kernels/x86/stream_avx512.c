@@ -1,25 +1,16 @@
 // stream_avx512.c: the STREAM triad a = b + scalar * c with AVX-512 FMA,
 // threads (cb_pool) over contiguous chunks of 16-float (64-byte) multiples.
 // When the three arrays together exceed the last-level cache, a is written
-// with non-temporal stores (no read-for-ownership, no cache pollution);
-// below that, ordinary stores keep a in cache for the next launch.
+// with non-temporal stores, below that with ordinary ones (the plan and the
+// threading are in kernels/common/stream_driver.h).
 #include <immintrin.h>
 #include <stdint.h>
-#include <stdlib.h>
 
 #include "chipbench/cb_cpu.h"
 #include "chipbench/cb_kernel.h"
-#include "chipbench/cb_pool.h"
-#include "chipbench/cb_topo.h"
 #include "../kernel_tables.h"
 
 #define VW 16
-
-struct stream_plan {
-    struct cb_pool *pool;
-    int nt;                              // non-temporal stores
-    const struct cb_stream_args *s;      // current call
-};
 
 static void triad_range(float *a, const float *b, const float *c, float q, int64_t n, int nt)
 {
@@ -56,53 +47,10 @@ static void triad_range(float *a, const float *b, const float *c, float q, int64
         _mm_sfence();  // streaming stores visible before the pool's barrier
 }
 
-static void stream_thread(void *arg, int tid, int nthreads)
-{
-    const struct stream_plan *pl = arg;
-    const struct cb_stream_args *s = pl->s;
-    int64_t chunk = (s->n + nthreads - 1) / nthreads;
-    chunk = (chunk + VW - 1) / VW * VW;
-    int64_t lo = (int64_t)tid * chunk, hi = lo + chunk < s->n ? lo + chunk : s->n;
-    if (lo < hi)
-        triad_range((float *)s->a + lo, (const float *)s->b + lo, (const float *)s->c + lo,
-                    s->scalar, hi - lo, pl->nt);
-}
-
-static void stream_plan_free(void *plan)
-{
-    struct stream_plan *pl = plan;
-    if (!pl)
-        return;
-    cb_pool_free(pl->pool);
-    free(pl);
-}
-
-static enum cb_status stream_plan_create(const struct cb_kernel *k, const struct cb_plan_req *req,
-                                         void **plan)
-{
-    (void)k;
-    struct stream_plan *pl = calloc(1, sizeof *pl);
-    *plan = NULL;
-    if (!pl)
-        return cb_set_error(CB_ERR_NO_MEMORY, "stream plan");
-    enum cb_status s = cb_pool_create(req->threads, &pl->pool);
-    if (s != CB_OK) {
-        free(pl);
-        return s;
-    }
-    int64_t llc = cb_topo_llc_bytes();
-    pl->nt = 12.0 * (double)req->shape->u.stream.n > (double)(llc > 0 ? llc : 32 << 20);
-    *plan = pl;
-    return CB_OK;
-}
-
-static enum cb_status stream_run(void *plan, const struct cb_call *call)
-{
-    struct stream_plan *pl = plan;
-    pl->s = &call->u.stream;
-    cb_pool_run(pl->pool, stream_thread, pl);
-    return CB_OK;
-}
+// The plan, the chunking over threads and the table-facing functions.
+#define SD_VW VW
+#define SD_TRIAD triad_range
+#include "../common/stream_driver.h"
 
 const struct cb_kernel cb_stream_avx512_kernels[] = {
     {
@@ -112,9 +60,9 @@ const struct cb_kernel cb_stream_avx512_kernels[] = {
         .backend = CB_BACKEND_AVX512,
         .isa = CB_ISA_GROUP_AVX512,  // the file is built with -mavx512bw/vl/dq
         .priority = 30,
-        .plan = stream_plan_create,
-        .run = stream_run,
-        .plan_free = stream_plan_free,
+        .plan = sd_plan_create,
+        .run = sd_run,
+        .plan_free = sd_plan_free,
         .desc = "STREAM triad, AVX-512 FMA, non-temporal stores above the LLC, pinned threads",
     },
     {.name = NULL},
