@@ -49,21 +49,6 @@
 #define KT 12  // keys per S^T register tile (3 vectors)
 #define BC 48  // keys per online-softmax block (4 tiles)
 
-struct flash_ws {    // one thread's buffers
-    float *kt;       // K^T of one kv head, D x ldk
-    float *qt;       // Q^T of the block, D x 8
-    float *pt;       // S^T then P^T of a key block, BC x 8
-    float *ob;       // unnormalized O of the block, 8 x D
-};
-
-struct flash_plan {
-    struct cb_pool *pool;
-    int nt;
-    struct flash_ws *ws;
-    int64_t ldk;     // Lk rounded up to BC
-    const struct cb_attn_args *a;
-};
-
 // K (Lk, D) of one kv head -> kt (D, ldk), zero beyond Lk.
 static void pack_kt(const float *k, int64_t lk, int64_t d, float *kt, int64_t ldk)
 {
@@ -75,6 +60,17 @@ static void pack_kt(const float *k, int64_t lk, int64_t d, float *kt, int64_t ld
             kt[x * ldk + j] = 0.0f;
 }
 
+// The shared driver: plan, workspaces, the threads' split of heads and blocks.
+#define AF_BR BR
+#define AF_KALIGN BC
+#define AF_WS_EXTRA                                         \
+    float *qt;  /* Q^T of the block, D x 8 */                \
+    float *pt;  /* S^T then P^T of a key block, BC x 8 */    \
+    float *ob;  /* unnormalized O of the block, 8 x D */
+#define af_pack_kt pack_kt
+#define af_block flash_block
+#include "../common/attn_fwd_driver.h"
+
 static inline int all_ones(float32x4_t c0, float32x4_t c1)
 {
     const float32x4_t one = vdupq_n_f32(1.0f);
@@ -85,7 +81,7 @@ static inline int all_ones(float32x4_t c0, float32x4_t c1)
 // One block of up to 8 query rows [i0, i0+nr) of one head.
 static void flash_block(const struct cb_attn_args *a, const float *q, const float *kt,
                         int64_t ldk, const float *v, float *o, float *lse, int64_t i0,
-                        int64_t nr, struct flash_ws *w)
+                        int64_t nr, struct af_ws *w)
 {
     const int64_t D = a->head_dim;
     const float scale = a->scale != 0.0f ? a->scale : 1.0f / sqrtf((float)D);
@@ -181,105 +177,19 @@ static void flash_block(const struct cb_attn_args *a, const float *q, const floa
     }
 }
 
-static void flash_thread(void *arg, int tid, int nt)
+static int af_ws_extra_alloc(struct af_ws *w, int64_t D)
 {
-    struct flash_plan *pl = arg;
-    const struct cb_attn_args *a = pl->a;
-    const int64_t D = a->head_dim, Lq = a->seq_q, Lk = a->seq_kv;
-    const int64_t group = a->heads / a->kv_heads, nblk = (Lq + BR - 1) / BR;
-    const int64_t nheads = a->batch * a->heads;
-    struct flash_ws *w = &pl->ws[tid];
-    // With at least as many heads as threads each thread takes whole heads
-    // (K^T packed once per head); otherwise the query blocks of every head
-    // are dealt round-robin (which also balances a causal triangle).
-    const int by_head = nheads >= nt;
-    int64_t packed = -1;  // (b * kv_heads + kvh) whose K^T is in kt
-    for (int64_t x = by_head ? tid : 0; x < nheads; x += by_head ? nt : 1) {
-        const int64_t b = x / a->heads, h = x % a->heads;
-        const int64_t kvid = b * a->kv_heads + h / group;
-        const float *q = (const float *)a->q + x * Lq * D;
-        const float *v = (const float *)a->v + kvid * Lk * D;
-        float *o = (float *)a->o + x * Lq * D;
-        float *lse = a->lse ? a->lse + x * Lq : NULL;
-        for (int64_t blk = by_head ? 0 : tid; blk < nblk; blk += by_head ? 1 : nt) {
-            if (packed != kvid) {
-                pack_kt((const float *)a->k + kvid * Lk * D, Lk, D, w->kt, pl->ldk);
-                packed = kvid;
-            }
-            const int64_t i0 = blk * BR, nr = Lq - i0 < BR ? Lq - i0 : BR;
-            flash_block(a, q + i0 * D, w->kt, pl->ldk, v, o, lse, i0, nr, w);
-        }
-    }
+    w->qt = af_ws_alloc(D * BR);
+    w->pt = af_ws_alloc(BC * BR);
+    w->ob = af_ws_alloc(BR * D);
+    return w->qt && w->pt && w->ob;
 }
 
-static void flash_plan_free(void *plan)
+static void af_ws_extra_free(struct af_ws *w)
 {
-    struct flash_plan *pl = plan;
-    if (!pl)
-        return;
-    for (int i = 0; pl->ws && i < pl->nt; i++) {
-        cb_free(pl->ws[i].kt);
-        cb_free(pl->ws[i].qt);
-        cb_free(pl->ws[i].pt);
-        cb_free(pl->ws[i].ob);
-    }
-    free(pl->ws);
-    cb_pool_free(pl->pool);
-    free(pl);
-}
-
-static float *ws_alloc(int64_t n)
-{
-    float *p = cb_alloc_array((size_t)(n > 0 ? n : 1), sizeof(float));
-    if (p)
-        memset(p, 0, (size_t)(n > 0 ? n : 1) * sizeof *p);
-    return p;
-}
-
-static enum cb_status flash_plan_create(const struct cb_kernel *k, const struct cb_plan_req *req,
-                                        void **plan)
-{
-    const struct cb_attn_args *a = &req->shape->u.attn;
-    enum cb_status s = CB_OK;
-    struct flash_plan *pl = calloc(1, sizeof *pl);
-    if (!pl)
-        return cb_set_error(CB_ERR_NO_MEMORY, "attention plan");
-    pl->nt = req->threads;
-    if ((s = cb_pool_create(req->threads, &pl->pool)) != CB_OK)
-        goto out;
-    pl->ldk = (a->seq_kv + BC - 1) / BC * BC;
-    pl->ws = calloc((size_t)pl->nt, sizeof *pl->ws);
-    if (!pl->ws) {
-        s = cb_set_error(CB_ERR_NO_MEMORY, "attention plan");
-        goto out;
-    }
-    for (int i = 0; i < pl->nt; i++) {
-        struct flash_ws *w = &pl->ws[i];
-        w->kt = ws_alloc(a->head_dim * pl->ldk);
-        w->qt = ws_alloc(a->head_dim * BR);
-        w->pt = ws_alloc(BC * BR);
-        w->ob = ws_alloc(BR * a->head_dim);
-        if (!w->kt || !w->qt || !w->pt || !w->ob) {
-            s = cb_set_error(CB_ERR_NO_MEMORY, "attention K^T buffer (%lld x %lld floats)",
-                             (long long)a->head_dim, (long long)pl->ldk);
-            goto out;
-        }
-    }
-out:
-    if (s != CB_OK) {
-        flash_plan_free(pl);
-        pl = NULL;
-    }
-    *plan = pl;
-    return s;
-}
-
-static enum cb_status flash_run(void *plan, const struct cb_call *call)
-{
-    struct flash_plan *pl = plan;
-    pl->a = &call->u.attn;
-    cb_pool_run(pl->pool, flash_thread, pl);
-    return CB_OK;
+    cb_free(w->qt);
+    cb_free(w->pt);
+    cb_free(w->ob);
 }
 
 const struct cb_kernel cb_attn_neon_kernels[] = {
@@ -292,9 +202,9 @@ const struct cb_kernel cb_attn_neon_kernels[] = {
         .priority = 20,
         .mr = BR,
         .nr = KT,
-        .plan = flash_plan_create,
-        .run = flash_run,
-        .plan_free = flash_plan_free,
+        .plan = af_plan_create,
+        .run = af_run,
+        .plan_free = af_plan_free,
         .desc = "flash attention forward: 12-key x 8-row S^T tiles, online softmax over 48 keys, "
                 "O(L*D) memory, pinned threads",
     },

@@ -40,65 +40,10 @@
 #include "chipbench/cb_pool.h"
 #include "chipbench/cb_util.h"
 #include "../kernel_tables.h"
+#include "avx2_math.h"
 
 #define BR 6   // query rows per block
 #define BC 128 // keys per block (8 subtiles of 16)
-
-// 2^x for x <= 0: 2^n (n = round(x), built by shifting n + 127 into the
-// exponent field: AVX2 has no vscalefps) times 2^r, r in [-1/2, 1/2], by
-// Cephes exp2f's polynomial (about 2 ulp). x is clamped at -127, where the
-// exponent field becomes 0 and the result exactly 0 (so -inf from the mask,
-// and anything below about -126.5, gives 0; the true value is a denormal).
-// 7 multiplies/FMAs per vector: the scores come pre-multiplied by log2(e),
-// so there is no range reduction by ln 2.
-static inline __m256 exp2_256(__m256 x)
-{
-    x = _mm256_max_ps(x, _mm256_set1_ps(-127.0f));
-    const __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m256 r = _mm256_sub_ps(x, n);
-    __m256 p = _mm256_set1_ps(1.535336188319500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.339887440266574e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(9.618437357674640e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.550332471162809e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(2.402264791363012e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(6.931472028550421e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-
-static inline float hmax256(__m256 v)
-{
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    return _mm_cvtss_f32(m);
-}
-
-static inline float hsum256(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-// Lane mask for maskload/maskstore: the first `left` lanes (0..8) set.
-static inline __m256i lane_mask(int64_t left)
-{
-    static const int32_t tbl[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-    left = left < 0 ? 0 : left > 8 ? 8 : left;
-    return _mm256_loadu_si256((const __m256i *)(tbl + 8 - left));
-}
-
-struct flash_plan {
-    struct cb_pool *pool;
-    float **kt;      // per thread: K^T of one head, ldk / 16 panels of D x 16
-    float **work;    // per thread: O block (BR x ldo), P strip (BR x BC), Q^T (D x BR)
-    int64_t ldk;     // Lk rounded up to 16
-    int64_t ldo;     // D rounded up to 8
-    const struct cb_attn_args *a;
-};
 
 // K (Lk, D) of one kv head -> kt: per 16 keys a panel (D, 16), zero beyond
 // Lk; a 16-key subtile then streams 64 contiguous bytes per step of D (a
@@ -203,10 +148,14 @@ pv_chunk(const int nv, const int tail, const float *pb, const float *vp, int64_t
 
 // One block of up to BR query rows [i0, i0+nr) of one head.
 static void flash_block(const struct cb_attn_args *a, const float *q, const float *kt,
-                        const float *v, float *o, float *lse, int64_t i0,
-                        int64_t nr, float *ob, int64_t ldo, float *pb, float *qt)
+                        int64_t ldk, const float *v, float *o, float *lse, int64_t i0,
+                        int64_t nr, float *work)
 {
     const int64_t D = a->head_dim;
+    const int64_t ldo = (D + 7) / 8 * 8;  // D rounded up to 8
+    // O block (BR x ldo), P strip (BR x BC), Q^T (D x BR)
+    float *ob = work, *pb = ob + BR * ldo, *qt = pb + BR * BC;
+    (void)ldk;  // the panels of kt are 16 keys wide
     // Scores in log2 units: Q pre-multiplied by scale * log2(e), so P = 2^(s - m).
     const float scale = (a->scale != 0.0f ? a->scale : 1.0f / sqrtf((float)D)) * 1.44269504088896341f;
     float m[BR], l[BR];
@@ -298,98 +247,20 @@ static void flash_block(const struct cb_attn_args *a, const float *q, const floa
     }
 }
 
-static void flash_thread(void *arg, int tid, int nt)
+// Per thread: the O block (BR x D rounded up to 8), the P strip (BR x BC)
+// and Q^T (D x BR).
+static int64_t work_floats(int64_t D)
 {
-    struct flash_plan *pl = arg;
-    const struct cb_attn_args *a = pl->a;
-    const int64_t D = a->head_dim, Lq = a->seq_q, Lk = a->seq_kv;
-    const int64_t group = a->heads / a->kv_heads, nblk = (Lq + BR - 1) / BR;
-    const int64_t nheads = a->batch * a->heads;
-    float *kt = pl->kt[tid], *ob = pl->work[tid], *pb = ob + BR * pl->ldo, *qt = pb + BR * BC;
-    // With at least as many heads as threads each thread takes whole heads
-    // (K^T packed once per head); otherwise the query blocks of every head
-    // are dealt round-robin (which also balances a causal triangle).
-    const int by_head = nheads >= nt;
-    int64_t packed = -1;  // (b * kv_heads + kvh) whose K^T is in kt
-    for (int64_t x = by_head ? tid : 0; x < nheads; x += by_head ? nt : 1) {
-        const int64_t b = x / a->heads, h = x % a->heads;
-        const int64_t kvid = b * a->kv_heads + h / group;
-        const float *q = (const float *)a->q + x * Lq * D;
-        const float *v = (const float *)a->v + kvid * Lk * D;
-        float *o = (float *)a->o + x * Lq * D;
-        float *lse = a->lse ? a->lse + x * Lq : NULL;
-        for (int64_t blk = by_head ? 0 : tid; blk < nblk; blk += by_head ? 1 : nt) {
-            if (packed != kvid) {
-                pack_kt((const float *)a->k + kvid * Lk * D, Lk, D, kt, pl->ldk);
-                packed = kvid;
-            }
-            const int64_t i0 = blk * BR, nr = Lq - i0 < BR ? Lq - i0 : BR;
-            flash_block(a, q + i0 * D, kt, v, o, lse, i0, nr, ob, pl->ldo, pb, qt);
-        }
-    }
+    return BR * ((D + 7) / 8 * 8) + BR * BC + BR * D;
 }
 
-static void flash_plan_free(void *plan)
-{
-    struct flash_plan *pl = plan;
-    if (!pl)
-        return;
-    int n = cb_pool_threads(pl->pool);
-    for (int i = 0; pl->kt && i < n; i++)
-        cb_free(pl->kt[i]);
-    for (int i = 0; pl->work && i < n; i++)
-        cb_free(pl->work[i]);
-    free(pl->kt);
-    free(pl->work);
-    cb_pool_free(pl->pool);
-    free(pl);
-}
-
-static enum cb_status flash_plan_create(const struct cb_kernel *k, const struct cb_plan_req *req,
-                                        void **plan)
-{
-    const struct cb_attn_args *a = &req->shape->u.attn;
-    enum cb_status s = CB_OK;
-    (void)k;
-    struct flash_plan *pl = calloc(1, sizeof *pl);
-    if (!pl)
-        return cb_set_error(CB_ERR_NO_MEMORY, "attention plan");
-    CB_TRY(cb_pool_create(req->threads, &pl->pool));
-    pl->ldk = (a->seq_kv + 15) / 16 * 16;
-    pl->ldo = (a->head_dim + 7) / 8 * 8;
-    pl->kt = calloc((size_t)req->threads, sizeof *pl->kt);
-    pl->work = calloc((size_t)req->threads, sizeof *pl->work);
-    if (!pl->kt || !pl->work) {
-        s = cb_set_error(CB_ERR_NO_MEMORY, "attention plan");
-        goto out;
-    }
-    for (int i = 0; i < req->threads; i++) {
-        const int64_t nk = a->head_dim * pl->ldk;
-        pl->kt[i] = cb_alloc_array((size_t)(nk > 0 ? nk : 1), sizeof(float));
-        pl->work[i] = cb_alloc_array((size_t)(BR * pl->ldo + BR * BC + BR * a->head_dim),
-                                     sizeof(float));
-        if (!pl->kt[i] || !pl->work[i]) {
-            s = cb_set_error(CB_ERR_NO_MEMORY, "attention K^T buffer (%lld x %lld floats)",
-                             (long long)a->head_dim, (long long)pl->ldk);
-            goto out;
-        }
-    }
-out:
-    if (s != CB_OK) {
-        flash_plan_free(pl);
-        pl = NULL;
-    }
-    *plan = pl;
-    return s;
-}
-
-static enum cb_status flash_run(void *plan, const struct cb_call *call)
-{
-    struct flash_plan *pl = plan;
-    pl->a = &call->u.attn;
-    cb_pool_run(pl->pool, flash_thread, pl);
-    return CB_OK;
-}
+// The shared driver: plan, workspaces, the threads' split of heads and blocks.
+#define AF_BR BR
+#define AF_KALIGN 16
+#define af_pack_kt pack_kt
+#define af_work_floats work_floats
+#define af_block flash_block
+#include "../common/attn_fwd_driver.h"
 
 const struct cb_kernel cb_attn_avx2_kernels[] = {
     {
@@ -399,9 +270,9 @@ const struct cb_kernel cb_attn_avx2_kernels[] = {
         .backend = CB_BACKEND_AVX2,
         .isa = CB_ISA_AVX | CB_ISA_AVX2 | CB_ISA_FMA,
         .priority = 15,
-        .plan = flash_plan_create,
-        .run = flash_run,
-        .plan_free = flash_plan_free,
+        .plan = af_plan_create,
+        .run = af_run,
+        .plan_free = af_plan_free,
         .desc = "flash attention forward: 6x16 ymm tiles over 64-key blocks, online softmax, "
                 "O(L*D) memory, pinned threads",
     },

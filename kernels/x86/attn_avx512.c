@@ -30,28 +30,10 @@
 #include "chipbench/cb_pool.h"
 #include "chipbench/cb_util.h"
 #include "../kernel_tables.h"
+#include "avx512_math.h"
 
 #define BR 8   // query rows per block
 #define BC 48  // keys per block (3 zmm)
-
-static inline __m512 exp512(__m512 x)
-{
-    const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
-    const __m512 ln2_hi = _mm512_set1_ps(0.693359375f), ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
-    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT);
-    __m512 r = _mm512_fnmadd_ps(n, ln2_hi, x);
-    r = _mm512_fnmadd_ps(n, ln2_lo, r);
-    // exp(r) on [-0.35, 0.35]: Taylor-like minimax coefficients (Cephes expf)
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    return _mm512_scalef_ps(p, n);
-}
 
 // Row softmax for the OpenBLAS-composed baseline (attn_openblas.c calls it
 // after checking the CPU): x[0, n) = exp(x - max) / sum, x[n, ld) = 0, returns
@@ -94,14 +76,6 @@ float cb_softmax_row_avx512(float *x, int64_t n, int64_t ld)
         x[j] = 0.0f;
     return mx + logf(sum);
 }
-
-struct flash_plan {
-    struct cb_pool *pool;
-    float **kt;      // per thread: K^T of one head, D x ldk
-    float **work;    // per thread: O block (BR x D), P block (BR x BC)
-    int64_t ldk;     // Lk rounded up to BC
-    const struct cb_attn_args *a;
-};
 
 // K (Lk, D) of one kv head -> kt (D, ldk), zero beyond Lk.
 static void pack_kt(const float *k, int64_t lk, int64_t d, float *kt, int64_t ldk)
@@ -161,9 +135,10 @@ pv_chunk(const int nv, const float *pb, const float *vp, int64_t ldv, int64_t nk
 // One block of up to BR query rows [i0, i0+nr) of one head.
 static void flash_block(const struct cb_attn_args *a, const float *q, const float *kt,
                         int64_t ldk, const float *v, float *o, float *lse, int64_t i0,
-                        int64_t nr, float *ob, float *pb)
+                        int64_t nr, float *work)
 {
     const int64_t D = a->head_dim;
+    float *ob = work, *pb = work + BR * D;  // O block (BR x D), P block (BR x BC)
     const float scale = a->scale != 0.0f ? a->scale : 1.0f / sqrtf((float)D);
     float m[BR], l[BR];
     int64_t vis[BR], vmax = 0;
@@ -256,94 +231,19 @@ static void flash_block(const struct cb_attn_args *a, const float *q, const floa
     }
 }
 
-static void flash_thread(void *arg, int tid, int nt)
+// Per thread: the O block (BR x D), then the P block (BR x BC).
+static int64_t work_floats(int64_t D)
 {
-    struct flash_plan *pl = arg;
-    const struct cb_attn_args *a = pl->a;
-    const int64_t D = a->head_dim, Lq = a->seq_q, Lk = a->seq_kv;
-    const int64_t group = a->heads / a->kv_heads, nblk = (Lq + BR - 1) / BR;
-    const int64_t nheads = a->batch * a->heads;
-    float *kt = pl->kt[tid], *ob = pl->work[tid], *pb = ob + BR * D;
-    // With at least as many heads as threads each thread takes whole heads
-    // (K^T packed once per head); otherwise the query blocks of every head
-    // are dealt round-robin (which also balances a causal triangle).
-    const int by_head = nheads >= nt;
-    int64_t packed = -1;  // (b * kv_heads + kvh) whose K^T is in kt
-    for (int64_t x = by_head ? tid : 0; x < nheads; x += by_head ? nt : 1) {
-        const int64_t b = x / a->heads, h = x % a->heads;
-        const int64_t kvid = b * a->kv_heads + h / group;
-        const float *q = (const float *)a->q + x * Lq * D;
-        const float *v = (const float *)a->v + kvid * Lk * D;
-        float *o = (float *)a->o + x * Lq * D;
-        float *lse = a->lse ? a->lse + x * Lq : NULL;
-        for (int64_t blk = by_head ? 0 : tid; blk < nblk; blk += by_head ? 1 : nt) {
-            if (packed != kvid) {
-                pack_kt((const float *)a->k + kvid * Lk * D, Lk, D, kt, pl->ldk);
-                packed = kvid;
-            }
-            const int64_t i0 = blk * BR, nr = Lq - i0 < BR ? Lq - i0 : BR;
-            flash_block(a, q + i0 * D, kt, pl->ldk, v, o, lse, i0, nr, ob, pb);
-        }
-    }
+    return BR * D + BR * BC;
 }
 
-static void flash_plan_free(void *plan)
-{
-    struct flash_plan *pl = plan;
-    if (!pl)
-        return;
-    int n = cb_pool_threads(pl->pool);
-    for (int i = 0; pl->kt && i < n; i++)
-        cb_free(pl->kt[i]);
-    for (int i = 0; pl->work && i < n; i++)
-        cb_free(pl->work[i]);
-    free(pl->kt);
-    free(pl->work);
-    cb_pool_free(pl->pool);
-    free(pl);
-}
-
-static enum cb_status flash_plan_create(const struct cb_kernel *k, const struct cb_plan_req *req,
-                                        void **plan)
-{
-    const struct cb_attn_args *a = &req->shape->u.attn;
-    enum cb_status s = CB_OK;
-    struct flash_plan *pl = calloc(1, sizeof *pl);
-    if (!pl)
-        return cb_set_error(CB_ERR_NO_MEMORY, "attention plan");
-    CB_TRY(cb_pool_create(req->threads, &pl->pool));
-    pl->ldk = (a->seq_kv + BC - 1) / BC * BC;
-    pl->kt = calloc((size_t)req->threads, sizeof *pl->kt);
-    pl->work = calloc((size_t)req->threads, sizeof *pl->work);
-    if (!pl->kt || !pl->work) {
-        s = cb_set_error(CB_ERR_NO_MEMORY, "attention plan");
-        goto out;
-    }
-    for (int i = 0; i < req->threads; i++) {
-        pl->kt[i] = cb_alloc_array((size_t)(a->head_dim * pl->ldk), sizeof(float));
-        pl->work[i] = cb_alloc_array((size_t)(BR * a->head_dim + BR * BC), sizeof(float));
-        if (!pl->kt[i] || !pl->work[i]) {
-            s = cb_set_error(CB_ERR_NO_MEMORY, "attention K^T buffer (%lld x %lld floats)",
-                             (long long)a->head_dim, (long long)pl->ldk);
-            goto out;
-        }
-    }
-out:
-    if (s != CB_OK) {
-        flash_plan_free(pl);
-        pl = NULL;
-    }
-    *plan = pl;
-    return s;
-}
-
-static enum cb_status flash_run(void *plan, const struct cb_call *call)
-{
-    struct flash_plan *pl = plan;
-    pl->a = &call->u.attn;
-    cb_pool_run(pl->pool, flash_thread, pl);
-    return CB_OK;
-}
+// The shared driver: plan, workspaces, the threads' split of heads and blocks.
+#define AF_BR BR
+#define AF_KALIGN BC
+#define af_pack_kt pack_kt
+#define af_work_floats work_floats
+#define af_block flash_block
+#include "../common/attn_fwd_driver.h"
 
 const struct cb_kernel cb_attn_avx512_kernels[] = {
     {
@@ -353,9 +253,9 @@ const struct cb_kernel cb_attn_avx512_kernels[] = {
         .backend = CB_BACKEND_AVX512,
         .isa = CB_ISA_GROUP_AVX512,
         .priority = 30,
-        .plan = flash_plan_create,
-        .run = flash_run,
-        .plan_free = flash_plan_free,
+        .plan = af_plan_create,
+        .run = af_run,
+        .plan_free = af_plan_free,
         .desc = "flash attention forward: 8x48 tiles, online softmax, O(L*D) memory, pinned threads",
     },
     {.name = NULL},

@@ -35,47 +35,12 @@
 #include "chipbench/cb_pool.h"
 #include "chipbench/cb_util.h"
 #include "../kernel_tables.h"
+#include "avx2_math.h"
 
 #define BC 48    // keys per block (3 subtiles of 16)
 #define MA 6     // query rows per phase-A tile
 #define RCH 96   // query rows per chunk (multiple of 12 and of MA)
 #define KB 4     // key blocks per sweep over the query rows
-
-// 2^x as in attn_avx2.c (2^n from the exponent field, Cephes exp2f's
-// polynomial on [-1/2, 1/2], about 2 ulp; x <= -127 and -inf give exactly 0),
-// also clamped at 127 here: x = log2(e) (scale s - lse) may round to just
-// above 0.
-static inline __m256 exp2_256(__m256 x)
-{
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
-    const __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m256 r = _mm256_sub_ps(x, n);
-    __m256 p = _mm256_set1_ps(1.535336188319500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.339887440266574e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(9.618437357674640e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.550332471162809e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(2.402264791363012e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(6.931472028550421e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-
-static inline float hsum256(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-// Lane mask for maskload/maskstore: the first `left` lanes (clamped to 0..8).
-static inline __m256i lane_mask(int64_t left)
-{
-    static const int32_t tbl[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-    left = left < 0 ? 0 : left > 8 ? 8 : left;
-    return _mm256_loadu_si256((const __m256i *)(tbl + 8 - left));
-}
 
 // c(MR rows, ldc; rows < nr, columns < left) += sum_t a[r*ars + t*ats] b[t*ldb + col]
 // over t < T and NV vectors of columns (masked by `left` when TAIL).
@@ -200,9 +165,9 @@ static void ab_phase_a(const struct cb_attn_args *a, float scale, const float *q
                 const __m256 k0 = _mm256_castsi256_ps(_mm256_cmpgt_epi32(vlim, i0));
                 const __m256 k1 = _mm256_castsi256_ps(_mm256_cmpgt_epi32(vlim, i1));
                 _mm256_storeu_ps(pr + r * BC + 16 * c,
-                                 _mm256_and_ps(k0, exp2_256(_mm256_fmadd_ps(s[r][0], vscale2, vl))));
+                                 _mm256_and_ps(k0, exp2_256_sat(_mm256_fmadd_ps(s[r][0], vscale2, vl))));
                 _mm256_storeu_ps(pr + r * BC + 16 * c + 8,
-                                 _mm256_and_ps(k1, exp2_256(_mm256_fmadd_ps(s[r][1], vscale2, vl))));
+                                 _mm256_and_ps(k1, exp2_256_sat(_mm256_fmadd_ps(s[r][1], vscale2, vl))));
             }
             TILE_A(s, dr, vt + 16 * c);
 #pragma GCC unroll 6

@@ -1,0 +1,69 @@
+// avx2_math.h: vector math shared by the AVX2 attention kernels (attn_avx2.c,
+// attn_bwd_avx2.c). Include only from files compiled with -mavx2 -mfma;
+// static inline so nothing is shared across ISA objects.
+#ifndef CHIPBENCH_AVX2_MATH_H
+#define CHIPBENCH_AVX2_MATH_H
+
+#include <immintrin.h>
+#include <stdint.h>
+
+// 2^x for x in [-127, 127]: 2^n (n = round(x), built by shifting n + 127 into
+// the exponent field: AVX2 has no vscalefps) times 2^r, r in [-1/2, 1/2], by
+// Cephes exp2f's polynomial (about 2 ulp). At x = -127 the exponent field
+// becomes 0 and the result exactly 0 (the true value is a denormal).
+// 7 multiplies/FMAs per vector: the callers' scores come pre-multiplied by
+// log2(e), so there is no range reduction by ln 2.
+static inline __m256 exp2_256_core(__m256 x)
+{
+    const __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 r = _mm256_sub_ps(x, n);
+    __m256 p = _mm256_set1_ps(1.535336188319500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.339887440266574e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(9.618437357674640e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.550332471162809e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(2.402264791363012e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(6.931472028550421e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+// 2^x for x <= 0 (the forward), clamped at -127: -inf from the mask, and
+// anything below about -126.5, gives exactly 0.
+static inline __m256 exp2_256(__m256 x)
+{
+    return exp2_256_core(_mm256_max_ps(x, _mm256_set1_ps(-127.0f)));
+}
+
+// 2^x clamped to [-127, 127] (the backward: x = log2(e) (scale s - lse) may
+// round to just above 0).
+static inline __m256 exp2_256_sat(__m256 x)
+{
+    return exp2_256_core(_mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f)));
+}
+
+static inline float hmax256(__m256 v)
+{
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+static inline float hsum256(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// Lane mask for maskload/maskstore: the first `left` lanes (clamped to 0..8).
+static inline __m256i lane_mask(int64_t left)
+{
+    static const int32_t tbl[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+    left = left < 0 ? 0 : left > 8 ? 8 : left;
+    return _mm256_loadu_si256((const __m256i *)(tbl + 8 - left));
+}
+
+#endif
