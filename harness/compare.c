@@ -81,6 +81,91 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+// Student's t distribution, for the run-level test. -------------------------
+
+// Continued fraction of the regularized incomplete beta function (modified
+// Lentz); converges fast for x < (a + 1) / (a + b + 2).
+static double beta_cf(double a, double b, double x)
+{
+    const double tiny = 1e-300;
+    double c = 1.0, d = 1.0 - (a + b) * x / (a + 1.0);
+    d = 1.0 / (fabs(d) < tiny ? tiny : d);
+    double h = d;
+    for (int m = 1; m <= 400; m++) {
+        const double m2 = 2.0 * m;
+        for (int half = 0; half < 2; half++) {
+            double num = half == 0 ? m * (b - m) * x / ((a + m2 - 1.0) * (a + m2))
+                                   : -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1.0));
+            d = 1.0 + num * d;
+            c = 1.0 + num / c;
+            d = 1.0 / (fabs(d) < tiny ? tiny : d);
+            c = fabs(c) < tiny ? tiny : c;
+            h *= d * c;
+            if (half == 1 && fabs(d * c - 1.0) < 1e-15)
+                return h;
+        }
+    }
+    return h;
+}
+
+// I_x(a, b), the regularized incomplete beta function.
+static double inc_beta(double a, double b, double x)
+{
+    if (x <= 0)
+        return 0;
+    if (x >= 1)
+        return 1;
+    double front = exp(lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x));
+    if (x < (a + 1.0) / (a + b + 2.0))
+        return front * beta_cf(a, b, x) / a;
+    return 1.0 - front * beta_cf(b, a, 1.0 - x) / b;
+}
+
+double cb_student_t_p(double t, double df)
+{
+    if (!(df > 0) || isnan(t))
+        return 1.0;
+    return inc_beta(df / 2.0, 0.5, df / (df + t * t));
+}
+
+double cb_student_t_crit(double p2, double df)
+{
+    double lo = 0, hi = 16;
+    while (cb_student_t_p(hi, df) > p2 && hi < 1e12)  // widen: small df or tiny p2
+        hi *= 4;
+    for (int i = 0; i < 100 && hi - lo > 1e-9 * hi; i++) {
+        double mid = 0.5 * (lo + hi);
+        if (cb_student_t_p(mid, df) > p2)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+static void mean_var(const double *x, int n, double *mean, double *var)
+{
+    double s = 0, ss = 0;
+    for (int i = 0; i < n; i++)
+        s += x[i];
+    *mean = s / n;
+    for (int i = 0; i < n; i++)
+        ss += (x[i] - *mean) * (x[i] - *mean);
+    *var = n > 1 ? ss / (n - 1) : 0;
+}
+
+static enum cb_verdict verdict_of(const struct cb_cmp_stats *s, double t, double alpha)
+{
+    const double up = 1.0 + t, down = 1.0 / (1.0 + t);
+    if (s->q < alpha && s->ratio > 1.0 && s->ci_hi > up)
+        return CB_SLOWER;
+    if (s->q < alpha && s->ratio < 1.0 && s->ci_lo < down)
+        return CB_FASTER;
+    if (s->ci_lo >= down && s->ci_hi <= up)
+        return CB_SAME;
+    return CB_NOISY;
+}
+
 enum cb_status cb_compare_samples(const double *base, int nb, const double *nw, int nn,
                                   double t, double alpha, uint64_t seed,
                                   struct cb_cmp_stats *out)
@@ -108,18 +193,98 @@ enum cb_status cb_compare_samples(const double *base, int nb, const double *nw, 
     out->ci_hi = ratios[(int)(0.975 * BOOTSTRAP) - 1];
     free(ratios);
     free(tmp);
-    out->p = cb_mann_whitney_p(base, nb, nw, nn);
+    out->p = out->q = cb_mann_whitney_p(base, nb, nw, nn);
 
-    const double up = 1.0 + t, down = 1.0 / (1.0 + t);
-    if (out->p < alpha && out->ratio > 1.0 && out->ci_hi > up)
-        out->verdict = CB_SLOWER;
-    else if (out->p < alpha && out->ratio < 1.0 && out->ci_lo < down)
-        out->verdict = CB_FASTER;
-    else if (out->ci_lo >= down && out->ci_hi <= up)
-        out->verdict = CB_SAME;
-    else
-        out->verdict = CB_NOISY;
+    out->verdict = verdict_of(out, t, alpha);
     return CB_OK;
+}
+
+enum cb_status cb_compare_runs(const double *base, int nb, const double *nw, int nn, double t,
+                               double alpha, struct cb_cmp_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (nb < 1 || nn < 1 || nb + nn < 3)
+        return cb_set_error(CB_ERR_INVALID_ARG, "the run-level test needs two runs on one "
+                            "side at least (got %d and %d)", nb, nn);
+    double lb[CB_CMP_MAX_RUNS], ln[CB_CMP_MAX_RUNS];
+    if (nb > CB_CMP_MAX_RUNS || nn > CB_CMP_MAX_RUNS)
+        return cb_set_error(CB_ERR_INVALID_ARG, "at most %d runs per side", CB_CMP_MAX_RUNS);
+    for (int i = 0; i < nb; i++)
+        if (!(base[i] > 0) || !isfinite(base[i]))
+            return cb_set_error(CB_ERR_INVALID_ARG, "run medians must be positive");
+        else
+            lb[i] = log(base[i]);
+    for (int i = 0; i < nn; i++)
+        if (!(nw[i] > 0) || !isfinite(nw[i]))
+            return cb_set_error(CB_ERR_INVALID_ARG, "run medians must be positive");
+        else
+            ln[i] = log(nw[i]);
+    double mb, vb, mn, vn, se2, df;
+    mean_var(lb, nb, &mb, &vb);
+    mean_var(ln, nn, &mn, &vn);
+    if (nb >= 2 && nn >= 2) {  // Welch: each side its own run-to-run variance
+        const double eb = vb / nb, en = vn / nn;
+        se2 = eb + en;
+        df = se2 > 0 ? se2 * se2 / (eb * eb / (nb - 1) + en * en / (nn - 1)) : nb + nn - 2;
+    } else {  // one run on one side: it is assumed to vary as the other side's runs do
+        const double v = nb >= 2 ? vb : vn;
+        se2 = v * (1.0 / nb + 1.0 / nn);
+        df = (nb >= 2 ? nb : nn) - 1;
+    }
+    const double diff = mn - mb, se = sqrt(se2);
+    out->ratio = exp(diff);
+    if (se > 0) {
+        const double q = cb_student_t_crit(0.05, df);
+        out->ci_lo = exp(diff - q * se);
+        out->ci_hi = exp(diff + q * se);
+        out->p = cb_student_t_p(diff / se, df);
+    } else {  // identical runs on each side: no spread to test against
+        out->ci_lo = out->ci_hi = out->ratio;
+        out->p = diff == 0 ? 1.0 : 0.0;
+    }
+    out->q = out->p;
+    out->verdict = verdict_of(out, t, alpha);
+    return CB_OK;
+}
+
+static int cmp_by_p(const void *a, const void *b)
+{
+    double x = (*(struct cb_cmp_stats *const *)a)->p, y = (*(struct cb_cmp_stats *const *)b)->p;
+    return (x > y) - (x < y);
+}
+
+void cb_cmp_adjust(struct cb_cmp_stats *const *rows, int n, enum cb_correction c, double t,
+                   double alpha)
+{
+    struct cb_cmp_stats **s = malloc((size_t)(n > 0 ? n : 1) * sizeof *s);
+    if (!s || c == CB_CORR_NONE) {  // no memory: q = p, which errs towards flagging
+        for (int i = 0; i < n; i++) {
+            rows[i]->q = rows[i]->p;
+            rows[i]->verdict = verdict_of(rows[i], t, alpha);
+        }
+        free(s);
+        return;
+    }
+    memcpy(s, rows, (size_t)n * sizeof *s);
+    qsort(s, (size_t)n, sizeof *s, cmp_by_p);
+    if (c == CB_CORR_BH) {  // q_(i) = min over j >= i of p_(j) n / j
+        double run = 1.0;
+        for (int i = n - 1; i >= 0; i--) {
+            double q = s[i]->p * n / (i + 1);
+            run = q < run ? q : run;
+            s[i]->q = run;
+        }
+    } else {  // Holm: q_(i) = max over j <= i of p_(j) (n - j + 1)
+        double run = 0.0;
+        for (int i = 0; i < n; i++) {
+            double q = s[i]->p * (n - i);
+            run = q > run ? q : run;
+            s[i]->q = run < 1.0 ? run : 1.0;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        s[i]->verdict = verdict_of(s[i], t, alpha);
+    free(s);
 }
 
 // Identity columns, in key order. The kernel and dtype come first so the
@@ -203,15 +368,12 @@ static double opt_num(const struct cb_csv_table *t, int row, int col)
     return *s && cb_parse_f64(s, -1e300, 1e300, &v) == CB_OK ? v : NAN;
 }
 
-enum cb_status cb_cmp_load(const char *path, struct cb_cmp_file *out)
+// The validation shared by cb_cmp_load and cb_cmp_parse; frees t.
+static enum cb_status cmp_from_table(struct cb_csv_table t, const char *path,
+                                     struct cb_cmp_file *out)
 {
-    struct cb_csv_table t;
-    enum cb_status s;
+    enum cb_status s = CB_OK;
     int idc[N_ID];
-    memset(out, 0, sizeof *out);
-    s = cb_csv_read(path, &t);
-    if (s != CB_OK)
-        return s;
     int cv = cb_csv_col(&t, "schema_version"), cs = cb_csv_col(&t, "samples_ns");
     int cst = cb_csv_col(&t, "status"), cg = cb_csv_col(&t, "gflops");
     int cw = cb_csv_col(&t, "gflops_per_w");
@@ -301,6 +463,25 @@ out:
     if (s != CB_OK)
         cb_cmp_free(out);
     return s;
+}
+
+enum cb_status cb_cmp_load(const char *path, struct cb_cmp_file *out)
+{
+    struct cb_csv_table t;
+    memset(out, 0, sizeof *out);
+    enum cb_status s = cb_csv_read(path, &t);
+    return s != CB_OK ? s : cmp_from_table(t, path, out);
+}
+
+enum cb_status cb_cmp_parse(const char *text, size_t len, const char *origin,
+                            struct cb_cmp_file *out)
+{
+    struct cb_csv_table t;
+    memset(out, 0, sizeof *out);
+    enum cb_status s = cb_csv_parse(text, len, &t);
+    if (s != CB_OK)
+        return cb_set_error(s, "%s: %s", origin, cb_error_text());
+    return cmp_from_table(t, origin, out);
 }
 
 // The identity without kernel and dtype: chip, device, shape and threads.

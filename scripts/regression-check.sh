@@ -1,16 +1,19 @@
 #!/bin/sh
-# regression-check.sh BASE.csv NEW.csv [compare options...]
+# regression-check.sh BASE NEW [compare options...]
 #
-# For CI: compares two chipbench result CSVs, prints the result as Markdown
+# For CI: compares chipbench results, prints the result as Markdown
 # (paste it into a job summary or a pull-request comment) and exits with
 # chipbench compare's status: 0 no regression, 1 at least one SLOWER row,
-# 2 bad input. Extra options go to `chipbench compare`, e.g.
+# 2 bad input. BASE and NEW are each a CSV, a comma-separated list of CSVs or
+# a directory of CSVs, one per run: several runs a side make the test count
+# run-to-run drift (scripts/ab-runs.sh makes them, interleaved). Extra
+# options go to `chipbench compare`, e.g.
 #   --normalize-to gemm_f32_openblas   (drift-robust on shared CI runners)
 #   --threshold 10 --alpha 0.01
 # CHIPBENCH names the binary (default: build/chipbench beside this script).
 set -u
 if [ $# -lt 2 ]; then
-    echo "usage: regression-check.sh BASE.csv NEW.csv [chipbench compare options]" >&2
+    echo "usage: regression-check.sh BASE NEW [chipbench compare options]" >&2
     exit 2
 fi
 base=$1 new=$2

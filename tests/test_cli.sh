@@ -98,6 +98,19 @@ cp "$tmp/a.csv" "$tmp/b.csv"
 expect regression_check_same 0 "no significant regression" sh scripts/regression-check.sh "$tmp/a.csv" "$tmp/b.csv"
 expect regression_check_usage 2 "usage" sh scripts/regression-check.sh "$tmp/a.csv"
 expect compare_help 0 "--normalize-to" "$CB" compare --help
+# Interleaved A/B runs: the mechanics (one CSV per run and side, the gate on
+# run medians); the verdict itself is random here, so only 0 or 1 passes.
+out=$(sh scripts/ab-runs.sh "$CB" "$CB" 2 "$tmp/ab" --kernel gemm_f32_ref --shape 24x24x24 \
+      $fast --power off 2>&1); rc=$?
+if [ "$rc" -le 1 ] && [ -s "$tmp/ab/base/run1.csv" ] && [ -s "$tmp/ab/base/run2.csv" ] &&
+   [ -s "$tmp/ab/new/run1.csv" ] && [ -s "$tmp/ab/new/run2.csv" ]; then
+    case $out in *"2 base runs, 2 new runs, Welch t"*"round 2/2, new"*|*"round 2/2, new"*"2 base runs, 2 new runs, Welch t"*) ok ab_runs;;
+                 *) ko ab_runs "output: $(printf '%s' "$out" | tail -n 3)";; esac
+else
+    ko ab_runs "exit $rc; $(printf '%s' "$out" | tail -n 3)"
+fi
+expect ab_runs_one_run 2 "at least 2" sh scripts/ab-runs.sh "$CB" "$CB" 1 "$tmp/ab1"
+expect ab_runs_bad_bin 2 "not an executable" sh scripts/ab-runs.sh "$tmp/none" "$CB" 3 "$tmp/ab2"
 
 # OpenCL: missing devices are skips with a reason, never failures; `tune`
 # verifies, saves and `run` picks the entry up.

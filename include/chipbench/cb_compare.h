@@ -17,9 +17,27 @@
 // A/A comparisons give SLOWER in at most alpha of cases (the test gates it);
 // the threshold keeps real but unimportant shifts (a 2% drift between two
 // runs on a shared VM) out of the gate.
+//
+// Several runs per side (files of separate `chipbench run` invocations): the
+// run becomes the unit of replication. Samples within one run share that
+// run's machine state (clocks, neighbours on a shared VM, page placement),
+// so on a shared machine two runs differ by more than their samples say, and
+// the sample-level test above calls that drift significant. With runs, each
+// row's per-run medians are compared instead:
+//   ratio     exp(mean log(new run medians) - mean log(base run medians)),
+//             the geometric-mean ratio;
+//   CI, p     Welch's t on the log run medians (each side its own variance;
+//             with a single run on one side, it is assumed to vary as the
+//             other side's runs do). A rank test cannot reach p < 0.05 with
+//             fewer than 4 runs per side; the t test can with 2 to 3, and
+//             the log of a median of many samples is close to normal.
+//   verdict   the same rules.
+// A side's runs are its files: BASE and NEW are each a file, a
+// comma-separated list of files or a directory of *.csv.
 #ifndef CHIPBENCH_CB_COMPARE_H
 #define CHIPBENCH_CB_COMPARE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "cb_status.h"
 
@@ -28,7 +46,8 @@ const char *cb_verdict_name(enum cb_verdict v);
 
 struct cb_cmp_stats {
     double ratio, ci_lo, ci_hi, p;
-    enum cb_verdict verdict;
+    double q;  // p adjusted for the number of rows compared (cb_cmp_adjust); p until then
+    enum cb_verdict verdict;  // from q
 };
 
 // Statistics of one pair of sample sets (times: smaller is better).
@@ -36,6 +55,34 @@ struct cb_cmp_stats {
 enum cb_status cb_compare_samples(const double *base, int n_base, const double *newer, int n_new,
                                   double threshold, double alpha, uint64_t seed,
                                   struct cb_cmp_stats *out);
+
+// Run-level statistics from per-run medians (n_base + n_new >= 3, each side
+// at most CB_CMP_MAX_RUNS).
+#define CB_CMP_MAX_RUNS 256
+enum cb_status cb_compare_runs(const double *base_medians, int n_base,
+                               const double *new_medians, int n_new, double threshold,
+                               double alpha, struct cb_cmp_stats *out);
+
+// Many rows, one gate. Each row's test holds its false-SLOWER rate within
+// alpha, but a gate over 96 rows would then fail nearly every A/A comparison
+// (1 - 0.975^96 = 91%). The rows' p-values are therefore adjusted as one
+// family before the verdicts are given:
+//   CB_CORR_BH    Benjamini-Hochberg (default): when nothing changed, any
+//                 SLOWER at all happens in at most alpha of comparisons;
+//                 when some rows did change, at most alpha of the rows
+//                 flagged are expected to be false (false discovery rate);
+//   CB_CORR_HOLM  Holm: any false flag in at most alpha of comparisons
+//                 whatever changed (stricter, less power);
+//   CB_CORR_NONE  each row on its own (the per-row rate only).
+// Sets every q and recomputes every verdict from it.
+enum cb_correction { CB_CORR_BH, CB_CORR_HOLM, CB_CORR_NONE };
+void cb_cmp_adjust(struct cb_cmp_stats *const *rows, int n, enum cb_correction c,
+                   double threshold, double alpha);
+
+// Student's t: two-sided p-value of statistic t with df degrees of freedom,
+// and the critical value whose two-sided p is p2 (2.776 for 0.05 at df 4).
+double cb_student_t_p(double t, double df);
+double cb_student_t_crit(double p2, double df);
 
 // Two-sided Mann-Whitney U p-value of x against y.
 double cb_mann_whitney_p(const double *x, int nx, const double *y, int ny);
@@ -63,6 +110,10 @@ struct cb_cmp_file {
 // knows, the identity and sample columns must be present, numbers must parse.
 // CB_ERR_IO / CB_ERR_PARSE with "path: line N: ..." otherwise.
 enum cb_status cb_cmp_load(const char *path, struct cb_cmp_file *out);
+// The same on text already in memory (origin names it in messages): the
+// fuzz target's entry point.
+enum cb_status cb_cmp_parse(const char *text, size_t len, const char *origin,
+                            struct cb_cmp_file *out);
 void cb_cmp_free(struct cb_cmp_file *f);
 
 // Divide every row's samples by the median of the row of kernel `ref` with
