@@ -38,6 +38,9 @@ USE_OPENBLAS ?= $(call have_pc,openblas)
 USE_OPENCL ?= $(call have_pc,OpenCL)
 USE_HWLOC ?= $(call have_pc,hwloc)
 USE_LIBCPUID ?= $(if $(filter x86_64,$(ARCH)),$(call have_pc,libcpuid),0)
+# Open MPI (the all-reduce op). Only for native builds: the host's ompi-c.pc
+# describes the host's library, not a cross target's.
+USE_MPI ?= $(if $(filter $(ARCH),$(shell uname -m)),$(call have_pc,ompi-c),0)
 # Debian's libdnnl-dev ships no dnnl.pc: fall back to a compile-and-link probe.
 USE_ONEDNN ?= auto
 ifeq ($(USE_ONEDNN),auto)
@@ -45,8 +48,9 @@ ONEDNN_PC := $(call have_pc,dnnl)
 USE_ONEDNN := $(if $(filter 1,$(ONEDNN_PC)),1,$(call cc_links,oneapi/dnnl/dnnl.h,dnnl_version(),-ldnnl))
 endif
 
-SRCS := $(wildcard harness/*.c) kernels/registry.c kernels/cpu_features.c \
-        $(wildcard kernels/ref/*.c) $(wildcard kernels/common/*.c)
+SRCS := $(wildcard harness/*.c) kernels/registry.c kernels/cpu_features.c kernels/absent.c \
+        $(wildcard kernels/ref/*.c) $(wildcard kernels/common/*.c) \
+        $(wildcard kernels/mpi/*.c)
 DEFS :=
 PKGS :=
 
@@ -85,6 +89,11 @@ endif
 ifeq ($(USE_LIBCPUID),1)
 DEFS += -DCB_HAVE_LIBCPUID=1
 PKGS += libcpuid
+endif
+# kernels/mpi/ is always built: without MPI its kernels say why they cannot run.
+ifeq ($(USE_MPI),1)
+DEFS += -DCB_HAVE_MPI=1
+PKGS += ompi-c
 endif
 
 ifeq ($(ARCH),x86_64)
@@ -134,6 +143,7 @@ $(info $(if $(filter 1,$(USE_OPENCL)),  [x] OpenCL $(shell pkg-config --modversi
 $(info $(if $(filter 1,$(USE_CLBLAST)),  [x] CLBlast $(shell pkg-config --modversion clblast 2>/dev/null),  [ ] CLBlast: not found (pkg-config clblast); CLBlast baseline disabled))
 $(info $(if $(filter 1,$(USE_HWLOC)),  [x] hwloc $(shell pkg-config --modversion hwloc 2>/dev/null),  [ ] hwloc: not found; topology from sysfs))
 $(info $(if $(filter 1,$(USE_LIBCPUID)),  [x] libcpuid $(shell pkg-config --modversion libcpuid 2>/dev/null),  [ ] libcpuid: not found; CPU id from cpuid.h))
+$(info $(if $(filter 1,$(USE_MPI)),  [x] Open MPI $(shell pkg-config --modversion ompi-c 2>/dev/null),  [ ] Open MPI: not found (pkg-config ompi-c; libopenmpi-dev); allreduce rows skipped))
 endif
 endif
 
@@ -177,14 +187,22 @@ $(BUILD)/gen/cl_tuning_builtin.c: results/tuning/opencl.csv scripts/embed_cl.sh
 	@echo "  EMBED   $<"
 	$(Q)sh scripts/embed_cl.sh $< cb_cl_src_tuning_builtin > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c $(BUILD)/flags.stamp
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c $(BUILD)/flags.stamp
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) $(KFLAGS) -c $< -o $@
+
+# Objects depend on the flags they were compiled with: a library installed
+# after a first build (make deps, say Open MPI) changes DEFS, and objects
+# built without it must not be linked as if they had it.
+$(BUILD)/flags.stamp: FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' '$(CC) $(ALL_CFLAGS)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
 # Build identity embedded in every CSV row. Rewritten only when it changes so
 # an unchanged tree does not relink.
@@ -205,7 +223,7 @@ deps:
 
 print-config:
 	@echo "ARCH=$(ARCH) CC=$(CC) BUILD=$(BUILD)"
-	@echo "USE_OPENBLAS=$(USE_OPENBLAS) USE_OPENCL=$(USE_OPENCL) USE_CLBLAST=$(USE_CLBLAST) USE_HWLOC=$(USE_HWLOC) USE_LIBCPUID=$(USE_LIBCPUID) USE_ONEDNN=$(USE_ONEDNN)"
+	@echo "USE_OPENBLAS=$(USE_OPENBLAS) USE_OPENCL=$(USE_OPENCL) USE_CLBLAST=$(USE_CLBLAST) USE_HWLOC=$(USE_HWLOC) USE_LIBCPUID=$(USE_LIBCPUID) USE_ONEDNN=$(USE_ONEDNN) USE_MPI=$(USE_MPI)"
 	@echo "HAVE_AVX2=$(HAVE_AVX2) HAVE_AVX512=$(HAVE_AVX512)"
 	@echo "DEFS=$(DEFS)"
 	@echo "SRCS=$(SRCS)"
@@ -239,6 +257,86 @@ test-run: $(BIN) $(TEST_BINS)
 	$(Q)sh scripts/run_tests.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-san
+	rm -rf $(BUILD) $(BUILD)-san $(BUILD)-fuzz
 
--include $(LIB_OBJS:.o=.d) $(BUILD)/harness/main.d
+# Fuzzing (tests/fuzz, README "Fuzzing"): libFuzzer targets of the input
+# parsers, built with clang into $(BUILD)-fuzz under ASan + UBSan from the
+# portable sources (no optional back-ends: no parser needs one). `make fuzz`
+# runs each target for FUZZ_SECONDS, or FUZZ_RUNS executions when set, from
+# its seed corpus; `make fuzz-build` only builds; tests/test_fuzz_smoke.sh is
+# the short pass in `make test`. Findings land in $(BUILD)-fuzz/findings/.
+FUZZ_CC ?= clang
+FUZZ_BUILD = $(BUILD)-fuzz
+FUZZ_TARGETS = csv results model prices tuning
+FUZZ_SECONDS ?= 300
+FUZZ_RUNS ?=
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=gnu11 -pthread -Iinclude -MMD -MP $(WARN) -g -O1 $(FUZZ_SAN)
+# The library's sources minus the optional back-ends (compiled without their
+# CB_HAVE_* macros), plus the tuning-file reader, which needs no OpenCL.
+FUZZ_SRCS := $(sort $(filter-out $(MAIN_SRC) kernels/blas/% kernels/onednn/% \
+                 kernels/opencl/% kernels/clblast/% kernels/x86/% kernels/arm/%,$(SRCS)) \
+             kernels/opencl/cl_tuning.c kernels/opencl/cl_params.c)
+FUZZ_OBJS := $(FUZZ_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+# A trivial fuzz target must link: clang and its libFuzzer runtime
+# (Debian: clang, libclang-rt-dev) are both there.
+fuzz_probe = $(shell printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n)\n{ return d && n; }\n' | $(FUZZ_CC) -fsanitize=fuzzer -x c - -o /dev/null 2>/dev/null && echo 1 || echo 0)
+
+.PHONY: fuzz fuzz-build fuzz-check valgrind
+fuzz-check:
+	@if [ "$(fuzz_probe)" != 1 ]; then \
+	    echo "fuzz: $(FUZZ_CC) with -fsanitize=fuzzer not found (Debian: apt-get install clang libclang-rt-dev)" >&2; \
+	    exit 1; fi
+
+fuzz-build: fuzz-check
+	$(Q)$(MAKE) --no-print-directory $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	$(Q)mkdir -p $(FUZZ_BUILD)/findings
+	$(Q)for t in $(FUZZ_TARGETS); do \
+	    echo "== fuzz_$$t: $(if $(FUZZ_RUNS),$(FUZZ_RUNS) runs,$(FUZZ_SECONDS) s)"; \
+	    mkdir -p $(FUZZ_BUILD)/corpus/$$t || exit 1; \
+	    $(FUZZ_BUILD)/fuzz_$$t $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_SECONDS)) \
+	        -max_len=16384 -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/findings/$$t- \
+	        $$( [ -f tests/fuzz/$$t.dict ] && echo -dict=tests/fuzz/$$t.dict ) \
+	        $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
+# Valgrind memcheck of a run of every CPU kernel on small shapes that cover
+# each op (GEMM nn/nt/tn/tt with leading dimensions, alpha and beta;
+# attention forward and backward, causal, grouped-query; stream) at 1 and 2
+# threads (the quick suite's shapes, up to 1024^3 with a float64 reference
+# check, take hours under Valgrind; these reach the same code paths, edge
+# tiles included). Left out, with the reason: OpenCL (PoCL compiles every
+# kernel with LLVM at run time, minutes under Valgrind, and keeps its own
+# worker threads; the ICD loader is pointed at an empty vendor directory so
+# no platform loads, as the attention backward's set-up would otherwise load
+# PoCL to rank forward kernels) and MPI (one rank). oneDNN's JIT kernels run
+# clean and stay in. Under Valgrind the CPU has no AVX-512 (Valgrind does not
+# emulate it): those kernels report skipped, and the ASan build of `make
+# test` covers them.
+VALGRIND_SHAPES = 37x29x41 64x48x32:nt 33x17x19:tn,beta=1 20x24x28:tt,lda=40,alpha=0.5 \
+                  b=1,h=2,kvh=1,s=67,d=64,causal=1 b=1,h=2,s=40,d=32,causal=0 stream:n=10007
+valgrind: all
+	$(Q)mkdir -p $(BUILD)/valgrind-no-icd
+	$(Q)OCL_ICD_VENDORS=$(CURDIR)/$(BUILD)/valgrind-no-icd valgrind --leak-check=full \
+	    --error-exitcode=1 --suppressions=tests/valgrind.supp \
+	    $(BIN) run --max-time 0.05 --min-time 0.01 --warmup 0 --power off --threads 1,2 \
+	    --kernel '*_ref,*_avx2*,*_avx512*,*_openblas,*_onednn' \
+	    $(foreach s,$(VALGRIND_SHAPES),--shape $(s)) --csv $(BUILD)/valgrind.csv
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_BUILD)/libfuzzparse.a
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_BUILD)/libfuzzparse.a -lm -o $@
+
+$(FUZZ_BUILD)/libfuzzparse.a: $(FUZZ_OBJS)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+-include $(LIB_OBJS:.o=.d) $(BUILD)/harness/main.d $(FUZZ_OBJS:.o=.d)

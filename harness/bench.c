@@ -46,9 +46,31 @@ static enum cb_status run_n(const struct cb_launcher *l, int64_t *next, int64_t 
     return l->sync ? l->sync(l->ctx) : CB_OK;
 }
 
+// Every decision below is taken on numbers passed through here: this
+// process's own, or with an agree hook (MPI collectives) the maximum over
+// the ranks, so all ranks leave each loop after the same launch and an
+// interrupt on any rank stops them all.
+static enum cb_status agreed(const struct cb_launcher *l, double *v, int n)
+{
+    return l->agree ? l->agree(l->ctx, v, n) : CB_OK;
+}
+
+// An interrupt on any rank is one on every rank: the flag is raised here too
+// so the caller's loops over rows stop alike.
+static enum cb_status stop_requested(const struct cb_launcher *l, int *stop)
+{
+    double v = cb_interrupted;
+    enum cb_status s = agreed(l, &v, 1);
+    *stop = v != 0;
+    if (*stop)
+        cb_interrupted = 1;
+    return s;
+}
+
 enum cb_status cb_measure_run(const struct cb_bench_opts *o, const struct cb_launcher *l,
                               struct cb_measure *m)
 {
+    int stop = 0;
     enum cb_status s = CB_OK;
     memset(m, 0, sizeof *m);
     int cap = o->max_samples > 0 ? o->max_samples : 1;
@@ -61,17 +83,21 @@ enum cb_status cb_measure_run(const struct cb_bench_opts *o, const struct cb_lau
     // and lazy initialisation) unless one launch alone takes over a second.
     // Calibration uses the fastest warm-up launch: one launch slowed by a
     // page fault or a busy neighbour would otherwise shrink every sample.
-    int64_t t0 = cb_now_ns(), last = INT64_MAX;
+    int64_t t0 = cb_now_ns();
+    double last = INFINITY;
     for (int count = 0;; count++) {
-        if (cb_interrupted) {
+        CB_TRY(stop_requested(l, &stop));
+        if (stop) {
             m->stop_reason = "interrupted";
             return CB_ERR_INTERRUPTED;
         }
         int64_t a = cb_now_ns();
         CB_TRY(run_n(l, &next, 1));
         int64_t b = cb_now_ns();
-        last = b - a < last ? b - a : last;
-        double el = (b - t0) * 1e-9;
+        double t[2] = {(double)(b - a), (double)(b - t0)};  // this launch, warm-up so far
+        CB_TRY(agreed(l, t, 2));
+        last = t[0] < last ? t[0] : last;
+        double el = t[1] * 1e-9;
         if (el >= o->warmup_s && (count >= 1 || el >= 1.0))
             break;
     }
@@ -90,18 +116,24 @@ enum cb_status cb_measure_run(const struct cb_bench_opts *o, const struct cb_lau
     double window = l->power ? cb_power_min_window_s(l->power) : 0;
     if (window > 0 && cap > 1 && 2.0 * window / cap * 1e9 > target)
         target = 2.0 * window / cap * 1e9;
-    int64_t iters = last > 0 && last < INT64_MAX ? (int64_t)ceil(target / (double)last) : 1;
+    int64_t iters = last > 0 && isfinite(last) ? (int64_t)ceil(target / last) : 1;
     if (iters < 1)
         iters = 1;
-    m->iters_per_sample = iters;
 
     if (l->power && cb_power_start(l->power) != CB_OK) {
         cb_clear_error();  // the session says why; the row is timed anyway
         window = 0;
     }
+    // Timer resolution and energy windows may differ between ranks' hosts.
+    double cal[2] = {(double)iters, window};
+    CB_TRY(agreed(l, cal, 2));
+    iters = (int64_t)cal[0];
+    window = cal[1];
+    m->iters_per_sample = iters;
     int64_t start = cb_now_ns(), calls = 0;
     for (;;) {
-        if (cb_interrupted) {
+        CB_TRY(stop_requested(l, &stop));
+        if (stop) {
             m->stop_reason = "interrupted";
             s = CB_ERR_INTERRUPTED;
             goto out;
@@ -109,11 +141,13 @@ enum cb_status cb_measure_run(const struct cb_bench_opts *o, const struct cb_lau
         int64_t a = cb_now_ns();
         CB_TRY(run_n(l, &next, iters));
         int64_t b = cb_now_ns();
+        double t[2] = {(double)(b - a), (double)(b - start)};  // this sample, all so far
+        CB_TRY(agreed(l, t, 2));
         calls += iters;
-        m->samples_ns[m->nsamples++] = (double)(b - a) / (double)iters;
-        m->measured_s += (b - a) * 1e-9;
+        m->samples_ns[m->nsamples++] = t[0] / (double)iters;
+        m->measured_s += t[0] * 1e-9;
         CB_TRY(cb_stats_compute(m->samples_ns, m->nsamples, &m->st));
-        double elapsed = (b - start) * 1e-9;
+        double elapsed = t[1] * 1e-9;
         if (m->nsamples >= cap) {
             m->stop_reason = "max_samples";
             break;
@@ -131,8 +165,13 @@ enum cb_status cb_measure_run(const struct cb_bench_opts *o, const struct cb_lau
     }
     // The sample cap came first: more launches, untimed but inside the power
     // window (energy per call divides by every call in it).
-    while ((cb_now_ns() - start) * 1e-9 < window) {
-        if (cb_interrupted) {
+    for (;;) {
+        double v[2] = {(double)(cb_now_ns() - start), cb_interrupted};
+        CB_TRY(agreed(l, v, 2));
+        if (v[0] * 1e-9 >= window)
+            break;
+        if (v[1]) {
+            cb_interrupted = 1;
             m->stop_reason = "interrupted";
             s = CB_ERR_INTERRUPTED;
             goto out;
@@ -185,6 +224,12 @@ static enum cb_status row_sync(void *ctx)
 {
     struct row_ctx *c = ctx;
     return c->k->finish(c->plan);
+}
+
+static enum cb_status row_agree(void *ctx, double *v, int n)
+{
+    struct row_ctx *c = ctx;
+    return c->bench->agree(v, n);
 }
 
 static int64_t mem_available_bytes(void)
@@ -293,14 +338,21 @@ enum cb_status cb_bench_row(const struct cb_kernel *k, const struct cb_call *sha
     r->working_set_bytes = c.nbuf * one;
     int64_t avail = mem_available_bytes();
     if (avail > 0 && r->working_set_bytes > 0.8 * (double)avail) {
-        s = cb_set_error(CB_ERR_NO_MEMORY, "needs %.2f GiB of buffers, %.2f GiB available",
-                         r->working_set_bytes / (1 << 30), (double)avail / (1 << 30));
+        // Refused before any allocation, as a skip: the shape cannot run on
+        // this machine now, the kernel is not at fault.
+        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+        s = cb_set_error(CB_ERR_UNSUPPORTED, "needs %.2f GiB of buffers, the machine has "
+                         "%.2f GiB available (of %.2f GiB)", r->working_set_bytes / (1 << 30),
+                         (double)avail / (1 << 30), (double)pages * (double)psz / (1 << 30));
         goto out;
     }
 
     // A device kernel's host side (driver threads, the float64 check) gets
     // every core; `threads` is the CPU kernels' knob.
-    if (cb_topo_bind_process(on_device ? cb_topo_get()->cores : threads) != CB_OK)
+    // Ranks of a collective are placed by their launcher: pinning every rank
+    // to the first cores would stack them on one core.
+    if (!c.bench->agree &&
+        cb_topo_bind_process(on_device ? cb_topo_get()->cores : threads) != CB_OK)
         cb_clear_error();  // binding is best effort; unpinned rows still run
 
     int rss_reset = rss_peak_reset();
@@ -336,7 +388,8 @@ enum cb_status cb_bench_row(const struct cb_kernel *k, const struct cb_call *sha
     CB_TRY(c.bench->verify(c.data, 0, &r->max_rel_err, &r->tolerance));
 
     struct cb_launcher l = {.launch = row_launch, .sync = k->finish ? row_sync : NULL,
-                            .ctx = &c, .power = pw};
+                            .ctx = &c, .power = pw,
+                            .agree = c.bench->agree ? row_agree : NULL};
     s = cb_measure_run(o, &l, &r->m);
     if (s == CB_ERR_INTERRUPTED)
         cb_set_error(s, "interrupted by signal");

@@ -44,9 +44,16 @@ static enum cb_status attn_check_shape(const struct cb_call *shape)
         return cb_set_error(CB_ERR_INVALID_ARG,
                             "heads (%lld) must be a multiple of kv_heads (%lld)",
                             (long long)a->heads, (long long)a->kv_heads);
+    // These bounds keep every element count and index inside int64 (the
+    // products below are at most 2^54); the memory check comes after them.
     if (a->seq_q > (1 << 22) || a->seq_kv > (1 << 22) || a->head_dim > 4096 ||
-        a->batch * a->heads > (1 << 20))
-        return cb_set_error(CB_ERR_INVALID_ARG, "attention shape too large");
+        a->batch * a->heads > (1 << 20)) {
+        double qo, kv;
+        cb_attn_bench_elems(a, &qo, &kv);
+        return cb_set_error(CB_ERR_UNSUPPORTED, "attention shape too large: needs %.3g GiB "
+                            "for Q, K, V and O alone; at most s = 4194304, d = 4096 and "
+                            "b x h = 1048576", 4.0 * (2 * qo + 2 * kv) / (1 << 30));
+    }
     if (!isfinite(a->scale) || a->scale < 0)
         return cb_set_error(CB_ERR_INVALID_ARG, "scale must be finite and >= 0");
     return CB_OK;

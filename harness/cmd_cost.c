@@ -4,7 +4,8 @@
 //
 // Exit codes: 0 done; 1 the step fits on none of the chip classes whose
 // memory is known, or the output CSV could not be written; 2 bad input
-// (usage, unknown model, bad model file, unreadable CSV or price table).
+// (usage, unknown model, bad model file, unreadable CSV or price table), or
+// --chips for a chip class without allreduce rows and no --allreduce-busbw.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 
 #define MAX_FROM 32
 #define MAX_PAT 16
+#define MAX_CHIPS 16
 
 struct pat_val { const char *pattern; double v; };  // "PATTERN=X" or "X" (all)
 
@@ -30,6 +32,10 @@ struct cost_cfg {
     struct pat_val bw[MAX_PAT], mem[MAX_PAT];
     int nbw, nmem;
     struct cb_cost_opts opts;
+    // --chips: data-parallel extrapolation (cost_dp.c)
+    int chips[MAX_CHIPS], nchips, zero1, set_dp;
+    double overlap, ar_busbw;  // ar_busbw NAN: from allreduce rows
+    enum cb_dtype grad_dtype;
 };
 
 static void cost_usage(FILE *f)
@@ -54,6 +60,13 @@ static void cost_usage(FILE *f)
         "  --usd-per-kwh X      electricity price (price table, else 0.10)\n"
         "  --pue Y              facility overhead on energy (price table, else 1.0)\n"
         "  --tokens N           training tokens (default 20 per parameter)\n"
+        "  --chips N[,N]        data-parallel over N chips: + gradient all-reduce at the bus\n"
+        "                       bandwidth of the `allreduce` rows in --from (README, Fleet\n"
+        "                       runs and multi-chip cost)\n"
+        "  --overlap F          fraction of the all-reduce hidden behind backward (0)\n"
+        "  --grad-dtype f32|bf16  all-reduce payload per parameter (f32)\n"
+        "  --zero1              shard AdamW state over the chips (ZeRO-1)\n"
+        "  --allreduce-busbw GBPS  bus bandwidth to use instead of allreduce rows\n"
         "  --csv OUT            write the per-chip-class results\n");
 }
 
@@ -90,6 +103,7 @@ static int add_pat(struct pat_val *pv, int *n, const char *name, const char *v)
 static int parse(int argc, char **argv, struct cost_cfg *c)
 {
     cb_cost_opts_default(&c->opts);
+    c->ar_busbw = NAN;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -100,9 +114,15 @@ static int parse(int argc, char **argv, struct cost_cfg *c)
             c->explain = 1;
             continue;
         }
+        if (!strcmp(a, "--zero1")) {
+            c->zero1 = c->set_dp = 1;
+            continue;
+        }
         static const char *const opts[] = {"--model", "--batch", "--seq", "--dtype", "--from",
                                            "--prices", "--bandwidth", "--roofs", "--memory-gb",
-                                           "--usd-per-kwh", "--pue", "--tokens", "--csv", NULL};
+                                           "--usd-per-kwh", "--pue", "--tokens", "--csv",
+                                           "--chips", "--overlap", "--grad-dtype",
+                                           "--allreduce-busbw", NULL};
         int k = -1;
         for (int j = 0; opts[j]; j++)
             if (!strcmp(a, opts[j]))
@@ -114,6 +134,9 @@ static int parse(int argc, char **argv, struct cost_cfg *c)
         const char *v = argv[++i];
         int64_t x;
         double d;
+        // An empty value is a slip (an unset shell variable), never a choice.
+        if (!*v)
+            return bad("%s needs a value, got an empty one", a);
         switch (k) {
         case 0: c->model = v; break;
         case 1: case 2:
@@ -144,12 +167,53 @@ static int parse(int argc, char **argv, struct cost_cfg *c)
                 return bad("--tokens needs a number >= 1, got '%s'", v);
             break;
         case 12: c->csv = v; break;
+        case 13: {
+            char buf[128], *save = NULL;
+            // strtok_r would fold empty items away and the copy would cut a
+            // long list: both are slips to report, not to guess around.
+            if (strlen(v) >= sizeof buf || v[0] == ',' || v[strlen(v) - 1] == ',' ||
+                strstr(v, ",,"))
+                return bad("--chips needs up to 16 whole numbers >= 1, got '%s'", v);
+            cb_strlcpy(buf, v, sizeof buf);
+            for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (c->nchips >= MAX_CHIPS || cb_parse_i64(t, 1, 1 << 20, &x) != CB_OK)
+                    return bad("--chips needs up to 16 whole numbers >= 1, got '%s'", v);
+                c->chips[c->nchips++] = (int)x;
+            }
+            if (!c->nchips)
+                return bad("--chips needs a number, got '%s'", v);
+            break;
+        }
+        case 14:
+            if (cb_parse_f64(v, 0, 1, &c->overlap) != CB_OK)
+                return bad("--overlap is a fraction in [0, 1], got '%s'", v);
+            c->set_dp = 1;
+            break;
+        case 15:
+            if (cb_dtype_parse(v, &c->grad_dtype) != CB_OK || c->grad_dtype == CB_DTYPE_F16)
+                return bad("--grad-dtype is f32 or bf16, got '%s'", v);
+            c->set_dp = 1;
+            break;
+        case 16:
+            if (cb_parse_f64(v, 1e-6, 1e9, &c->ar_busbw) != CB_OK)
+                return bad("--allreduce-busbw needs GB/s > 0, got '%s'", v);
+            c->set_dp = 1;
+            break;
         }
     }
     if (!c->model)
         return bad("--model is required%s", "");
+    if (c->set_dp && !c->nchips)
+        return bad("--overlap, --grad-dtype, --zero1 and --allreduce-busbw go with --chips N%s",
+                   "");
+    if (c->nchips && !c->nfrom)
+        return bad("--chips needs --from FILE.csv (the single-chip rows)%s", "");
     if (!c->nfrom && !c->explain)
         return bad("nothing to do: give --from FILE.csv (measured rows) and/or --explain%s", "");
+    // Without measured rows these would be silently ignored.
+    if (!c->nfrom && (c->csv || c->prices || c->roofs || c->nbw || c->nmem))
+        return bad("--csv, --prices, --roofs, --bandwidth and --memory-gb need --from "
+                   "FILE.csv%s", "");
     return 0;
 }
 
@@ -344,6 +408,97 @@ static void print_table(const struct cb_step *st, const struct cb_cost_result *r
     }
 }
 
+// --chips: the step over N chips for every chip class with an all-reduce
+// bandwidth; the assumptions are printed with the numbers. Returns 0, or 2
+// when a class has neither allreduce rows nor --allreduce-busbw.
+static int print_dp(const struct cost_cfg *c, const struct cb_step *st,
+                    const struct cb_measurements *meas, const struct cb_cost_result *res, int n)
+{
+    struct cb_param_count pc;
+    struct cb_step_memory mem;
+    int rc = 0;
+    cb_model_params(&st->model, &pc);
+    cb_step_memory(st, &mem);
+    double S = (double)pc.total * cb_dtype_size(c->grad_dtype);
+    printf("\ndata-parallel training (README \"Fleet runs and multi-chip cost\"); assumptions:\n"
+           "  each chip runs the single-chip step above on its own B=%lld x T=%lld tokens "
+           "(global batch N x %lld tokens)\n"
+           "  gradients: %.4g M parameters x %d B (%s) = %.4g MB all-reduced once per step, "
+           "t = S x 2(N-1)/N / busbw (nccl-tests)\n"
+           "  overlap with backward: %.0f%% of the all-reduce hidden (--overlap)\n"
+           "  AdamW m and v (f32): %s; weights and gradients f32 on every chip\n"
+           "  energy: N x the single chip's timed kernels; the all-reduce's own energy is not "
+           "measured\n", (long long)st->batch, (long long)st->seq,
+           (long long)(st->batch * st->seq), pc.total * 1e-6, cb_dtype_size(c->grad_dtype),
+           cb_dtype_name(c->grad_dtype), S * 1e-6, c->overlap * 100,
+           c->zero1 ? "sharded over the N chips (--zero1)" : "replicated on every chip");
+    for (int i = 0; i < n; i++) {
+        const struct cb_cost_result *one = &res[i];
+        const struct cb_meas *lo = NULL, *hi = NULL;
+        double busbw = c->ar_busbw;
+        if (one->n_missing == one->n_shapes)
+            continue;  // nothing measured for this class: no single-chip step
+        printf("\n%s:\n", one->chip);
+        if (!isnan(busbw)) {
+            printf("  all-reduce busbw %.4g GB/s: given (--allreduce-busbw)\n", busbw);
+        } else {
+            busbw = cb_allreduce_busbw_at(meas, one->chip, c->grad_dtype, S, &lo, &hi);
+            if (isnan(busbw)) {
+                printf("  no %s allreduce rows for this chip class in the --from CSVs: no "
+                       "multi-chip numbers (measure: mpirun -np N chipbench run --op allreduce "
+                       "--csv F, or give --allreduce-busbw GBPS)\n",
+                       cb_dtype_name(c->grad_dtype));
+                rc = 2;
+                continue;
+            }
+            if (lo == hi)
+                printf("  all-reduce busbw %.4g GB/s at %.4g MB: row %s bytes=%.0f (%d ranks)%s\n",
+                       busbw, S * 1e-6, lo->kernel, lo->bytes, lo->ranks,
+                       lo->bytes == S ? "" : lo->bytes < S ? ", the largest measured size: "
+                       "held constant beyond it" : ", the smallest measured size: held "
+                       "constant below it");
+            else
+                printf("  all-reduce busbw %.4g GB/s at %.4g MB: interpolated on log size "
+                       "between %s bytes=%.0f (%.4g GB/s, %d ranks) and bytes=%.0f (%.4g GB/s, "
+                       "%d ranks)\n", busbw, S * 1e-6, lo->kernel, lo->bytes, lo->bus_gbs,
+                       lo->ranks, hi->bytes, hi->bus_gbs, hi->ranks);
+            printf("  measured with %d ranks: ranks on one host exchange through shared "
+                   "memory, not a network; N chips extrapolate that bandwidth\n", lo->ranks);
+        }
+        printf("  %6s %10s %11s %10s %11s %7s %10s %11s %11s %11s %13s\n", "chips", "step_s",
+               "allreduce_s", "exposed_s", "tok/s", "eff", "E_step_J", "rent$/step",
+               "own$/step", "rent$/Mtok", "mem/chip_GB");
+        int ns = c->nchips + 1;
+        for (int k = 0; k < ns; k++) {
+            struct cb_dp_opts o = {.chips = k ? c->chips[k - 1] : 1, .overlap = c->overlap,
+                                   .grad_dtype = c->grad_dtype, .zero1 = c->zero1};
+            struct cb_dp_result r;
+            if (k && o.chips == 1)
+                continue;  // the reference row is printed already
+            cb_dp_compute(st, one, &o, busbw, &r);
+            const char *lb = r.lower_bound ? ">=" : "";
+            char t[24], tok[24], e[24], r1[24], r2[24], r3[24], mm[32];
+            snprintf(t, sizeof t, "%s%.4g", lb, r.t_step);
+            snprintf(tok, sizeof tok, "%s%.4g", r.lower_bound ? "<=" : "", r.tokens_per_s);
+            fmt(e, sizeof e, "%.4g", r.energy_j, "unavail");
+            fmt(r1, sizeof r1, "%.4g", r.rent_step, "no price");
+            fmt(r2, sizeof r2, "%.4g", r.own_step, "no price");
+            fmt(r3, sizeof r3, "%.4g", r.rent_step / r.tokens_per_step * 1e6, "no price");
+            if (r.fits < 0)
+                snprintf(mm, sizeof mm, "%.3f (?)", r.mem_per_chip_gb);
+            else
+                snprintf(mm, sizeof mm, "%.3f/%.0f%s", r.mem_per_chip_gb, one->mem_have_gb,
+                         r.fits ? "" : "!");
+            printf("  %6d %10s %11.4g %10.4g %11s %6.1f%% %10s %11s %11s %11s %13s\n", r.chips,
+                   t, r.t_allreduce, r.t_exposed, tok, r.efficiency * 100, e, r1, r2, r3, mm);
+        }
+        printf("  memory per chip = weights %.3f + gradients %.3f + AdamW %.3f%s + activations "
+               "%.3f GB\n", mem.weights * 1e-9, mem.grads * 1e-9, mem.optimizer * 1e-9,
+               c->zero1 ? " / N" : "", mem.activations * 1e-9);
+    }
+    return rc;
+}
+
 int cb_cmd_cost(int argc, char **argv)
 {
     struct cost_cfg c = {.dtype = CB_DTYPE_F32};
@@ -369,6 +524,26 @@ int cb_cmd_cost(int argc, char **argv)
         fprintf(stderr, "chipbench cost: %s\n", cb_error_text());
         goto out;
     }
+    // Every input is read before anything is printed: a bad --from, price
+    // table or roofs file gives one error line and no partial table.
+    for (int i = 0; i < c.nfrom; i++)
+        if (cb_meas_load(c.from[i], &meas) != CB_OK) {
+            fprintf(stderr, "chipbench cost: %s\n", cb_error_text());
+            goto out;
+        }
+    const char *pp = c.prices ? c.prices : "results/prices.csv";
+    FILE *probe = c.prices || !c.nfrom ? NULL : fopen(pp, "r");
+    int have_prices = c.prices || probe;
+    if (probe)
+        fclose(probe);
+    if (have_prices && cb_prices_load(pp, &prices) != CB_OK) {
+        fprintf(stderr, "chipbench cost: %s\n", cb_error_text());
+        goto out;
+    }
+    if (c.roofs && cb_csv_read(c.roofs, &roofs) != CB_OK) {
+        fprintf(stderr, "chipbench cost: %s: %s\n", c.roofs, cb_error_text());
+        goto out;
+    }
     struct cb_param_count pc;
     cb_model_params(&m, &pc);
     printf("%s: %lld layers, d %lld, %lld heads (%lld kv, dim %lld), ff %lld, vocab %lld, "
@@ -384,28 +559,10 @@ int cb_cmd_cost(int argc, char **argv)
         rc = 0;
         goto out;
     }
-    for (int i = 0; i < c.nfrom; i++)
-        if (cb_meas_load(c.from[i], &meas) != CB_OK) {
-            fprintf(stderr, "chipbench cost: %s\n", cb_error_text());
-            goto out;
-        }
-    const char *pp = c.prices ? c.prices : "results/prices.csv";
-    FILE *probe = c.prices ? NULL : fopen(pp, "r");
-    if (c.prices || probe) {
-        if (probe)
-            fclose(probe);
-        if (cb_prices_load(pp, &prices) != CB_OK) {
-            fprintf(stderr, "chipbench cost: %s\n", cb_error_text());
-            goto out;
-        }
+    if (have_prices)
         printf("prices: %s (%d rows)\n", pp, prices.n);
-    } else {
+    else
         printf("prices: none (results/prices.csv not found here; --prices FILE)\n");
-    }
-    if (c.roofs && cb_csv_read(c.roofs, &roofs) != CB_OK) {
-        fprintf(stderr, "chipbench cost: %s: %s\n", c.roofs, cb_error_text());
-        goto out;
-    }
     // Chip classes in order of first appearance.
     res = calloc((size_t)meas.n + 1, sizeof *res);
     bw = calloc((size_t)meas.n + 1, sizeof *bw);
@@ -479,11 +636,13 @@ int cb_cmd_cost(int argc, char **argv)
            cb_step_mem_bytes(&st), n ? res[0].train_tokens : 0.0);
     print_table(&st, res, n, bw, bw_src);
     rc = 0;
+    if (c.nchips)
+        rc = print_dp(&c, &st, &meas, res, n);
     if (n && known && !fits_somewhere) {
         fprintf(stderr, "chipbench cost: %s at B=%lld T=%lld fits on none of these chips "
                 "(needs %.2f GB on one chip)\n", m.name, (long long)B, (long long)T,
                 res[0].mem_need_gb);
-        rc = 1;
+        rc = rc ? rc : 1;  // a missing all-reduce bandwidth (2) says more
     }
     if (!n)
         printf("no ok rows in the --from files\n");

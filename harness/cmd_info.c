@@ -444,8 +444,9 @@ int cb_cmd_info(int argc, char **argv)
             usage(stdout);
             return 0;
         } else {
-            fprintf(stderr, "chipbench info: unknown option '%s'\n", argv[i]);
-            usage(stderr);
+            // One line, as every command's usage errors (scripts grep them).
+            fprintf(stderr, "chipbench info: unknown option '%s' (see chipbench info --help)\n",
+                    argv[i]);
             return 2;
         }
     }
@@ -466,10 +467,5 @@ int cb_cmd_info(int argc, char **argv)
     if (e.json)
         fputs("\n}", e.f);
     fputc('\n', e.f);
-
-    if (fflush(e.f) != 0 || ferror(e.f)) {
-        fprintf(stderr, "chipbench info: writing output failed\n");
-        return 1;
-    }
-    return 0;
+    return 0;  // main checks that stdout was written (flush_stdout)
 }

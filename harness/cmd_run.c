@@ -4,6 +4,9 @@
 // Exit codes: 0 every row ok or skipped with a reason; 1 a row failed
 // verification or errored, or results could not be written; 2 usage error;
 // 130 interrupted (every finished row is in the CSV).
+//
+// Under an MPI launcher (mpirun -np N) every rank runs the same rows, the
+// all-reduce rows as one collective; rank 0 alone prints and writes the CSV.
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +16,7 @@
 #include "chipbench/cb_bench.h"
 #include "chipbench/cb_cpu.h"
 #include "chipbench/cb_info.h"
+#include "chipbench/cb_mpi.h"
 #include "chipbench/cb_power.h"
 #include "chipbench/cb_result_csv.h"
 #include "chipbench/cb_shape.h"
@@ -52,15 +56,17 @@ static void run_usage(FILE *f)
         "Verify, then time kernels over shapes and thread counts.\n\n"
         "  --suite NAME        shape set: quick (default without --shape), standard, gemm,\n"
         "                      attention (forward and backward kernels), training (the\n"
-        "                      distinct shapes of one training step of --model)\n"
+        "                      distinct shapes of one training step of --model),\n"
+        "                      allreduce (4 KiB-256 MiB, under mpirun -np N)\n"
         "  --model NAME|FILE   with --suite training: gpt2-124m, gpt2-1.5b, llama3.2-1b,\n"
         "                      llama3-8b or a model file (README, Cost per training step)\n"
         "  --batch B, --seq T  micro-batch and sequence length of the step (4, min(ctx, 1024))\n"
-        "  --op OP             gemm | attention | attention_bwd | stream\n"
+        "  --op OP             gemm | attention | attention_bwd | stream | allreduce\n"
         "  --kernel PAT[,PAT]  kernel name patterns, '*' and '?' wildcards (repeatable)\n"
         "  --dtype T           f32 | f16 | bf16\n"
         "  --shape S           GEMM MxNxK[:nn|nt|tn|tt][,lda=,ldb=,ldc=,alpha=,beta=]\n"
         "                      attention b=B,h=H,kvh=HKV,s=L|sq=,skv=,d=D,causal=0|1[,scale=]\n"
+        "                      stream:n=N; allreduce:bytes=N[K|M|G] (per rank)\n"
         "                      (repeatable; replaces the suite's shapes)\n"
         "  --threads N[,N]     thread counts (default: 1 and the physical core count)\n"
         "  --device DEV        device for OpenCL kernels (e.g. opencl:0:0)\n"
@@ -117,6 +123,11 @@ static int parse_int_opt(const char *name, const char *v, int64_t lo, int64_t hi
 static int add_threads(struct run_cfg *c, const char *v)
 {
     char buf[128];
+    size_t n = strlen(v);
+    // strtok_r would skip empty items ("1,,2") and a cut copy would change
+    // the numbers: both are typos to report.
+    if (n >= sizeof buf || v[0] == ',' || (n && v[n - 1] == ',') || strstr(v, ",,"))
+        return usage_error("--threads is a list of numbers like 1,2,4, got '%s'%s", v, "");
     cb_strlcpy(buf, v, sizeof buf);
     char *save = NULL;
     for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
@@ -177,12 +188,16 @@ static int parse_args(int argc, char **argv, struct run_cfg *c, char **kernel_ar
             val = argv[++i];
         else
             return usage_error("%s needs a value%s", name, "");
+        // An empty value is a slip (an unset shell variable), never a choice:
+        // `--kernel ''` would otherwise select every kernel.
+        if (!*val)
+            return usage_error("%s needs a value, got an empty one%s", name, "");
 
         if (!strcmp(name, "--suite")) {
             c->suite = cb_suite_find(val);
             if (!c->suite)
                 return usage_error("unknown suite '%s' (quick, standard, gemm, attention, "
-                                   "training)%s",
+                                   "training, allreduce)%s",
                                    val, "");
         } else if (!strcmp(name, "--op")) {
             if (cb_op_parse(val, &c->op) != CB_OK)
@@ -368,7 +383,13 @@ static void print_row(const struct cb_result *r)
 {
     char shape[160];
     cb_shape_format(&r->shape, shape, sizeof shape);
-    if (r->status == CB_OK)
+    if (r->status == CB_OK && r->shape.op == CB_OP_ALLREDUCE)  // no flops: bandwidths
+        printf("%-22s %-34s %3d %11.4f %10s %7.2f %5d %9.2e  ok (algbw %.3f GB/s, busbw "
+               "%.3f GB/s, %d ranks)\n", r->kernel->name, shape, r->threads,
+               r->m.st.median * 1e-6, "-", r->m.st.noise * 100, r->m.nsamples, r->max_rel_err,
+               r->gbytes_per_s, r->gbytes_per_s * cb_allreduce_bus_factor(cb_mpi_size()),
+               cb_mpi_size());
+    else if (r->status == CB_OK)
         printf("%-22s %-34s %3d %11.4f %10.2f %7.2f %5d %9.2e  ok\n", r->kernel->name, shape,
                r->threads, r->m.st.median * 1e-6, r->gflops, r->m.st.noise * 100,
                r->m.nsamples, r->max_rel_err);
@@ -530,6 +551,20 @@ int cb_cmd_run(int argc, char **argv)
         rc = 2;
         goto out;
     }
+    // Started by mpirun/srun: join the job. Ranks other than 0 run every row
+    // (the collectives need them) but print and write nothing.
+    if (cb_mpi_launched()) {
+        if (cb_mpi_init() != CB_OK) {
+            fprintf(stderr, "chipbench run: %s\n", cb_error_text());
+            rc = 1;
+            goto out;
+        }
+        if (cb_mpi_rank() != 0) {
+            c->csv = NULL;
+            if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
+                clearerr(stdout);  // output stays where it was; nothing to undo
+        }
+    }
 
     // Shapes: explicit --shape, else the suite's (quick by default).
     int from_suite = c->nshapes == 0;
@@ -537,8 +572,9 @@ int cb_cmd_run(int argc, char **argv)
         if ((rc = training_shapes(c)) != 0)
             goto out;
     } else if (from_suite) {
-        if (!c->suite)
-            c->suite = cb_suite_find("quick");
+        if (!c->suite)  // --op allreduce alone: its own sizes
+            c->suite = cb_suite_find(c->have_op && c->op == CB_OP_ALLREDUCE ? "allreduce"
+                                                                            : "quick");
         for (const char *const *s = c->suite->shapes; *s && c->nshapes < MAX_SHAPES; s++)
             if (cb_shape_parse(*s, &c->shapes[c->nshapes]) == CB_OK)
                 c->nshapes++;
@@ -616,14 +652,30 @@ int cb_cmd_run(int argc, char **argv)
     fprintf(stderr, "chipbench %s: %d rows, seed %s, %s; %s\n", CB_VERSION, total, ctx.seed,
             ctx.chip_class, c->csv ? c->csv : "no --csv: results not saved");
     print_header();
-    for (int s = 0; s < c->nshapes && !cb_interrupted; s++)
-        for (int t = 0; t < c->nthreads && !cb_interrupted; t++)
-            for (int j = 0; j < nk && !cb_interrupted; j++) {
+    // The loops stop on `stop` alone, which every rank agrees on before each
+    // row (cb_mpi_max; this process's own flags without MPI): a rank that saw
+    // Ctrl-C, or rank 0 failing to write, must not leave the others waiting
+    // in a collective.
+    int stop = 0, halt = 0;  // halt: results not writable or MPI failed: exit 1
+    for (int s = 0; s < c->nshapes && !stop; s++)
+        for (int t = 0; t < c->nthreads && !stop; t++)
+            for (int j = 0; j < nk && !stop; j++) {
                 const struct cb_kernel *k = cb_registry_get(j);
                 struct cb_call shape_k;  // the shape as this kernel's op sees it
                 if (!cb_shape_as_op(&c->shapes[s], k->op, &shape_k) || !kernel_selected(c, k) ||
                     implicit_skip(c, k, c->threads[t]))
                     continue;
+                double why[2] = {cb_interrupted, halt};
+                if (cb_mpi_max(why, 2) != CB_OK) {
+                    fprintf(stderr, "chipbench run: %s\n", cb_error_text());
+                    why[1] = 1;
+                }
+                if (why[0] || why[1]) {
+                    cb_interrupted |= why[0] != 0;
+                    halt |= why[1] != 0;
+                    stop = 1;
+                    break;
+                }
                 struct cb_result *r = &rows[nrows];
                 char shape[160];
                 cb_shape_format(&shape_k, shape, sizeof shape);
@@ -642,8 +694,9 @@ int cb_cmd_run(int argc, char **argv)
                 } else {
                     cb_bench_row(k, &shape_k, c->threads[t], &c->opts, r);
                 }
-                if (r->status == CB_ERR_INTERRUPTED) {
+                if (r->status == CB_ERR_INTERRUPTED) {  // agreed inside the row
                     cb_result_free(r);
+                    stop = 1;
                     break;
                 }
                 nrows++;
@@ -655,11 +708,14 @@ int cb_cmd_run(int argc, char **argv)
                         cb_csv_write_row(w, cells, cb_result_ncolumns) != CB_OK) {
                         fprintf(stderr, "chipbench run: cannot write results: %s\n",
                                 cb_error_text());
-                        rc = 1;
-                        goto out;
+                        halt = 1;  // the next row's agreement stops every rank
                     }
                 }
             }
+    if (halt && !cb_interrupted) {
+        rc = 1;
+        goto out;
+    }
     print_ratios(rows, nrows);
     fflush(stdout);
     fprintf(stderr, "\n%d rows: %d ok, %d skipped, %d failed%s%s%s\n", nrows,
@@ -670,6 +726,7 @@ out:
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     cb_power_shutdown();  // NVML, counters, the --power-cmd child
+    cb_mpi_finalize();
     cb_csv_close(w);
     for (int i = 0; rows && i < nrows; i++)
         cb_result_free(&rows[i]);

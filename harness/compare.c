@@ -428,6 +428,9 @@ static enum cb_status cmp_from_table(struct cb_csv_table t, const char *path,
                                  cb_csv_cell(&t, i, idc[6]), cb_csv_cell(&t, i, idc[7]),
                                  cb_csv_cell(&t, i, idc[8]), cb_csv_cell(&t, i, idc[5]),
                                  cb_csv_cell(&t, i, idc[21]));
+        else if (s == CB_OK && !strcmp(op, "allreduce"))  // n: elements per rank
+            s = cb_strbuf_printf(&label, "%s allreduce:n=%s t=%s", cb_csv_cell(&t, i, idc[0]),
+                                 cb_csv_cell(&t, i, idc[7]), cb_csv_cell(&t, i, idc[21]));
         else if (s == CB_OK && !strcmp(op, "stream"))
             s = cb_strbuf_printf(&label, "%s stream:n=%s t=%s", cb_csv_cell(&t, i, idc[0]),
                                  cb_csv_cell(&t, i, idc[7]), cb_csv_cell(&t, i, idc[21]));

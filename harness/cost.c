@@ -51,6 +51,14 @@ enum cb_status cb_prices_parse(const char *text, size_t len, const char *origin,
                          origin);
         goto out;
     }
+    // Single columns may be absent ("not given"), but a table with no price
+    // column at all is a mistake (a misspelt header, the wrong file): it
+    // would price nothing and say only "no price".
+    if (cb_csv_col(&t, "usd_per_chip_hour") < 0 && cb_csv_col(&t, "capex_usd") < 0) {
+        s = cb_set_error(CB_ERR_PARSE, "%s: neither usd_per_chip_hour nor capex_usd is a "
+                         "column: not a price table (see results/prices.csv)", origin);
+        goto out;
+    }
     out->rows = calloc((size_t)t.nrows + 1, sizeof *out->rows);
     if (!out->rows) {
         s = cb_set_error(CB_ERR_NO_MEMORY, "price table");
@@ -159,7 +167,11 @@ static enum cb_status row_shape(const struct cb_csv_table *t, int r, const char 
 {
     struct cb_call c = {.op = op};
     enum cb_status s = CB_OK;
-    if (op == CB_OP_STREAM) {
+    if (op == CB_OP_ALLREDUCE) {  // n = elements per rank
+        int64_t n;
+        CB_TRY(i64(t, r, "n", origin, &n));
+        c.u.allreduce.bytes = n * cb_dtype_size(dt);
+    } else if (op == CB_OP_STREAM) {
         CB_TRY(i64(t, r, "n", origin, &c.u.stream.n));
         c.u.stream.scalar = 3.0f;
     } else if (op == CB_OP_GEMM) {
@@ -254,6 +266,15 @@ enum cb_status cb_meas_parse(const char *text, size_t len, const char *origin,
             s = cb_set_error(CB_ERR_PARSE, "%s: line %d: ok row without time_ns_median",
                              origin, r + 2);
             goto out;
+        }
+        // All-reduce rows (columns appended later: absent in older files).
+        x->bus_gbs = NAN;
+        if (op == CB_OP_ALLREDUCE) {
+            double nr;
+            CB_TRY(num(&t, r, cb_csv_col(&t, "ranks"), origin, 1, 1e9, &nr));
+            CB_TRY(num(&t, r, cb_csv_col(&t, "bus_gbytes_per_s"), origin, 0, 1e12,
+                       &x->bus_gbs));
+            x->ranks = isnan(nr) ? 0 : (int)nr;
         }
         m->n++;
     }

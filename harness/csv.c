@@ -8,6 +8,14 @@
 //   memory. Every publish writes it to ".<basename>.XXXXXX" in the target's
 //   directory, fsyncs it, renames it over the target and fsyncs the directory,
 //   so `path` is always either the previous version or a complete new one.
+//   A symlink is followed (the rename replaces what it points to, not the
+//   link); a target that exists and is not a regular file (/dev/stdout, a
+//   pipe, /dev/full) is written in place, row by row: there is no file to
+//   replace, and a rename would replace the device node itself.
+// - UTF-8: the reader rejects invalid UTF-8 and skips a byte-order mark;
+//   the writer replaces invalid bytes with U+FFFD (see utf8_len).
+// - Formula guard: a text cell that starts with = + - @ TAB or CR gets a
+//   leading apostrophe (see formula_guarded); the reader removes it again.
 // - Reader: a strict parser. Quoted fields may hold commas, doubled quotes, CR
 //   and LF; rows end in "\n" or "\r\n"; the last row may lack a newline and one
 //   empty line at the very end is ignored. Everything else that RFC 4180 does
@@ -35,6 +43,79 @@
 // Reading a results file bigger than this is almost surely a wrong path (a
 // disk image, a log), and it keeps every cell count well inside an int.
 #define CB_CSV_MAX_READ ((size_t)1 << 30)
+
+// ---------------------------------------------------------------------------
+// Spreadsheet formula injection (OWASP "CSV Injection"): spreadsheets run a
+// cell that starts with = + - @ TAB or CR as a formula, and our cells carry
+// text from outside (host, device and model names, notes, chip classes read
+// from other files). Such a text cell is written with a leading apostrophe,
+// which spreadsheets take as "this is text" and do not display. Numbers
+// ("-1.5", "+3e-05") are not prefixed: they must stay numbers. Leading
+// apostrophes are skipped when deciding, so the rule is reversible: text
+// "'=x" is written "''=x", and the reader strips one apostrophe from exactly
+// the cells the writer would have prefixed (parse(write(x)) == x for all x).
+
+static int is_decimal(const char *t)
+{
+    if (t[strspn(t, "0123456789+-.eE")])
+        return 0;
+    char *end = NULL;
+    strtod(t, &end);
+    return end != t && !*end;
+}
+
+// 1 when `f` needs the apostrophe (writer) or, starting with one, had it
+// added (reader).
+static int formula_guarded(const char *f)
+{
+    const char *t = f + strspn(f, "'");
+    return *t && strchr("=+-@\t\r", *t) && !is_decimal(t);
+}
+
+// ---------------------------------------------------------------------------
+// UTF-8: files are UTF-8 text. The reader rejects anything else (a binary or
+// Latin-1 file is almost surely the wrong file) and the writer replaces each
+// invalid byte of a cell (a driver's device name, a model file's name) with
+// U+FFFD, so every file chipbench writes reads back.
+
+// Length of the UTF-8 sequence at p (n bytes left); 0 when invalid: a stray
+// continuation byte, a truncated sequence, an overlong form, a surrogate or
+// a code point above U+10FFFF.
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    size_t len;
+    uint32_t cp, min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2, cp = c & 0x1f, min = 0x80;
+    else if ((c & 0xf0) == 0xe0)
+        len = 3, cp = c & 0x0f, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4, cp = c & 0x07, min = 0x10000;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+// Offset of the first byte that is not valid UTF-8, or n.
+static size_t utf8_bad(const char *s, size_t n)
+{
+    size_t i = 0, k;
+    while (i < n && (k = utf8_len((const unsigned char *)s + i, n - i)) != 0)
+        i += k;
+    return i;
+}
 
 // ---------------------------------------------------------------------------
 // Growable buffer
@@ -107,13 +188,31 @@ enum cb_status cb_csv_append_field(struct cb_strbuf *b, const char *field)
         return cb_set_error(CB_ERR_INVALID_ARG, "cb_csv_append_field: NULL buffer");
     const char *f = field ? field : "";
     size_t n = strlen(f);
+    if (utf8_bad(f, n) < n) {
+        struct cb_strbuf t = {0};
+        for (size_t i = 0, k; i < n && s == CB_OK; i += k ? k : 1) {
+            k = utf8_len((const unsigned char *)f + i, n - i);
+            s = k ? cb_strbuf_append(&t, f + i, k) : cb_strbuf_append(&t, "\xef\xbf\xbd", 3);
+        }
+        if (s == CB_OK)
+            s = cb_csv_append_field(b, t.data);
+        cb_strbuf_free(&t);
+        return s;
+    }
+    int guard = formula_guarded(f);
     // Leading/trailing blanks are quoted because many readers trim them.
+    // A leading U+FEFF is quoted too: in a file's first cell the reader
+    // would take it for the byte-order mark and drop it (tests/fuzz/fuzz_csv).
     int quote = strpbrk(f, ",\"\r\n") != NULL ||
                 (n && (f[0] == ' ' || f[0] == '\t' || f[n - 1] == ' ' ||
-                       f[n - 1] == '\t'));
-    if (!quote)
+                       f[n - 1] == '\t')) ||
+                !strncmp(f, "\xef\xbb\xbf", 3);
+    if (!quote) {
+        if (guard)
+            CB_TRY(cb_strbuf_append(b, "'", 1));
         return cb_strbuf_append(b, f, n);
-    CB_TRY(cb_strbuf_append(b, "\"", 1));
+    }
+    CB_TRY(cb_strbuf_append(b, guard ? "\"'" : "\"", guard ? 2 : 1));
     for (const char *q; (q = strchr(f, '"')) != NULL; f = q + 1) {
         // Copy through the quote, then add its escape twin.
         CB_TRY(cb_strbuf_append(b, f, (size_t)(q - f) + 1));
@@ -138,7 +237,8 @@ void cb_strbuf_free(struct cb_strbuf *b)
 // Writer
 
 struct cb_csv_writer {
-    char *path;     // target, as the caller gave it
+    char *path;     // target (a symlink resolved)
+    int fd;         // >= 0: a device or pipe, written in place (see top)
     char *dir;      // its directory, for the directory fsync
     char *tmpl;     // "<dir>/.<base>.XXXXXX", copied fresh for each mkstemp
     int ncols;
@@ -193,6 +293,14 @@ static enum cb_status publish(struct cb_csv_writer *w)
     enum cb_status s = CB_OK;
     int fd = -1, dfd = -1;
     int tmp_exists = 0;  // a temp file is on disk and must go on failure
+    if (w->fd >= 0) {
+        // In place: only what was not sent yet (the buffer holds nothing else).
+        if (write_all(w->fd, w->buf.data, w->buf.len) != 0)
+            return cb_set_error(CB_ERR_IO, "write %s: %s", w->path, strerror(errno));
+        w->buf.len = 0;
+        w->buf.data[0] = 0;
+        return CB_OK;
+    }
     char *tmp = strdup(w->tmpl);
     if (!tmp) {
         s = cb_set_error(CB_ERR_NO_MEMORY, "publish %s: out of memory", w->path);
@@ -262,6 +370,7 @@ enum cb_status cb_csv_open(const char *path, const char *const *header,
 {
     enum cb_status s = CB_OK;
     struct cb_csv_writer *w = NULL;
+    char *real = NULL;
     if (out)
         *out = NULL;
     if (!path || !*path || !header || ncols < 1 || !out) {
@@ -276,6 +385,27 @@ enum cb_status cb_csv_open(const char *path, const char *const *header,
             goto out;
         }
     }
+    w = calloc(1, sizeof *w);
+    if (!w) {
+        s = cb_set_error(CB_ERR_NO_MEMORY, "cb_csv_open %s: out of memory", path);
+        goto out;
+    }
+    w->fd = -1;
+    // rename() over a symlink replaces the link, not the file it points to
+    // (and as root, over /dev/stdout, a system-wide link): resolve it first.
+    struct stat st;
+    int exists = stat(path, &st) == 0;  // follows links
+    int in_place = exists && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+    // /dev/stderr -> /proc/self/fd/2 -> "pipe:[..]" has no path to resolve;
+    // a device or pipe is opened through the link as it is.
+    if (!in_place && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        real = realpath(path, NULL);
+        if (!real) {
+            s = cb_set_error(CB_ERR_IO, "resolve %s: %s", path, strerror(errno));
+            goto out;
+        }
+        path = real;
+    }
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
     if (!*base) {
@@ -283,9 +413,8 @@ enum cb_status cb_csv_open(const char *path, const char *const *header,
                          path);
         goto out;
     }
-    w = calloc(1, sizeof *w);
-    if (!w) {
-        s = cb_set_error(CB_ERR_NO_MEMORY, "cb_csv_open %s: out of memory", path);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        s = cb_set_error(CB_ERR_IO, "cb_csv_open %s: %s", path, strerror(EISDIR));
         goto out;
     }
     w->ncols = ncols;
@@ -301,6 +430,13 @@ enum cb_status cb_csv_open(const char *path, const char *const *header,
     }
     snprintf(w->tmpl, tlen, "%.*s.%s.XXXXXX", (int)(slash ? dlen + 1 : 0), path,
              base);
+    if (in_place) {
+        w->fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (w->fd < 0) {
+            s = cb_set_error(CB_ERR_IO, "open %s: %s", path, strerror(errno));
+            goto out;
+        }
+    }
     CB_TRY(append_row(&w->buf, header, ncols));
     // Publish the header now so an unwritable directory fails before any
     // benchmark has spent minutes producing rows.
@@ -309,6 +445,7 @@ enum cb_status cb_csv_open(const char *path, const char *const *header,
     w = NULL;
 out:
     cb_csv_close(w);
+    free(real);
     return s;
 }
 
@@ -341,6 +478,8 @@ void cb_csv_close(struct cb_csv_writer *w)
 {
     if (!w)
         return;
+    if (w->fd >= 0)
+        close(w->fd);
     cb_strbuf_free(&w->buf);
     free(w->path);
     free(w->dir);
@@ -395,6 +534,18 @@ enum cb_status cb_csv_parse(const char *text, size_t len,
         s = cb_set_error(CB_ERR_PARSE, "line %d: NUL byte in input",
                          line_of(text, (size_t)(nul - text)));
         goto out;
+    }
+    size_t bad = utf8_bad(text, len);
+    if (bad < len) {
+        s = cb_set_error(CB_ERR_PARSE, "line %d: invalid UTF-8 (byte 0x%02x)",
+                         line_of(text, bad), (unsigned char)text[bad]);
+        goto out;
+    }
+    // A byte-order mark (spreadsheets save "CSV UTF-8" with one) is not part
+    // of the first column's name.
+    if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) {
+        text += 3;
+        len -= 3;
     }
     // Each field's unescaped text plus its NUL fits in its raw bytes plus the
     // delimiter after it; only the very last field lacks a delimiter: +1.
@@ -479,6 +630,8 @@ enum cb_status cb_csv_parse(const char *text, size_t len,
                 }
             }
             *dst++ = 0;
+            if (*field == '\'' && formula_guarded(field))
+                field++;  // the writer's formula guard (see formula_guarded)
             if (ncells >= INT_MAX) {
                 s = cb_set_error(CB_ERR_PARSE, "line %d: too many cells", line);
                 goto out;

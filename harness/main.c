@@ -1,5 +1,6 @@
 // main.c: the chipbench command line. Dispatches to a subcommand; the only
 // place that exits.
+#include <errno.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,7 +23,29 @@ static void usage(FILE *f)
         CB_VERSION);
 }
 
+// Results printed into a full disk or a closed descriptor are lost results:
+// a command whose standard output could not be written must not exit 0
+// (`chipbench compare a b --format json > /dev/full`). stdout is fully
+// buffered when redirected, so the error often shows only at this flush.
+static int flush_stdout(int rc)
+{
+    int e = fflush(stdout) != 0 ? errno : 0;
+    if (e || ferror(stdout)) {
+        fprintf(stderr, "chipbench: cannot write standard output: %s\n",
+                e ? strerror(e) : "write error");
+        return rc ? rc : 1;
+    }
+    return rc;
+}
+
+static int dispatch(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+    return flush_stdout(dispatch(argc, argv));
+}
+
+static int dispatch(int argc, char **argv)
 {
     // Numbers in CSVs and tables always use '.' whatever the user's locale.
     setlocale(LC_ALL, "");

@@ -45,6 +45,22 @@ enum cb_status cb_model_validate(const struct cb_model *m)
     // with head_dim; then the projections are d x H*hd and H*hd x d.
     if (m->head_dim < 1)
         return cb_set_error(CB_ERR_INVALID_ARG, "%s: head_dim must be >= 1", m->name);
+    // Each dimension is at most 2^24, but their products are not bounded by
+    // that: d_model x n_head x head_dim x n_layer can pass 2^63 (found by
+    // tests/fuzz/fuzz_model). Bound cb_model_params' total in double, taking
+    // the largest choice of every option (SwiGLU, LayerNorm, biases, learned
+    // positions, untied head): every partial sum and product it forms is no
+    // larger, so below 2^53 all of them are exact and far inside int64.
+    const double d = (double)m->d_model, f = (double)m->d_ff, L = (double)m->n_layer,
+                 q = (double)m->n_head * (double)m->head_dim,
+                 kv = (double)m->n_kv_head * (double)m->head_dim,
+                 V = (double)m->vocab, ctx = (double)m->ctx;
+    const double layer = d * (q + 2 * kv) + q * d + d * 2 * f + f * d + 4 * d +
+                         (q + 2 * kv) + d + 2 * f + d;
+    const double bound = L * layer + V * d + ctx * d + 2 * d + V * d;
+    if (!(bound <= 0x1p53))
+        return cb_set_error(CB_ERR_INVALID_ARG, "%s: about %.3g parameters: more than 2^53",
+                            m->name, bound);
     return CB_OK;
 }
 

@@ -82,6 +82,12 @@ enum cb_status cb_tune_gemm(const struct cb_tune_opts *o, struct cb_tune_result 
     return cb_set_error(CB_ERR_UNSUPPORTED, "chipbench was built without OpenCL: nothing to tune");
 }
 
+enum cb_status cb_tune_attn(const struct cb_tune_opts *o, struct cb_tune_result **results,
+                            int *nresults, char *written_path, size_t path_len)
+{
+    return cb_tune_gemm(o, results, nresults, written_path, path_len);
+}
+
 enum cb_status cb_tune_default_path(char *buf, size_t len)
 {
     (void)buf;

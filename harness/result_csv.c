@@ -9,6 +9,7 @@
 
 #include "chipbench/cb_cpu.h"
 #include "chipbench/cb_info.h"
+#include "chipbench/cb_mpi.h"
 #include "chipbench/cb_result_csv.h"
 #include "chipbench/cb_topo.h"
 
@@ -25,6 +26,7 @@ const char *const cb_result_columns[] = {
     "samples_ns",
     "energy_j", "avg_power_w", "gflops_per_w", "power_source", "power_scope", "power_quality",
     "device_time_ns_median", "idle_power_w", "dynamic_energy_j", "peak_rss_bytes",
+    "ranks", "bus_gbytes_per_s",
 };
 const int cb_result_ncolumns = (int)(sizeof cb_result_columns / sizeof cb_result_columns[0]);
 
@@ -118,7 +120,13 @@ enum cb_status cb_result_cells(const struct cb_context *ctx, const struct cb_res
     put(&w, cb_backend_name(k->backend));
     cb_cpu_features_str(k->isa, isa, sizeof isa);
     put(&w, isa);
-    if (r->shape.op == CB_OP_STREAM) {  // n in the n column, nothing else
+    if (r->shape.op == CB_OP_ALLREDUCE) {  // elements per rank in n; bytes says the payload
+        put(&w, "");
+        put(&w, "");
+        putf(&w, "%lld", (long long)(r->shape.u.allreduce.bytes / cb_dtype_size(k->dtype)));
+        for (int i = 0; i < 13; i++)
+            put(&w, "");
+    } else if (r->shape.op == CB_OP_STREAM) {  // n in the n column, nothing else
         put(&w, "");
         put(&w, "");
         putf(&w, "%lld", (long long)r->shape.u.stream.n);
@@ -164,7 +172,7 @@ enum cb_status cb_result_cells(const struct cb_context *ctx, const struct cb_res
     put_num(&w, "%.1f", st->ci_hi, ok);
     put_num(&w, "%.0f", r->flops, r->flops > 0);
     put_num(&w, "%.0f", r->bytes, r->bytes > 0);
-    put_num(&w, "%.6g", r->gflops, ok);
+    put_num(&w, "%.6g", r->gflops, ok && r->flops > 0);
     put_num(&w, "%.6g", r->gbytes_per_s, ok);
     put_num(&w, "%.3g", r->max_rel_err, 1);
     put_num(&w, "%.3g", r->tolerance, 1);
@@ -197,6 +205,11 @@ enum cb_status cb_result_cells(const struct cb_context *ctx, const struct cb_res
     put_num(&w, "%.6g", have ? (pr->joules - pr->idle_watts * pr->seconds) / (double)r->m.power_calls
                              : NAN, have);
     put_num(&w, "%.0f", r->peak_rss_bytes, r->peak_rss_bytes > 0);
+    // All-reduce rows: the ranks of the job (this process's MPI world) and
+    // nccl-tests' bus bandwidth, gbytes_per_s * 2 (N - 1) / N.
+    int ar = r->shape.op == CB_OP_ALLREDUCE;
+    put_num(&w, "%.0f", cb_mpi_size(), ar);
+    put_num(&w, "%.6g", r->gbytes_per_s * cb_allreduce_bus_factor(cb_mpi_size()), ar && ok);
 
     if (w.s != CB_OK)
         return w.s;

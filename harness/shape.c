@@ -28,6 +28,31 @@ static enum cb_status parse_dim(const char *text, const char *what, const char *
     return CB_OK;
 }
 
+// A byte count with an optional binary suffix: 4096, 4K, 4M, 1G (KiB, MiB,
+// GiB), at most 1 GiB.
+static enum cb_status parse_bytes(const char *text, const char *v, int64_t *out)
+{
+    char num[32];
+    size_t n = strlen(v);
+    int64_t mul = 1;
+    if (n > 0 && n < sizeof num && strchr("KMG", v[n - 1])) {
+        mul = v[n - 1] == 'K' ? 1 << 10 : v[n - 1] == 'M' ? 1 << 20 : 1 << 30;
+        n--;
+    }
+    int64_t x = 0;
+    if (n == 0 || n >= sizeof num)
+        goto bad;
+    memcpy(num, v, n);
+    num[n] = 0;
+    if (cb_parse_i64(num, 1, MAX_DIM / mul, &x) != CB_OK)
+        goto bad;
+    *out = x * mul;
+    return CB_OK;
+bad:
+    return cb_set_error(CB_ERR_PARSE, "shape '%s': bytes must be an integer in [1, 2^30] with "
+                        "an optional K, M or G suffix, got '%s'", text, v);
+}
+
 static enum cb_status parse_gemm(const char *text, char *buf, struct cb_call *out)
 {
     enum cb_status s = CB_OK;
@@ -49,12 +74,15 @@ static enum cb_status parse_gemm(const char *text, char *buf, struct cb_call *ou
     char *dims[3];
     int nd = 0;
     char *dsave = NULL;
+    // strtok_r folds empty fields away ("8x8x8x", "8xx8x8"): refuse them first.
+    const size_t hl = strlen(head);
+    const int empty_field = !hl || head[0] == 'x' || head[hl - 1] == 'x' || strstr(head, "xx");
     for (char *d = strtok_r(head, "x", &dsave); d; d = strtok_r(NULL, "x", &dsave))
         if (nd < 3)
             dims[nd++] = d;
         else
             nd = 4;
-    if (nd != 3 || head[strlen(head) - 1] == 'x')
+    if (nd != 3 || empty_field)
         return cb_set_error(CB_ERR_PARSE, "shape '%s': GEMM shape is MxNxK (e.g. 1024x1024x1024)",
                             text);
     CB_TRY(parse_dim(text, "M", dims[0], 1, &g->m));
@@ -168,6 +196,32 @@ out:
     return s;
 }
 
+// "allreduce:bytes=N": an all-reduce of N bytes per rank (a multiple of 4 so
+// that f32 and bf16 rows of one shape carry the same payload).
+static enum cb_status parse_allreduce(const char *text, char *buf, struct cb_call *out)
+{
+    enum cb_status s = CB_OK;
+    char *save = NULL;
+    out->op = CB_OP_ALLREDUCE;
+    for (char *it = strtok_r(buf, ",", &save); it; it = strtok_r(NULL, ",", &save)) {
+        char *k = NULL, *v = NULL;
+        CB_TRY(kv_split(it, &k, &v, text));
+        if (!strcmp(k, "bytes"))
+            CB_TRY(parse_bytes(text, v, &out->u.allreduce.bytes));
+        else
+            return cb_set_error(CB_ERR_PARSE, "shape '%s': unknown allreduce key '%s' (bytes)",
+                                text, k);
+    }
+    if (!out->u.allreduce.bytes)
+        return cb_set_error(CB_ERR_PARSE, "shape '%s': allreduce needs bytes, e.g. "
+                            "allreduce:bytes=4M", text);
+    if (out->u.allreduce.bytes % 4)
+        return cb_set_error(CB_ERR_PARSE, "shape '%s': allreduce bytes must be a multiple of 4",
+                            text);
+out:
+    return s;
+}
+
 enum cb_status cb_shape_parse(const char *text, struct cb_call *out)
 {
     memset(out, 0, sizeof *out);
@@ -182,6 +236,8 @@ enum cb_status cb_shape_parse(const char *text, struct cb_call *out)
     memcpy(buf, text, n + 1);
     if (!strncmp(text, "stream:", 7))
         return parse_stream(text, buf + 7, out);
+    if (!strncmp(text, "allreduce:", 10))
+        return parse_allreduce(text, buf + 10, out);
     // An attention shape is a key=value list from its first item on.
     const char *comma = strchr(text, ',');
     const char *eq = strchr(text, '=');
@@ -192,6 +248,10 @@ enum cb_status cb_shape_parse(const char *text, struct cb_call *out)
 
 void cb_shape_format(const struct cb_call *c, char *buf, size_t len)
 {
+    if (c->op == CB_OP_ALLREDUCE) {
+        snprintf(buf, len, "allreduce:bytes=%lld", (long long)c->u.allreduce.bytes);
+        return;
+    }
     if (c->op == CB_OP_STREAM) {
         snprintf(buf, len, "stream:n=%lld", (long long)c->u.stream.n);
         return;

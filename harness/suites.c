@@ -66,6 +66,16 @@ static const char *const attention_shapes[] = {
     NULL,
 };
 
+// allreduce: payloads 4 KiB to 256 MiB per rank in powers of 4 (a 2-core VM
+// runs it in a few minutes under mpirun -np 2); 1 GiB on request with
+// --shape allreduce:bytes=1G.
+static const char *const allreduce_shapes[] = {
+    "allreduce:bytes=4K", "allreduce:bytes=16K", "allreduce:bytes=64K",
+    "allreduce:bytes=256K", "allreduce:bytes=1M", "allreduce:bytes=4M",
+    "allreduce:bytes=16M", "allreduce:bytes=64M", "allreduce:bytes=256M",
+    NULL,
+};
+
 // training: no fixed list; `chipbench run --suite training --model NAME`
 // fills in the distinct shapes of that model's step (harness/step.c).
 static const char *const training_shapes[] = {NULL};
@@ -86,6 +96,9 @@ static const struct cb_suite suites[] = {
     {.name = "training", .desc = "the distinct GEMM and attention shapes of one training "
      "step of --model NAME at --batch B --seq T", .shapes = training_shapes,
      .min_time_s = 0.2, .max_time_s = 2.0, .max_noise = 0.03, .ref_max_flops = 2.5e9},
+    {.name = "allreduce", .desc = "MPI all-reduce (sum, f32 and bf16) of 4 KiB to 256 MiB per "
+     "rank; run under mpirun -np N", .shapes = allreduce_shapes, .min_time_s = 0.3,
+     .max_time_s = 3.0, .max_noise = 0.03, .ref_max_flops = 2.5e9},
     {.name = NULL},
 };
 

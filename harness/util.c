@@ -1,4 +1,5 @@
 // util.c: clock, aligned allocation, random numbers, strict number parsing.
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -123,6 +124,10 @@ enum cb_status cb_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
 {
     if (!s || !*s)
         return cb_set_error(CB_ERR_PARSE, "empty number");
+    // strtoll skips leading blanks; " 5" from a quoted shell variable is a
+    // mistake worth reporting, not a number.
+    if (isspace((unsigned char)s[0]))
+        return cb_set_error(CB_ERR_PARSE, "'%s' is not an integer", s);
     char *end = NULL;
     errno = 0;
     long long v = strtoll(s, &end, 10);
@@ -139,6 +144,11 @@ enum cb_status cb_parse_f64(const char *s, double lo, double hi, double *out)
 {
     if (!s || !*s)
         return cb_set_error(CB_ERR_PARSE, "empty number");
+    // Plain decimal notation only: strtod also takes leading blanks, hex
+    // ("0x10" = 16) and words ("inf", "nan"), none of which a user means as
+    // a time or a ratio.
+    if (s[strspn(s, "0123456789+-.eE")])
+        return cb_set_error(CB_ERR_PARSE, "'%s' is not a number", s);
     char *end = NULL;
     errno = 0;
     double v = strtod(s, &end);

@@ -32,6 +32,8 @@ extern const struct cb_kernel cb_stream_ref_kernels[];
 extern const struct cb_kernel cb_stream_avx2_kernels[];
 extern const struct cb_kernel cb_stream_avx512_kernels[];
 extern const struct cb_kernel cb_stream_opencl_kernels[];
+extern const struct cb_kernel cb_allreduce_mpi_kernels[];
+extern const struct cb_kernel cb_absent_kernels[];
 
 // Row softmax of the AVX-512 file, for the composed attention baseline; call
 // only when cb_cpu_features() has CB_ISA_GROUP_AVX512.

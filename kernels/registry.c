@@ -17,6 +17,8 @@ static const struct cb_kernel *const cb_tables[] = {
     cb_attn_ref_kernels,
     cb_attn_bwd_ref_kernels,
     cb_stream_ref_kernels,
+    // Listed with or without MPI: unavailable rows say why (allreduce_mpi.c).
+    cb_allreduce_mpi_kernels,
 #if CB_HAVE_AVX2
     cb_stream_avx2_kernels,
     cb_gemm_avx2_kernels,
@@ -51,6 +53,8 @@ static const struct cb_kernel *const cb_tables[] = {
 #if CB_HAVE_CLBLAST
     cb_gemm_clblast_kernels,
 #endif
+    // Last: the kernels of libraries this build lacks, each saying so.
+    cb_absent_kernels,
 };
 
 #define NTABLES (int)(sizeof cb_tables / sizeof cb_tables[0])
@@ -170,6 +174,7 @@ static const char *const op_names[CB_OP_COUNT] = {
     [CB_OP_ATTN] = "attention",
     [CB_OP_ATTN_BWD] = "attention_bwd",
     [CB_OP_STREAM] = "stream",
+    [CB_OP_ALLREDUCE] = "allreduce",
 };
 static const char *const dtype_names[CB_DTYPE_COUNT] = {
     [CB_DTYPE_F32] = "f32",
@@ -190,6 +195,7 @@ static const char *const backend_names[CB_BACKEND_COUNT] = {
     [CB_BACKEND_ONEDNN] = "onednn",
     [CB_BACKEND_OPENCL] = "opencl",
     [CB_BACKEND_CLBLAST] = "clblast",
+    [CB_BACKEND_MPI] = "mpi",
 };
 
 const char *cb_op_name(enum cb_op op)
@@ -224,7 +230,7 @@ enum cb_status cb_op_parse(const char *s, enum cb_op *out)
         *out = CB_OP_ATTN_BWD;
         return CB_OK;
     }
-    return cb_set_error(CB_ERR_INVALID_ARG, "unknown op '%s' (gemm, attention, attention_bwd, stream)",
+    return cb_set_error(CB_ERR_INVALID_ARG, "unknown op '%s' (gemm, attention, attention_bwd, stream, allreduce)",
                         s ? s : "");
 }
 
@@ -246,6 +252,8 @@ double cb_call_flops(const struct cb_call *c)
     }
     if (c->op == CB_OP_STREAM)
         return 2.0 * (double)c->u.stream.n;
+    if (c->op == CB_OP_ALLREDUCE)
+        return 0.0;
     const struct cb_attn_args *a = &c->u.attn;
     double f = 4.0 * (double)a->batch * (double)a->heads * (double)a->seq_q *
                (double)a->seq_kv * (double)a->head_dim;
@@ -263,7 +271,9 @@ int cb_shape_as_op(const struct cb_call *shape, enum cb_op op, struct cb_call *o
         return 0;
     memset(out, 0, sizeof *out);
     out->op = op;
-    if (op == CB_OP_STREAM) {
+    if (op == CB_OP_ALLREDUCE) {
+        out->u.allreduce.bytes = shape->u.allreduce.bytes;
+    } else if (op == CB_OP_STREAM) {
         out->u.stream = shape->u.stream;
         out->u.stream.a = NULL;
         out->u.stream.b = out->u.stream.c = NULL;
@@ -290,6 +300,8 @@ double cb_call_bytes(const struct cb_call *c, enum cb_dtype d)
         return es * ((double)g->m * g->k + (double)g->k * g->n) +
                4.0 * mn * (g->beta != 0.0f ? 2 : 1);
     }
+    if (c->op == CB_OP_ALLREDUCE)  // the payload of one rank, whatever the dtype
+        return (double)c->u.allreduce.bytes;
     if (c->op == CB_OP_STREAM)  // b, c read, a written; no write-allocate
         return es * 3.0 * (double)c->u.stream.n;
     const struct cb_attn_args *a = &c->u.attn;

@@ -4,11 +4,15 @@
 # missing) and installs. Otherwise prints the exact command and carries on:
 # every one of these is optional at build time except a C compiler and make.
 PKGS="build-essential pkg-config libopenblas-dev ocl-icd-opencl-dev opencl-headers
-pocl-opencl-icd clinfo libclblast-dev libhwloc-dev libcpuid-dev libdnnl-dev python3-matplotlib"
+pocl-opencl-icd clinfo libclblast-dev libhwloc-dev libcpuid-dev libdnnl-dev python3-matplotlib
+libopenmpi-dev openmpi-bin"
 # On x86-64 the NEON kernels are cross-compiled and tested under qemu-user.
 if [ "$(uname -m)" = x86_64 ]; then
     PKGS="$PKGS gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
 fi
+# The fuzz targets (clang with its libFuzzer runtime: libclang-rt-dev pulls
+# in the current libclang-rt-N-dev) and `make valgrind`.
+PKGS="$PKGS clang libclang-rt-dev valgrind"
 
 missing=""
 for p in $PKGS; do

@@ -4,11 +4,14 @@
 # the ICD loader we carry, records the device, then runs the steps named in
 # STEPS (default: all), each under its own timeout so a hang in one cannot eat
 # the others, writing CSVs and logs to $OUT:
-#   tune    autotune the OpenCL GEMM (TUNE_BUDGET seconds; every candidate is
+#   tune    autotune the OpenCL GEMM and attention forward (TUNE_BUDGET
+#           seconds, shared by their classes; every candidate is
 #           verified against float64 first) into $OUT/opencl-tuning.csv;
 #           without this step `run` uses the built-in entries
 #           (results/tuning/opencl.csv)
-#   gemm    ours vs CLBlast on the same device, one run
+#   gemm    ours (f32, and f16 storage) vs CLBlast on the same device, one run
+#   training  the GEMM and attention shapes of one GPT-2 124M training step
+#           (--suite training) and the stream triad, for `chipbench cost`
 #   attn    attention forward (and backward where built)
 #   energy  one long GEMM row with NVML energy while nvidia-smi samples power
 #           every 50 ms independently, for the cross-check
@@ -17,7 +20,7 @@ set -u
 OUT=${OUT:-/tmp/chipbench-device}
 mkdir -p "$OUT"
 CB=${CB:-build-dev/chipbench}
-STEPS=${STEPS:-tune gemm attn energy}
+STEPS=${STEPS:-tune gemm training attn energy}
 export LD_LIBRARY_PATH="$PWD/devlibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 log() { echo "== $(date -u +%H:%M:%S) $*"; }
 want() { case " $STEPS " in *" $1 "*) return 0;; esac; return 1; }
@@ -55,17 +58,30 @@ if want tune; then
     export CHIPBENCH_TUNING="$OUT/opencl-tuning.csv"
     timeout $((TUNE_BUDGET + 30)) "$CB" tune --device "$DEV" --budget "$TUNE_BUDGET" \
         --shape ${SMALL}x${SMALL}x${SMALL} --shape ${MID}x${MID}x${MID} \
+        --shape b=$ATTN_B,h=16,s=$((ATTN_L / 2)),d=128 \
         --out "$OUT/opencl-tuning.csv" > "$OUT/tune.txt" 2> "$OUT/tune-progress.txt"
     echo "tune exit $?"; cat "$OUT/tune.txt"
 fi
 
 if want gemm; then
     log "gemm: ours vs CLBlast"
-    timeout 200 "$CB" run --device "$DEV" --kernel gemm_f32_opencl,gemm_f32_clblast --threads 1 \
+    timeout 200 "$CB" run --device "$DEV" --kernel gemm_f32_opencl,gemm_f16_opencl,gemm_f32_clblast \
+        --threads 1 \
         --shape ${BIG}x${BIG}x${BIG} --shape ${MID}x${MID}x${MID} --shape ${MID}x${MID}x${MID}:nt \
         --shape ${MID}x${MID}x${MID}:tn --shape ${SMALL}x${SMALL}x${SMALL} \
         $RUN_TIME --csv "$OUT/gpu-gemm.csv" 2>&1 | grep -v '^\['
     echo "gemm exit $?"
+fi
+
+if want training; then
+    log "training step shapes (gpt2-124m) and stream, for chipbench cost"
+    timeout 240 "$CB" run --device "$DEV" --suite training --model "${MODEL:-gpt2-124m}" \
+        --kernel '*_f32_opencl' --threads 1 $RUN_TIME --csv "$OUT/gpu-training.csv" 2>&1 |
+        grep -v '^\['
+    echo "training exit $?"
+    timeout 60 "$CB" run --device "$DEV" --op stream --kernel stream_f32_opencl --threads 1 \
+        $RUN_TIME --csv "$OUT/gpu-stream.csv" 2>&1 | grep -v '^\['
+    echo "stream exit $?"
 fi
 
 if want attn; then

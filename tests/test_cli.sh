@@ -27,6 +27,9 @@ expect run_help 0 "--max-noise" "$CB" run --help
 expect unknown_flag 2 "unknown option '--bogus'" "$CB" run --bogus
 expect missing_value 2 "--shape needs a value" "$CB" run --shape
 expect malformed_shape 2 "GEMM shape is MxNxK" "$CB" run --shape 10x10
+for sh in 8x8x8x x8x8x8 8xx8x8; do
+    expect "empty_dim_$sh" 2 "GEMM shape is MxNxK" "$CB" run --shape "$sh"
+done
 expect bad_ld 2 "leading dimension" "$CB" run --shape 8x8x8,lda=4
 expect bad_attention 2 "multiple of kvh" "$CB" run --shape b=1,h=3,kvh=2,s=8,d=8
 expect zero_threads 2 "--threads" "$CB" run --threads 0
@@ -124,7 +127,10 @@ if "$CB" list | grep -q '^gemm_f32_opencl .* yes'; then
     expect ocl_bad_device 0 "no OpenCL device name, vendor or platform contains 'nosuchgpu'" \
         "$CB" run --kernel gemm_f32_opencl --device nosuchgpu --shape 8x8x8 $fast
     expect tune_bad_budget 2 "--budget" "$CB" tune --budget 0
-    expect tune_bad_shape 2 "not a GEMM shape" "$CB" tune --shape b=1,h=1,s=4,d=4
+    expect tune_bad_shape 2 "not a GEMM or attention shape" "$CB" tune --shape stream:n=64
+    expect tune_bad_op 2 "--op is gemm, attention or all" "$CB" tune --op conv
+    expect tune_op_shape_mismatch 2 "attention shapes but --op leaves them out" "$CB" tune \
+        --op gemm --shape b=1,h=1,s=4,d=4
     expect tune_saves 0 "saved 1 entry to $tmp/tune.csv" "$CB" tune --budget 2 --shape 48x40x33 \
         --out "$tmp/tune.csv"
     params=$(awk -F, 'NR == 2 { print $0 }' "$tmp/tune.csv" | sed 's/.*"\([a-z]*:[^"]*\)".*/\1/')
@@ -132,6 +138,15 @@ if "$CB" list | grep -q '^gemm_f32_opencl .* yes'; then
         --kernel gemm_f32_opencl --shape 48x40x33 $fast --csv "$tmp/tuned.csv"
     if grep -q "$params, tuned ($tmp/tune.csv)" "$tmp/tuned.csv"; then ok tune_entry_in_csv
     else ko tune_entry_in_csv "device column lacks '$params, tuned': $(cut -c1-300 "$tmp/tuned.csv" | tail -n 1)"; fi
+    # Attention: one class per head dim, picked up by the forward kernel.
+    expect tune_attn_saves 0 "saved 1 entry to $tmp/tune-attn.csv" "$CB" tune --budget 3 \
+        --shape b=1,h=2,s=40,d=24,causal=1 --out "$tmp/tune-attn.csv"
+    aparams=$(awk 'NR == 2' "$tmp/tune-attn.csv" | sed 's/.*"\(BQ=[^"]*\)".*/\1/')
+    expect tune_attn_used_by_run 0 "1 ok" env CHIPBENCH_TUNING="$tmp/tune-attn.csv" "$CB" run \
+        --kernel attn_f32_opencl --shape b=2,h=4,kvh=2,s=33,d=24 $fast --csv "$tmp/tuned-attn.csv"
+    if grep -q "attn_f32_opencl,d24,\"$aparams\"" "$tmp/tune-attn.csv" &&
+       grep -q "$aparams, tuned ($tmp/tune-attn.csv)" "$tmp/tuned-attn.csv"; then ok tune_attn_entry
+    else ko tune_attn_entry "entry '$aparams' not saved as d24 or not used: $(cat "$tmp/tune-attn.csv")"; fi
 else
     skip=$((skip + 1)); echo "SKIP opencl_cli: no OpenCL device here"
 fi
@@ -154,6 +169,10 @@ expect cost_stream_bw 0 "from stream rows: stream_f32_ref stream:n=4096" "$CB" c
 expect cost_user_bw_wins 0 "--bandwidth, given by the user" "$CB" cost --model gpt2-124m --from "$tmp/stream.csv" --bandwidth 10
 expect run_stream_bad_shape 2 "stream needs n" "$CB" run --op stream --shape stream:
 expect cost_no_fit 1 "fits on none of these chips" "$CB" cost --model llama3-8b --from "$tmp/one.csv" --memory-gb 16
+for v in 2,,8 ,8 8, 0 x; do
+    expect "cost_bad_chips_$v" 2 "--chips needs" "$CB" cost --model gpt2-124m --from "$tmp/one.csv" \
+        --chips "$v" --allreduce-busbw 1
+done
 expect cost_csv 0 "1 of 17 distinct shapes measured" "$CB" cost --model gpt2-124m --from "$tmp/one.csv" --csv "$tmp/cost.csv"
 if head -n 1 "$tmp/cost.csv" | grep -q '^model,batch,seq,dtype,chip_class,'; then ok cost_csv_header
 else ko cost_csv_header "$(head -n 1 "$tmp/cost.csv")"; fi

@@ -227,9 +227,13 @@ static void test_cost_maths(void)
     cb_meas_free(&meas);
     cb_prices_free(&prices);
     // Bad tables are errors with the line.
-    CB_CHECK(cb_prices_parse("chip_class_match,pue\nx,abc\n", 26, "p.csv", &prices) ==
-             CB_ERR_PARSE);
+    const char *bad = "chip_class_match,capex_usd,pue\nx,1,abc\n";
+    CB_CHECK(cb_prices_parse(bad, strlen(bad), "p.csv", &prices) == CB_ERR_PARSE);
     CB_CHECK(strstr(cb_error_text(), "p.csv: line 2: pue: 'abc'"));
+    // No price column at all: the wrong file or a misspelt header.
+    const char *nocol = "chip_class_match,usd_per_chip_hr\nx,3\n";
+    CB_CHECK(cb_prices_parse(nocol, strlen(nocol), "p.csv", &prices) == CB_ERR_PARSE);
+    CB_CHECK(strstr(cb_error_text(), "not a price table"));
     CB_CHECK(cb_meas_parse("a,b\n1,2\n", 8, "r.csv", &meas) == CB_ERR_PARSE);
     CB_CHECK(strstr(cb_error_text(), "not a chipbench result CSV"));
     cb_meas_free(&meas);

@@ -31,6 +31,7 @@ static void test_tables_sane(void)
                  k->op == CB_OP_GEMM       ? "gemm"
                  : k->op == CB_OP_ATTN_BWD ? "attn_bwd"
                  : k->op == CB_OP_STREAM   ? "stream"
+                 : k->op == CB_OP_ALLREDUCE ? "allreduce"
                                            : "attn",
                  cb_dtype_name(k->dtype));
         CB_CHECK_MSG(strncmp(k->name, prefix, strlen(prefix)) == 0, "%s", k->name);
@@ -44,6 +45,10 @@ static void test_tables_sane(void)
     CB_CHECK(ref_gemm >= 1 && ref_attn >= 1 && ref_attn_bwd >= 1);  // a reference for every op
     for (int i = 0; i < n; i++) {  // ... and for every (op, dtype) that has kernels
         const struct cb_kernel *k = cb_registry_get(i), *r = NULL;
+        // A collective has no single-process reference: its bench checks
+        // the exact sum over the ranks instead (bench_allreduce.c).
+        if (k->backend == CB_BACKEND_MPI)
+            continue;
         for (int j = 0; j < n; j++) {
             const struct cb_kernel *x = cb_registry_get(j);
             if (x->op == k->op && x->dtype == k->dtype && x->backend == CB_BACKEND_REF)
@@ -53,6 +58,21 @@ static void test_tables_sane(void)
     }
     CB_CHECK(cb_registry_get(n) == NULL && cb_registry_get(-1) == NULL);
     CB_CHECK(cb_registry_find("no_such_kernel") == NULL);
+    // Kernels of libraries missing at build time are listed, never usable,
+    // and say which library (kernels/absent.c).
+    for (int i = 0; i < n; i++) {
+        const struct cb_kernel *k = cb_registry_get(i);
+        if (!k->not_built)
+            continue;
+        CB_CHECK_MSG(cb_kernel_usable(k) == CB_ERR_UNSUPPORTED &&
+                         strstr(cb_error_msg(), "was built without") != NULL,
+                     "%s: %s", k->name, cb_error_msg());
+        CB_CHECK(k->priority < 0);
+    }
+#if !CB_HAVE_OPENBLAS
+    const struct cb_kernel *ob = cb_registry_find("gemm_f32_openblas");
+    CB_CHECK(ob && ob->not_built);
+#endif
 }
 
 static void test_best_and_forced(void)
@@ -76,9 +96,12 @@ static void test_best_and_forced(void)
     CB_CHECK(k == NULL);
     CB_CHECK(strstr(cb_error_msg(), "gemm_f32_nonexistent") != NULL);
     unsetenv("CHIPBENCH_KERNEL");
-    // No f16 kernel: a clear "no usable kernel", not a crash.
-    CB_CHECK(cb_registry_best(CB_OP_GEMM, CB_DTYPE_F16, &k) == CB_ERR_UNSUPPORTED);
-    CB_CHECK(strstr(cb_error_msg(), "no usable gemm f16 kernel") != NULL);
+    // No f16 attention kernel: a clear "no usable kernel", not a crash.
+    CB_CHECK(cb_registry_best(CB_OP_ATTN, CB_DTYPE_F16, &k) == CB_ERR_UNSUPPORTED);
+    CB_CHECK(strstr(cb_error_msg(), "no usable attention f16 kernel") != NULL);
+    // f16 GEMM: the portable reference at least.
+    CB_CHECK(cb_registry_best(CB_OP_GEMM, CB_DTYPE_F16, &k) == CB_OK && k != NULL &&
+             k->dtype == CB_DTYPE_F16);
 }
 
 // main() sets CHIPBENCH_ISA=sse2 before anything probes the CPU.

@@ -110,7 +110,7 @@ static void base_opts(struct cb_bench_opts *o)
 static void test_measure_known_spin(void)
 {
     struct spin s = {.ns = 200000};  // 200 us per launch
-    struct cb_launcher l = {spin_launch, spin_sync, &s, NULL};
+    struct cb_launcher l = {spin_launch, spin_sync, &s, NULL, NULL};
     struct cb_bench_opts o;
     struct cb_measure m;
     base_opts(&o);
@@ -132,7 +132,7 @@ static void test_measure_known_spin(void)
 static void test_measure_stop_rules(void)
 {
     struct spin s = {.ns = 100000};
-    struct cb_launcher l = {spin_launch, NULL, &s, NULL};
+    struct cb_launcher l = {spin_launch, NULL, &s, NULL, NULL};
     struct cb_bench_opts o;
     struct cb_measure m;
     // Noise can never be low enough: stops on time with >= 3 samples.
@@ -166,7 +166,7 @@ static void test_measure_stop_rules(void)
 static void test_measure_errors_and_interrupt(void)
 {
     struct spin s = {.ns = 1000, .fail_at = 5000};
-    struct cb_launcher l = {spin_launch, NULL, &s, NULL};
+    struct cb_launcher l = {spin_launch, NULL, &s, NULL, NULL};
     struct cb_bench_opts o;
     struct cb_measure m;
     base_opts(&o);
@@ -178,6 +178,54 @@ static void test_measure_errors_and_interrupt(void)
     cb_interrupted = 1;
     CB_CHECK(cb_measure_run(&o, &l, &m) == CB_ERR_INTERRUPTED);
     CB_CHECK_STR(m.stop_reason, "interrupted");
+    cb_interrupted = 0;
+    cb_measure_free(&m);
+}
+
+// The agree hook (MPI collectives, cb_bench.h) as a fake second rank that is
+// 10x slower and, later, interrupted: every decision must use its numbers.
+struct remote {
+    struct spin spin;
+    int calls, interrupt_after;
+};
+
+static enum cb_status remote_agree(void *ctx, double *v, int n)
+{
+    struct remote *r = ctx;
+    r->calls++;
+    if (n == 1)  // the interrupt flag
+        v[0] = r->interrupt_after && r->calls > r->interrupt_after ? 1 : v[0];
+    else if (n == 2 && v[1] >= v[0] && v[0] > 100)  // times: the other rank is 10x slower
+        v[0] *= 10, v[1] *= 10;
+    return CB_OK;
+}
+
+static enum cb_status remote_launch(void *ctx, int64_t i)
+{
+    return spin_launch(&((struct remote *)ctx)->spin, i);
+}
+
+static void test_measure_agree(void)
+{
+    struct remote r = {.spin = {.ns = 100000}};
+    struct cb_launcher l = {remote_launch, NULL, &r, NULL, remote_agree};
+    struct cb_bench_opts o;
+    struct cb_measure m;
+    base_opts(&o);
+    CB_CHECK(cb_measure_run(&o, &l, &m) == CB_OK);
+    // Samples are the slower rank's: >= 10 x the local 100 us spin.
+    CB_CHECK_MSG(m.st.min >= 1000000, "min %.0f ns", m.st.min);
+    // Calibrated on the agreed (slow) launch: 5 ms / 1 ms = 5 launches, not 50.
+    CB_CHECK_MSG(m.iters_per_sample <= 6, "iters %lld", (long long)m.iters_per_sample);
+    CB_CHECK(r.calls > 2 * m.nsamples);  // interrupt flag and times, every sample
+    cb_measure_free(&m);
+    // An interrupt on the other rank alone stops this one, and raises the
+    // flag here so the loop over rows stops as well.
+    r.calls = 0;
+    r.interrupt_after = 5;
+    CB_CHECK(cb_measure_run(&o, &l, &m) == CB_ERR_INTERRUPTED);
+    CB_CHECK_STR(m.stop_reason, "interrupted");
+    CB_CHECK(cb_interrupted == 1);
     cb_interrupted = 0;
     cb_measure_free(&m);
 }
@@ -257,6 +305,7 @@ int main(void)
     CB_RUN(test_measure_known_spin);
     CB_RUN(test_measure_stop_rules);
     CB_RUN(test_measure_errors_and_interrupt);
+    CB_RUN(test_measure_agree);
     CB_RUN(test_bench_row);
     return CB_TEST_END("test_harness");
 }

@@ -59,7 +59,8 @@ static void test_device_kernel_hooks(void)
     int n = 0;
     for (int i = 0; i < cb_registry_count(); i++) {
         const struct cb_kernel *k = cb_registry_get(i);
-        if (k->backend != CB_BACKEND_OPENCL && k->backend != CB_BACKEND_CLBLAST)
+        if ((k->backend != CB_BACKEND_OPENCL && k->backend != CB_BACKEND_CLBLAST) ||
+            k->not_built)
             continue;
         n++;
         CB_CHECK_MSG(k->finish && k->readback && k->where && k->pci_bus && k->device_time_ns &&
@@ -82,7 +83,12 @@ static void test_params_text(void)
     static const char *const bad[] = {
         "", "gpu:TM=64", "tiled:TM=62", "tiled:XX=4", "tiled:TM=64;TN=64", "reg:VW=5",
         "reg:MR=0", "tiled:TM", "tiled:TM=128,TN=128,RM=8,RN=8,TK=4",  // 256 threads, 128 loads
-        "reg:MR=8,tiled", NULL,
+        "reg:MR=8,tiled",
+        // Out of range or not a plain decimal: products of such values
+        // would overflow int in the checks (found by reading, see fuzz note).
+        "tiled:TM=4097", "tiled:TM=99999999999", "tiled:TM=2147483647,TK=2147483647",
+        "reg:LX=65536,LY=65536", "tiled:TM=-4", "tiled:TM= 64", "tiled:TM=0x40",
+        "tiled:TM=64x", NULL,
     };
     for (int i = 0; bad[i]; i++)
         CB_CHECK_MSG(cb_cl_gemm_params_parse(bad[i], &p) == CB_ERR_PARSE, "accepted '%s'",
@@ -116,7 +122,8 @@ static void quick_opts(struct cb_bench_opts *o)
     o->max_samples = 2;
 }
 
-// Every variant the tuner can pick must be right on every layout: forced
+// Every variant the tuner can pick must be right on every layout, with f32
+// and with f16 storage: forced
 // parameter sets (small tiles so the odd shapes cross tile edges in M, N
 // and K, padded and unpadded operands, both LPADs) through the full harness
 // row: plan, NaN poison, run, readback, float64 check.
@@ -135,11 +142,14 @@ static void test_variants_all_layouts(void)
         "96x64x32:tt,lda=100,ldb=36", "45x46x47,alpha=-0.75,beta=0.5", "1x200x64:tn",
         NULL,
     };
-    const struct cb_kernel *k = cb_registry_find("gemm_f32_opencl");
-    CB_CHECK(k != NULL);
     struct cb_bench_opts o;
     quick_opts(&o);
+    // f16 storage: the tiled kernel reads halves itself (vload_half4); the
+    // reg variant packs them to f32 first (pad_copy_hf).
+    for (int kn = 0; kn < 2; kn++)
     for (int i = 0; params[i]; i++) {
+        const struct cb_kernel *k = cb_registry_find(kn ? "gemm_f16_opencl" : "gemm_f32_opencl");
+        CB_CHECK(k != NULL);
         struct cb_cl_gemm_params p;
         CB_CHECK(cb_cl_gemm_params_parse(params[i], &p) == CB_OK);
         for (int j = 0; shapes[j]; j++) {
@@ -149,7 +159,7 @@ static void test_variants_all_layouts(void)
             cb_cl_gemm_force(&p);
             enum cb_status s = cb_bench_row(k, &c, 1, &o, &r);
             cb_cl_gemm_force(NULL);
-            CB_CHECK_MSG(s == CB_OK, "%s %s: %.300s", params[i], shapes[j], r.note);
+            CB_CHECK_MSG(s == CB_OK, "%s %s %s: %.300s", k->name, params[i], shapes[j], r.note);
             CB_CHECK_MSG(strstr(r.device, params[i]) != NULL, "device column '%s'", r.device);
             CB_CHECK(strcmp(r.cache_mode, "device") == 0);
             cb_result_free(&r);
@@ -275,7 +285,7 @@ static void test_device_time(void)
     const char *names[] = {"gemm_f32_opencl", "gemm_f32_clblast"};
     for (int i = 0; i < 2; i++) {
         const struct cb_kernel *k = cb_registry_find(names[i]);
-        if (!k)
+        if (!k || k->not_built)
             continue;
         struct cb_bench_opts o;
         struct cb_result r;

@@ -30,11 +30,18 @@ void cb_bench_opts_default(struct cb_bench_opts *o);
 // for asynchronous work and is called once at the end of every sample.
 // power, if set, is started when the timed samples start and stopped when
 // they end; the samples then last at least its minimum window.
+// agree, if set, makes the processes of a collective (MPI ranks) take the
+// same decisions: it replaces v[0..n-1] by their maximum over the processes
+// and is called with every time and interrupt flag a decision (warm-up
+// length, launches per sample, when to stop) is taken on, outside the timed
+// intervals. Ranks that decided differently would wait forever in the
+// collective.
 struct cb_launcher {
     enum cb_status (*launch)(void *ctx, int64_t i);
     enum cb_status (*sync)(void *ctx);
     void *ctx;
     struct cb_power *power;
+    enum cb_status (*agree)(void *ctx, double *v, int n);
 };
 
 // What the sampling loop measured.
@@ -110,6 +117,10 @@ struct cb_bench {
     // with the first bad element in the message.
     enum cb_status (*verify)(void *data, int i, double *max_err, double *tol);
     void (*teardown)(void *data);
+    // Optional: set for collectives over several processes (MPI). The
+    // launcher's agree hook (above) calls it; such processes are placed by
+    // their launcher (mpirun --bind-to), so the harness does not pin them.
+    enum cb_status (*agree)(double *v, int n);
 };
 const struct cb_bench *cb_bench_for(enum cb_op op);
 

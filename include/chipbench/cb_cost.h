@@ -53,6 +53,8 @@ struct cb_meas {
     double bytes;           // declared per call (cb_call_bytes of the shape)
     char kernel[64];
     int threads;
+    int ranks;              // allreduce rows: MPI processes of the run; else 0
+    double bus_gbs;         // allreduce rows: bus_gbytes_per_s; else NAN
 };
 struct cb_measurements { int n, cap; struct cb_meas *rows; };
 // Append the ok rows of a result CSV. CB_ERR_IO / CB_ERR_PARSE with the path.
@@ -94,5 +96,54 @@ struct cb_cost_result {
 void cb_cost_compute(const struct cb_step *step, const struct cb_measurements *m,
                      const char *chip, const struct cb_price *price,
                      const struct cb_cost_opts *o, struct cb_cost_result *r);
+
+// --- data-parallel training over N chips (harness/cost_dp.c) -------------
+// README "Fleet runs and multi-chip cost". Every chip holds the whole model
+// and runs the single-chip step on its own micro-batch; the gradients are
+// then summed by an all-reduce:
+//   S         = parameters x gradient dtype size (bytes all-reduced per step)
+//   busbw(S)  = bus bandwidth of the chip class's allreduce rows of that
+//               dtype: the best row at each measured size, linear in
+//               log(size) between the two sizes around S, the end row's
+//               value beyond the measured range (never extrapolated)
+//   t_ar      = S x 2 (N - 1) / N / busbw          (the nccl-tests definition)
+//   t_step_N  = t_step_1 + (1 - overlap) x t_ar     (overlap: the fraction
+//               hidden behind the backward pass, an assumption)
+//   tokens/s  = N B T / t_step_N; efficiency = tokens/s / (N x tokens/s at 1)
+//   E_step_N  = N x E_step_1 (the all-reduce's own energy is not measured)
+//   $ step_N  = N x single-chip $ per second x t_step_N (rent, own hardware),
+//               + N x the single-chip energy cost
+//   memory    = weights + gradients + AdamW m and v (divided by N with
+//               ZeRO-1) + activations, per chip
+
+// busbw at payload `bytes` for (chip, dtype) from its allreduce rows; NAN
+// when there are none. *lo and *hi are the rows used (the same row at an
+// exact size or beyond the range).
+double cb_allreduce_busbw_at(const struct cb_measurements *m, const char *chip,
+                             enum cb_dtype dt, double bytes, const struct cb_meas **lo,
+                             const struct cb_meas **hi);
+// t_ar above in seconds: 0 for one rank, NAN without a bandwidth.
+double cb_allreduce_time_s(double bytes, int ranks, double busbw_gbs);
+
+struct cb_dp_opts {
+    int chips;                 // N >= 1
+    double overlap;            // [0, 1]
+    enum cb_dtype grad_dtype;  // f32 or bf16: the all-reduce payload
+    int zero1;                 // shard AdamW state over the N chips
+};
+struct cb_dp_result {
+    int chips;
+    int lower_bound;            // the single-chip step was a lower bound
+    double grad_bytes, busbw_gbs, t_allreduce, t_exposed;
+    double t_step, tokens_per_step, tokens_per_s, efficiency;
+    double energy_j;            // NAN when the single chip's is unavailable
+    double rent_step, own_step, energy_step;   // $ per step for all N, NAN n/a
+    double mem_per_chip_gb;
+    int fits;                   // 1, 0, -1 unknown
+};
+// N chips from the single-chip result `one` of `st` at all-reduce bus
+// bandwidth busbw_gbs (GB/s).
+void cb_dp_compute(const struct cb_step *st, const struct cb_cost_result *one,
+                   const struct cb_dp_opts *o, double busbw_gbs, struct cb_dp_result *r);
 
 #endif

@@ -6,7 +6,14 @@
 // or a complete, valid CSV holding every row finished so far; an interrupted
 // or killed run never leaves a truncated or half-written result file.
 //
-// Cells are text: callers format numbers (main sets LC_NUMERIC=C).
+// A symlinked path replaces the file it points to; a device or pipe
+// (/dev/stdout, /dev/full) is written in place, row by row.
+//
+// Cells are text: callers format numbers (main sets LC_NUMERIC=C). Text is
+// UTF-8 (invalid bytes are written as U+FFFD, and rejected when read). A
+// text cell starting with = + - @ TAB or CR is written with a leading
+// apostrophe against spreadsheet formula injection; numbers are not; the
+// reader removes exactly that apostrophe (results/README.md).
 #ifndef CHIPBENCH_CB_CSV_H
 #define CHIPBENCH_CB_CSV_H
 

@@ -29,13 +29,19 @@
 //            dQ = scale dS K   dK = scale dS^T Q
 //   STREAM the STREAM triad a[i] = b[i] + scalar * c[i] over n contiguous f32
 //          (i in [0, n)); a must not alias b or c.
+//   ALLREDUCE  recv[i] = sum over the ranks of a collective of their send[i],
+//          count elements (f32, or bf16 as uint16_t bit patterns summed in
+//          f32 and rounded to nearest even per step); every rank calls it
+//          with the same count. send and recv are distinct.
 #ifndef CHIPBENCH_CB_KERNEL_H
 #define CHIPBENCH_CB_KERNEL_H
 
 #include <stdint.h>
 #include "cb_status.h"
 
-enum cb_op { CB_OP_GEMM, CB_OP_ATTN, CB_OP_ATTN_BWD, CB_OP_STREAM, CB_OP_COUNT };
+enum cb_op {
+    CB_OP_GEMM, CB_OP_ATTN, CB_OP_ATTN_BWD, CB_OP_STREAM, CB_OP_ALLREDUCE, CB_OP_COUNT
+};
 enum cb_dtype { CB_DTYPE_F32, CB_DTYPE_F16, CB_DTYPE_BF16, CB_DTYPE_COUNT };
 
 // Where a kernel runs / whose code it is. Closed set; names in registry.c.
@@ -48,6 +54,7 @@ enum cb_backend {
     CB_BACKEND_ONEDNN,
     CB_BACKEND_OPENCL,
     CB_BACKEND_CLBLAST,
+    CB_BACKEND_MPI,       // a collective of the MPI library (Open MPI)
     CB_BACKEND_COUNT
 };
 
@@ -86,6 +93,16 @@ struct cb_stream_args {
     void *a;
 };
 
+// All-reduce (sum) across the processes of an MPI job. The shape is the
+// payload in bytes (dtype-free, as nccl-tests sizes it); the bench fills in
+// count = bytes / element size and the buffers.
+struct cb_allreduce_args {
+    int64_t bytes;    // payload per rank, a multiple of 4 (f32 and bf16 alike)
+    int64_t count;    // elements: bytes / dtype size (0 in a bare shape)
+    const void *send;
+    void *recv;
+};
+
 // Number of keys query row i sees: all Lk without a mask; with the causal
 // mask (bottom-right aligned) i + (Lk - Lq) + 1, clamped to [0, Lk]. The one
 // definition of the mask, shared by kernels and the float64 check.
@@ -105,6 +122,7 @@ struct cb_call {
         struct cb_attn_args attn;          // CB_OP_ATTN
         struct cb_attn_bwd_args attn_bwd;  // CB_OP_ATTN_BWD (u.attn aliases .fwd)
         struct cb_stream_args stream;      // CB_OP_STREAM
+        struct cb_allreduce_args allreduce;  // CB_OP_ALLREDUCE
     } u;
 };
 
@@ -156,6 +174,7 @@ struct cb_kernel {
     double (*device_time_ns)(void *plan);
 
     const char *desc;         // one line for `chipbench list`
+    int not_built;            // 1: kernels/absent.c lists it, its library was missing
 };
 
 // Registry ------------------------------------------------------------------
@@ -198,6 +217,10 @@ int cb_dtype_size(enum cb_dtype d);
 //       12n for f32. The write-allocate read of a that a cache may add is not
 //       counted (McCalpin's STREAM convention), so GB/s is what the program
 //       moves, a lower bound on what the memory bus carried.
+// ALLREDUCE: 0 flops (the N-1 additions per element depend on the rank
+//       count and are not the point; GFLOP/s stays empty); bytes = the
+//       payload of one rank, so GB/s is the algorithm bandwidth of
+//       nccl-tests (bus bandwidth: cb_mpi.h).
 double cb_call_flops(const struct cb_call *c);
 double cb_call_bytes(const struct cb_call *c, enum cb_dtype d);
 

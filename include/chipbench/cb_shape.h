@@ -6,6 +6,8 @@
 //            s (sets sq and skv) or sq/skv, d (head dim), causal (0/1, 0),
 //            scale (0 = 1/sqrt(d)); e.g. b=1,h=8,kvh=2,s=1024,d=64,causal=1
 // Stream:    stream:n=N, the STREAM triad over N floats (e.g. stream:n=67108864)
+// Allreduce: allreduce:bytes=N, N bytes per rank (multiple of 4, K/M/G binary
+//            suffixes, at most 1G), e.g. allreduce:bytes=4M
 // Leading dimensions default to the tight width.
 #ifndef CHIPBENCH_CB_SHAPE_H
 #define CHIPBENCH_CB_SHAPE_H

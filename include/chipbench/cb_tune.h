@@ -1,5 +1,6 @@
-// cb_tune.h: the OpenCL autotuner behind `chipbench tune`. For each GEMM
-// shape class it searches the kernel's parameter space on one device within
+// cb_tune.h: the OpenCL autotuner behind `chipbench tune`. For each shape
+// class (GEMM: s, m, l by size; attention: d<head dim>) it searches the
+// kernel's parameter space on one device within
 // a time budget, verifies every candidate against the float64 reference
 // (the harness's cb_bench_row: a candidate that fails is dropped, never
 // timed), and saves the fastest per class to the tuning file that `run`
@@ -29,9 +30,12 @@ struct cb_tune_result {
     int tried, failed;               // candidates timed / rejected
 };
 
-// Tune gemm_f32_opencl. *results (malloc'd, free()) gets one entry per
+// Tune gemm_f32_opencl (GEMM shapes) or attn_f32_opencl (attention shapes;
+// defaults D=64 and D=128). *results (malloc'd, free()) gets one entry per
 // class; the file at opts->out (or the default path) is updated atomically.
 enum cb_status cb_tune_gemm(const struct cb_tune_opts *o, struct cb_tune_result **results,
+                            int *nresults, char *written_path, size_t path_len);
+enum cb_status cb_tune_attn(const struct cb_tune_opts *o, struct cb_tune_result **results,
                             int *nresults, char *written_path, size_t path_len);
 
 // Where `tune` writes and `run` looks by default: $CHIPBENCH_TUNING, else

@@ -42,6 +42,48 @@ static inline float cb_bf16_to_f32(uint16_t h)
     return x.f;
 }
 
+// IEEE binary16 (f16) <-> f32. f32 -> f16 rounds to nearest, ties to even,
+// subnormals included (what vcvtps2ph and OpenCL's vstore_half_rte do);
+// values from 65520 up become infinity; NaN stays NaN (quiet). f16 -> f32 is
+// exact. Integer arithmetic only, so the result does not depend on the FPU's
+// rounding mode.
+static inline uint16_t cb_f32_to_f16(float f)
+{
+    union { float f; uint32_t u; } x = {f};
+    const uint32_t sign = (x.u >> 16) & 0x8000u, ax = x.u & 0x7fffffffu;
+    if (ax > 0x7f800000u)
+        return (uint16_t)(sign | 0x7e00u);
+    if (ax >= 0x477ff000u)  // 65520 = 65504 + half an ulp: ties to even go up
+        return (uint16_t)(sign | 0x7c00u);
+    if (ax >= 0x38800000u) {  // normal in f16: rebias 127 -> 15, keep 10 bits
+        const uint32_t r = ax - 0x38000000u;
+        return (uint16_t)(sign | ((r + 0x0fffu + ((r >> 13) & 1u)) >> 13));
+    }
+    if (ax <= 0x33000000u)  // at most 2^-25, half the smallest subnormal: 0
+        return (uint16_t)sign;
+    // Subnormal in f16: value = mant * 2^(e - 150) = m * 2^-24.
+    const uint32_t e = ax >> 23, mant = (ax & 0x7fffffu) | 0x800000u, shift = 126 - e;
+    uint32_t m = mant >> shift;
+    const uint32_t rem = mant & ((1u << shift) - 1u), half = 1u << (shift - 1u);
+    if (rem > half || (rem == half && (m & 1u)))
+        m++;
+    return (uint16_t)(sign | m);
+}
+static inline float cb_f16_to_f32(uint16_t h)
+{
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    union { uint32_t u; float f; } x;
+    if (e == 0x1f)
+        x.u = sign | 0x7f800000u | (m << 13);
+    else if (e)
+        x.u = sign | ((e + 112u) << 23) | (m << 13);
+    else {  // zero or subnormal: m * 2^-24, exact in f32
+        x.f = (float)m * 0x1p-24f;
+        x.u |= sign;
+    }
+    return x.f;
+}
+
 // A seed that differs between runs (time, pid, address entropy).
 uint64_t cb_fresh_seed(void);
 

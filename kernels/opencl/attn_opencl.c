@@ -1,12 +1,14 @@
 // attn_opencl.c: the OpenCL f32 flash-attention forward (attn_f32_opencl),
 // host side of attn_flash.cl, for any OpenCL device: plan = pick tile
-// parameters (CHIPBENCH_CL_ATTN > defaults for the device type and head
-// dim), build the program with them as defines, upload Q, K, V once and
-// poison O; run = one kernel launch; readback = O and, when asked, the
+// parameters (forced by the tuner > CHIPBENCH_CL_ATTN > the tuning file's
+// entry for this device and head dim > defaults for the device type and
+// head dim), build the program with them as defines, upload Q, K, V once
+// and poison O; run = one kernel launch; readback = O and, when asked, the
 // log-sum-exp.
 //
-// Not a backward pass and not tuned through results/tuning (there is no
-// attention tuner yet); the defaults are reasoned, see choose_params.
+// Not a backward pass (attn_bwd_opencl.c). `chipbench tune --op attention`
+// fills the tuning file (cl_tune.c); the defaults are reasoned, see
+// choose_params.
 //
 // Shapes: Q (B,H,Lq,D), K,V (B,Hkv,Lk,D), O (B,H,Lq,D), lse (B,H,Lq).
 // One launch of B*H*ceil(Lq/BQ) work-groups of TX*(BQ/RQ) work-items.
@@ -17,7 +19,9 @@
 
 #include "chipbench/cb_kernel.h"
 #include "../kernel_tables.h"
+#include "cl_attn.h"
 #include "cl_params.h"
+#include "cl_tuning.h"
 #include "clrt.h"
 
 extern const char cb_cl_src_attn_flash[];
@@ -105,18 +109,66 @@ static enum cb_status params_fit(const struct cb_clrt *rt, const struct attn_par
     return CB_OK;
 }
 
-// Choose: CHIPBENCH_CL_ATTN (over the device-type default, exactly as given)
-// > the device-type default adapted to D.
+// The tuner's candidate, applied over the device-type default as given.
+static char g_force[160];
+
+enum cb_status cb_cl_attn_force(const char *params)
+{
+    if (!params) {
+        g_force[0] = 0;
+        return CB_OK;
+    }
+    struct attn_params p = gpu_default;
+    enum cb_status s = params_parse(params, &p);
+    if (s == CB_OK)
+        snprintf(g_force, sizeof g_force, "%s", params);
+    return s;
+}
+
+enum cb_status cb_cl_attn_params_fit(const struct cb_clrt *rt, const char *params, int d)
+{
+    struct attn_params p = !strcmp(rt->info.type, "cpu") ? cpu_default : gpu_default;
+    enum cb_status s = params_parse(params, &p);
+    return s == CB_OK ? params_fit(rt, &p, d) : s;
+}
+
+void cb_cl_attn_shape_class(int head_dim, char *buf, size_t len)
+{
+    snprintf(buf, len, "d%d", head_dim);
+}
+
+// Choose: the tuner's candidate > CHIPBENCH_CL_ATTN (over the device-type
+// default, exactly as given) > the tuning file's entry for this head dim >
+// the device-type default adapted to D.
 static enum cb_status choose_params(const struct cb_clrt *rt, int d, struct attn_params *p,
                                     char *origin, size_t olen)
 {
     const int cpu = !strcmp(rt->info.type, "cpu");
     *p = cpu ? cpu_default : gpu_default;
+    if (g_force[0]) {
+        enum cb_status s = params_parse(g_force, p);
+        snprintf(origin, olen, "forced");
+        return s == CB_OK ? params_fit(rt, p, d) : s;
+    }
     const char *env = getenv("CHIPBENCH_CL_ATTN");
     if (env && *env) {
         if (params_parse(env, p) != CB_OK)
             return cb_cl_error_wrap(CB_ERR_INVALID_ARG, "CHIPBENCH_CL_ATTN");
         snprintf(origin, olen, "CHIPBENCH_CL_ATTN");
+        return params_fit(rt, p, d);
+    }
+    char cls[16], text[160];
+    const char *src = NULL;
+    cb_cl_attn_shape_class(d, cls, sizeof cls);
+    enum cb_status ts = cb_cl_tuning_lookup(&rt->info, "attn_f32_opencl", cls, text,
+                                            sizeof text, &src);
+    if (ts != CB_OK && ts != CB_ERR_UNSUPPORTED)
+        return ts;
+    cb_clear_error();
+    if (ts == CB_OK) {
+        if (params_parse(text, p) != CB_OK)
+            return cb_cl_error_wrap(CB_ERR_PARSE, "tuning entry (%s)", src);
+        snprintf(origin, olen, "tuned (%s)", src);
         return params_fit(rt, p, d);
     }
     // Fewer threads per row while that removes zero padding of D (small D).

@@ -2,9 +2,11 @@
 // (cl_params.h).
 #include "cl_params.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum cb_status cb_cl_params_parse(const char *what, const char *text, const char *list,
@@ -12,11 +14,28 @@ enum cb_status cb_cl_params_parse(const char *what, const char *text, const char
 {
     const char *q = list;
     while (*q) {
+        // KEY (1-7 capitals) '=' a decimal in [0, CB_CL_PARAM_MAX]: every
+        // kernel parameter is a small tile size, and the bound keeps the
+        // products the checks form (TM*TK, threads per group) inside int.
         char key[8];
-        int val, used = 0;
-        if (sscanf(q, "%7[A-Z]=%d%n", key, &val, &used) != 2)
+        size_t kl = strspn(q, "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+        char *end = NULL;
+        long val = -1;
+        if (kl >= 1 && kl <= 7 && q[kl] == '=' && q[kl + 1] >= '0' && q[kl + 1] <= '9') {
+            errno = 0;
+            val = strtol(q + kl + 1, &end, 10);
+            if (errno)
+                val = -1;
+        }
+        if (val < 0)
             return cb_set_error(CB_ERR_PARSE, "%s'%s': expected KEY=int at '%s'", what, text,
                                 q);
+        if (val > CB_CL_PARAM_MAX)
+            return cb_set_error(CB_ERR_PARSE, "%s'%s': %.*s=%ld is above %d", what, text,
+                                (int)kl, q, val, CB_CL_PARAM_MAX);
+        memcpy(key, q, kl);
+        key[kl] = 0;
+        int used = (int)(end - q);
         int i = 0;
         while (i < n && strcmp(key, keys[i]))
             i++;
@@ -30,7 +49,7 @@ enum cb_status cb_cl_params_parse(const char *what, const char *text, const char
             return cb_set_error(CB_ERR_PARSE, "%s'%s': unknown key %s (%s)", what, text, key,
                                 names);
         }
-        *vals[i] = val;
+        *vals[i] = (int)val;
         q += used;
         if (*q == ',')
             q++;

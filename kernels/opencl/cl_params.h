@@ -18,6 +18,7 @@
 // a list or names a key not in keys; the message reads
 // "<what>'<text>': ..." (text: the whole parameter text that holds list,
 // what: a prefix such as "GEMM parameters " or "").
+#define CB_CL_PARAM_MAX 4096  // largest value a KEY=int parameter may take
 enum cb_status cb_cl_params_parse(const char *what, const char *text, const char *list,
                                   const char *const *keys, int *const *vals, int n);
 

@@ -1,6 +1,8 @@
-// cl_tune.c: the GEMM autotuner (cb_tune.h). Candidates come from the
-// variant the device type calls for ("reg" on CPU devices, "tiled"
-// elsewhere), ordered so the likeliest winners go first, and each is run
+// cl_tune.c: the OpenCL autotuner (cb_tune.h), for the GEMM and the
+// attention forward. GEMM candidates come from the variant the device type
+// calls for ("reg" on CPU devices, "tiled" elsewhere), attention candidates
+// from the block sizes that fit the device at the shape's head dim; both are
+// ordered so the likeliest winners go first, and each is run
 // through the ordinary harness row (verify against float64, then time) with
 // a short sampling budget. The search of a class stops when its share of the
 // budget is spent; the winner and the default's speed are both reported so
@@ -16,6 +18,7 @@
 #include "chipbench/cb_shape.h"
 #include "chipbench/cb_tune.h"
 #include "chipbench/cb_util.h"
+#include "cl_attn.h"
 #include "cl_gemm.h"
 #include "cl_tuning.h"
 #include "clrt.h"
@@ -129,10 +132,141 @@ static void say(const struct cb_tune_opts *o, const char *fmt, ...)
     o->progress(o->progress_ctx, line);
 }
 
-// Time one candidate (or the default when p is NULL) through the harness.
-static enum cb_status try_params(const struct cb_tune_opts *o, const struct cb_kernel *k,
-                                 const struct cb_call *shape,
-                                 const struct cb_cl_gemm_params *p, double *gflops)
+// What is tuned: a kernel, its candidates for one shape (as parameter text,
+// likeliest winners first), how a candidate is forced on the next plans, and
+// the class the tuning file keys the winner by.
+#define TEXT 160
+struct space {
+    const char *kernel;
+    enum cb_op op;
+    int (*candidates)(const struct cb_clrt *rt, const struct cb_call *shape, char (*out)[TEXT],
+                      int cap);
+    enum cb_status (*force)(const char *text);  // NULL: back to file and defaults
+    void (*shape_class)(const struct cb_call *shape, char *buf, size_t len);
+    const char *cpu_shapes[3], *dev_shapes[3];  // defaults, one per class
+};
+
+static int gemm_candidates(const struct cb_clrt *rt, const struct cb_call *shape,
+                           char (*out)[TEXT], int cap)
+{
+    (void)shape;  // the space is the device's; the class only picks the winner
+    struct cand *c = calloc((size_t)cap, sizeof *c);
+    if (!c)
+        return 0;
+    int n = !strcmp(rt->info.type, "cpu") ? reg_space(rt, c, cap) : tiled_space(rt, c, cap);
+    qsort(c, (size_t)n, sizeof *c, cand_cmp);
+    for (int i = 0; i < n; i++)
+        cb_cl_gemm_params_str(&c[i].p, out[i], TEXT);
+    free(c);
+    return n;
+}
+
+static enum cb_status gemm_force(const char *text)
+{
+    struct cb_cl_gemm_params p;
+    if (!text) {
+        cb_cl_gemm_force(NULL);
+        return CB_OK;
+    }
+    enum cb_status s = cb_cl_gemm_params_parse(text, &p);
+    if (s == CB_OK)
+        cb_cl_gemm_force(&p);
+    return s;
+}
+
+static void gemm_class(const struct cb_call *shape, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", cb_cl_gemm_shape_class(&shape->u.gemm));
+}
+
+// Attention space: query rows per group BQ, keys per block BK, threads per
+// row TX, rows per thread RQ, local padding PAD; only sets that fit the
+// device at this head dim. Ranked towards the reasoned defaults (attn_opencl.c):
+// 128-thread groups of 32 rows on GPUs, bigger key blocks on CPUs.
+static int attn_candidates(const struct cb_clrt *rt, const struct cb_call *shape,
+                           char (*out)[TEXT], int cap)
+{
+    static const int bqs[] = {16, 32, 64}, bks[] = {16, 32, 64, 128}, txs[] = {4, 8, 16, 32},
+                     rqs[] = {2, 4, 8}, pads[] = {4, 0};
+    const int cpu = !strcmp(rt->info.type, "cpu"), d = (int)shape->u.attn.head_dim;
+    struct cand *c = calloc((size_t)cap, sizeof *c);
+    char (*txt)[TEXT] = calloc((size_t)cap, sizeof *txt);
+    int n = 0;
+    if (!c || !txt) {
+        free(c);
+        free(txt);
+        return 0;
+    }
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 4; b++)
+            for (int t = 0; t < 4; t++)
+                for (int r = 0; r < 3; r++)
+                    for (int q = 0; q < 2 && n < cap; q++) {
+                        const int bq = bqs[a], bk = bks[b], tx = txs[t], rq = rqs[r];
+                        if (bq % rq || bk % tx)
+                            continue;
+                        snprintf(txt[n], TEXT, "BQ=%d,BK=%d,TX=%d,RQ=%d,PAD=%d", bq, bk, tx,
+                                 rq, pads[q]);
+                        if (cb_cl_attn_params_fit(rt, txt[n], d) != CB_OK) {
+                            cb_clear_error();
+                            continue;
+                        }
+                        const double wg = (double)tx * (bq / rq);
+                        c[n].rank = fabs(log2(wg / 128.0)) + fabs(log2(bq / 32.0)) +
+                                    fabs(log2(bk / (cpu ? 64.0 : 32.0))) +
+                                    0.5 * fabs(log2(rq / 4.0)) + (pads[q] ? 0.0 : 0.5);
+                        c[n].p.tm = n;  // index of its text
+                        n++;
+                    }
+    qsort(c, (size_t)n, sizeof *c, cand_cmp);
+    for (int i = 0; i < n; i++)
+        memcpy(out[i], txt[c[i].p.tm], TEXT);
+    free(c);
+    free(txt);
+    return n;
+}
+
+static void attn_class(const struct cb_call *shape, char *buf, size_t len)
+{
+    cb_cl_attn_shape_class((int)shape->u.attn.head_dim, buf, len);
+}
+
+static const struct space gemm_space = {
+    .kernel = "gemm_f32_opencl", .op = CB_OP_GEMM, .candidates = gemm_candidates,
+    .force = gemm_force, .shape_class = gemm_class,
+    // GPUs are tuned for "l" at 4096 (the float64 check of every candidate
+    // at 8192 would eat the budget).
+    .cpu_shapes = {"256x256x256", "1024x1024x1024", "2048x2048x2048"},
+    .dev_shapes = {"256x256x256", "1024x1024x1024", "4096x4096x4096"},
+};
+
+static const struct space attn_space = {
+    .kernel = "attn_f32_opencl", .op = CB_OP_ATTN, .candidates = attn_candidates,
+    .force = cb_cl_attn_force, .shape_class = attn_class,
+    .cpu_shapes = {"b=1,h=4,s=512,d=64", "b=1,h=4,s=512,d=128", NULL},
+    .dev_shapes = {"b=4,h=16,s=2048,d=64", "b=4,h=16,s=2048,d=128", NULL},
+};
+
+// The parameter text a row ran with: the device column reads
+// "<device> [<params>, <origin>]" (cb_cl_plan_where); params hold no spaces.
+static void used_params(const char *device, char *buf, size_t len)
+{
+    const char *a = strrchr(device, '[');
+    buf[0] = 0;
+    if (a) {
+        a++;
+        size_t n = strcspn(a, " ]");
+        if (n && a[n - 1] == ',')
+            n--;
+        snprintf(buf, len, "%.*s", (int)n, a);
+    }
+}
+
+// Time one candidate (or the default when text is NULL, whose parameter
+// text then goes to used, when not NULL) through the harness.
+static enum cb_status try_params(const struct cb_tune_opts *o, const struct space *sp,
+                                 const struct cb_kernel *k, const struct cb_call *shape,
+                                 const char *text, double *gflops, char *used)
 {
     struct cb_bench_opts bo;
     struct cb_result r;
@@ -144,65 +278,64 @@ static enum cb_status try_params(const struct cb_tune_opts *o, const struct cb_k
     bo.min_samples = 3;
     bo.max_samples = 30;
     bo.device = o->device;
-    cb_cl_gemm_force(p);
+    *gflops = 0.0;
+    if (text) {
+        enum cb_status fs = sp->force(text);
+        if (fs != CB_OK)
+            return fs;
+    }
     enum cb_status s = cb_bench_row(k, shape, 1, &bo, &r);
-    cb_cl_gemm_force(NULL);
-    *gflops = s == CB_OK ? r.gflops : 0.0;
-    if (s != CB_OK)
+    sp->force(NULL);
+    if (s == CB_OK) {
+        *gflops = r.gflops;
+        if (used)
+            used_params(r.device, used, TEXT);
+    } else
         cb_set_error(s, "%s", r.note);
     cb_result_free(&r);
     return s;
 }
 
-enum cb_status cb_tune_gemm(const struct cb_tune_opts *o, struct cb_tune_result **results,
-                            int *nresults, char *written_path, size_t path_len)
+static enum cb_status tune_space(const struct space *sp, const struct cb_tune_opts *o,
+                                 struct cb_tune_result **results, int *nresults,
+                                 char *written_path, size_t path_len)
 {
     enum cb_status s = CB_OK;
     struct cb_clrt *rt = NULL;
-    struct cand *cands = NULL;
+    char (*cands)[TEXT] = NULL;
     struct cb_tune_result *res = NULL;
-    struct cb_cl_tuning_entry *ents = NULL;
     struct cb_call defaults[3];
-    const struct cb_kernel *k = cb_registry_find("gemm_f32_opencl");
+    const struct cb_kernel *k = cb_registry_find(sp->kernel);
     *results = NULL;
     *nresults = 0;
     if (!k)
-        return cb_set_error(CB_ERR_UNSUPPORTED, "gemm_f32_opencl is not built in");
+        return cb_set_error(CB_ERR_UNSUPPORTED, "%s is not built in", sp->kernel);
     if (!(o->budget_s > 0))
         return cb_set_error(CB_ERR_INVALID_ARG, "tune budget must be > 0 seconds");
     CB_TRY(cb_clrt_open(o->device, &rt));
-    int cpu = !strcmp(rt->info.type, "cpu");
+    const int cpu = !strcmp(rt->info.type, "cpu");
 
     const struct cb_call *shapes = o->shapes;
     int nshapes = o->nshapes;
     if (!shapes || nshapes <= 0) {
-        // One shape per class; GPUs are tuned for "l" at 4096 (the float64
-        // check of every candidate at 8192 would eat the budget).
-        static const char *const cpu_shapes[] = {"256x256x256", "1024x1024x1024",
-                                                 "2048x2048x2048"};
-        static const char *const dev_shapes[] = {"256x256x256", "1024x1024x1024",
-                                                 "4096x4096x4096"};
-        for (int i = 0; i < 3; i++)
-            CB_TRY(cb_shape_parse(cpu ? cpu_shapes[i] : dev_shapes[i], &defaults[i]));
+        nshapes = 0;
+        for (int i = 0; i < 3 && (cpu ? sp->cpu_shapes : sp->dev_shapes)[i]; i++)
+            CB_TRY(cb_shape_parse((cpu ? sp->cpu_shapes : sp->dev_shapes)[i],
+                                  &defaults[nshapes++]));
         shapes = defaults;
-        nshapes = 3;
     }
     for (int i = 0; i < nshapes; i++)
-        if (shapes[i].op != CB_OP_GEMM) {
-            s = cb_set_error(CB_ERR_INVALID_ARG, "tune: only GEMM shapes are tuned");
+        if (shapes[i].op != sp->op) {
+            s = cb_set_error(CB_ERR_INVALID_ARG, "tune %s: shape %d is not a %s shape",
+                             sp->kernel, i + 1, cb_op_name(sp->op));
             goto out;
         }
     cands = calloc(1024, sizeof *cands);
     res = calloc((size_t)nshapes, sizeof *res);
-    ents = calloc((size_t)nshapes, sizeof *ents);
-    if (!cands || !res || !ents) {
+    if (!cands || !res) {
         s = cb_set_error(CB_ERR_NO_MEMORY, "tuner state");
         goto out;
     }
-    int ncand = cpu ? reg_space(rt, cands, 1024) : tiled_space(rt, cands, 1024);
-    qsort(cands, (size_t)ncand, sizeof *cands, cand_cmp);
-    say(o, "tuning gemm_f32_opencl on %s (%s, driver %s): %d candidates, %.0f s budget",
-        rt->label, rt->info.type, rt->info.driver_version, ncand, o->budget_s);
 
     time_t now = time(NULL);
     struct tm tmv;
@@ -219,55 +352,66 @@ enum cb_status cb_tune_gemm(const struct cb_tune_opts *o, struct cb_tune_result 
     for (int si = 0; si < nshapes; si++) {
         struct cb_tune_result *tr = &res[si];
         const struct cb_call *shape = &shapes[si];
-        snprintf(tr->shape_class, sizeof tr->shape_class, "%s",
-                 cb_cl_gemm_shape_class(&shape->u.gemm));
+        sp->shape_class(shape, tr->shape_class, sizeof tr->shape_class);
         cb_shape_format(shape, tr->shape, sizeof tr->shape);
+        const int ncand = sp->candidates(rt, shape, cands, 1024);
+        say(o, "tuning %s on %s (%s, driver %s), class %s: %d candidates", sp->kernel,
+            rt->label, rt->info.type, rt->info.driver_version, tr->shape_class, ncand);
         // Each class gets an equal share of what is left.
         double deadline = now_s() + (o->budget_s - (now_s() - t_start)) / (nshapes - si);
         double g;
-        if (try_params(o, k, shape, NULL, &g) == CB_OK)
+        char dflt[TEXT] = "";
+        if (try_params(o, sp, k, shape, NULL, &g, dflt) == CB_OK)
             tr->default_gflops = g;
         else
             cb_clear_error();
         say(o, "class %s %s: default %.1f GFLOP/s", tr->shape_class, tr->shape,
             tr->default_gflops);
         for (int c = 0; c < ncand && now_s() < deadline; c++) {
-            char text[160];
-            cb_cl_gemm_params_str(&cands[c].p, text, sizeof text);
-            if (try_params(o, k, shape, &cands[c].p, &g) != CB_OK) {
+            if (try_params(o, sp, k, shape, cands[c], &g, NULL) != CB_OK) {
                 tr->failed++;
-                say(o, "  %3d/%d %-48s rejected: %.160s", c + 1, ncand, text, cb_error_text());
+                say(o, "  %3d/%d %-48s rejected: %.160s", c + 1, ncand, cands[c],
+                    cb_error_text());
                 cb_clear_error();
                 continue;
             }
             tr->tried++;
             if (g > tr->gflops) {
                 tr->gflops = g;
-                snprintf(tr->params, sizeof tr->params, "%s", text);
+                snprintf(tr->params, sizeof tr->params, "%s", cands[c]);
             }
-            say(o, "  %3d/%d %-48s %9.1f GFLOP/s  (best %.1f)", c + 1, ncand, text, g,
+            say(o, "  %3d/%d %-48s %9.1f GFLOP/s  (best %.1f)", c + 1, ncand, cands[c], g,
                 tr->gflops);
+        }
+        // The default is a candidate too: a search that found nothing
+        // faster saves it, so `run` never gets slower from tuning.
+        if (tr->default_gflops > tr->gflops && dflt[0]) {
+            say(o, "class %s: the default (%s) stays fastest", tr->shape_class, dflt);
+            tr->gflops = tr->default_gflops;
+            snprintf(tr->params, sizeof tr->params, "%s", dflt);
         }
         if (!tr->params[0]) {
             say(o, "class %s: no candidate passed; nothing saved for it", tr->shape_class);
             continue;
         }
-        struct cb_cl_tuning_entry *e = &ents[*nresults];
-        snprintf(e->vendor, sizeof e->vendor, "%s", rt->info.vendor);
-        snprintf(e->device, sizeof e->device, "%s", rt->info.name);
-        snprintf(e->driver, sizeof e->driver, "%s", rt->info.driver_version);
-        snprintf(e->kernel, sizeof e->kernel, "gemm_f32_opencl");
-        snprintf(e->shape_class, sizeof e->shape_class, "%s", tr->shape_class);
-        snprintf(e->params, sizeof e->params, "%s", tr->params);
-        e->gflops = tr->gflops;
-        snprintf(e->tuned_utc, sizeof e->tuned_utc, "%s", stamp);
+        struct cb_cl_tuning_entry e;
+        memset(&e, 0, sizeof e);
+        snprintf(e.vendor, sizeof e.vendor, "%s", rt->info.vendor);
+        snprintf(e.device, sizeof e.device, "%s", rt->info.name);
+        snprintf(e.driver, sizeof e.driver, "%s", rt->info.driver_version);
+        snprintf(e.kernel, sizeof e.kernel, "%s", sp->kernel);
+        snprintf(e.shape_class, sizeof e.shape_class, "%s", tr->shape_class);
+        snprintf(e.params, sizeof e.params, "%s", tr->params);
+        e.gflops = tr->gflops;
+        snprintf(e.tuned_utc, sizeof e.tuned_utc, "%s", stamp);
         res[*nresults] = *tr;
         ++*nresults;
         // Saved class by class: an interrupted search keeps what it found.
-        CB_TRY(cb_cl_tuning_save(written_path, e, 1));
+        CB_TRY(cb_cl_tuning_save(written_path, &e, 1));
     }
     if (*nresults == 0) {
-        s = cb_set_error(CB_ERR_VERIFY, "tune: no candidate passed verification");
+        s = cb_set_error(CB_ERR_VERIFY, "tune %s: no candidate passed verification",
+                         sp->kernel);
         goto out;
     }
     *results = res;
@@ -275,8 +419,19 @@ enum cb_status cb_tune_gemm(const struct cb_tune_opts *o, struct cb_tune_result 
 out:
     free(cands);
     free(res);
-    free(ents);
     if (s != CB_OK)
         *nresults = 0;
     return s;
+}
+
+enum cb_status cb_tune_gemm(const struct cb_tune_opts *o, struct cb_tune_result **results,
+                            int *nresults, char *written_path, size_t path_len)
+{
+    return tune_space(&gemm_space, o, results, nresults, written_path, path_len);
+}
+
+enum cb_status cb_tune_attn(const struct cb_tune_opts *o, struct cb_tune_result **results,
+                            int *nresults, char *written_path, size_t path_len)
+{
+    return tune_space(&attn_space, o, results, nresults, written_path, path_len);
 }

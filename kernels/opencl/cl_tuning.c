@@ -86,6 +86,19 @@ static enum cb_status find_in(const struct cb_csv_table *t, const char *what,
     return CB_ERR_UNSUPPORTED;
 }
 
+enum cb_status cb_cl_tuning_find(const char *text, size_t n, const char *what,
+                                 const struct cb_ocl_device *d, const char *kernel,
+                                 const char *shape_class, char *params, size_t len)
+{
+    struct cb_csv_table t;
+    enum cb_status s = cb_csv_parse(text, n, &t);
+    if (s != CB_OK)
+        return cb_set_error(CB_ERR_PARSE, "tuning file %s: %s", what, cb_error_text());
+    s = find_in(&t, what, d, kernel, shape_class, params, len);
+    cb_csv_table_free(&t);
+    return s;
+}
+
 enum cb_status cb_cl_tuning_lookup(const struct cb_ocl_device *d, const char *kernel,
                                    const char *shape_class, char *params, size_t len,
                                    const char **source)
@@ -108,11 +121,8 @@ enum cb_status cb_cl_tuning_lookup(const struct cb_ocl_device *d, const char *ke
             }
         }
     }
-    if ((s = cb_csv_parse(cb_cl_src_tuning_builtin, strlen(cb_cl_src_tuning_builtin), &t)) !=
-        CB_OK)
-        return cb_set_error(CB_ERR_PARSE, "built-in tuning table: %s", cb_error_text());
-    s = find_in(&t, "built-in", d, kernel, shape_class, params, len);
-    cb_csv_table_free(&t);
+    s = cb_cl_tuning_find(cb_cl_src_tuning_builtin, strlen(cb_cl_src_tuning_builtin),
+                          "built-in", d, kernel, shape_class, params, len);
     *source = "built-in";
     if (s == CB_ERR_UNSUPPORTED)
         return cb_set_error(CB_ERR_UNSUPPORTED, "no tuning entry for %s on %s (%s)", kernel,

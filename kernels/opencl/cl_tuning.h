@@ -31,6 +31,14 @@ enum cb_status cb_cl_tuning_lookup(const struct cb_ocl_device *d, const char *ke
                                    const char *shape_class, char *params, size_t len,
                                    const char **source);
 
+// The entry for (device, kernel, shape class) in tuning-file text already in
+// memory (what names it in messages): CB_OK, CB_ERR_UNSUPPORTED when there is
+// none, CB_ERR_PARSE when the text is not a tuning file. The lookup's core,
+// and the fuzz target's entry point.
+enum cb_status cb_cl_tuning_find(const char *text, size_t n, const char *what,
+                                 const struct cb_ocl_device *d, const char *kernel,
+                                 const char *shape_class, char *params, size_t len);
+
 // Merge entries into the file at path (replacing those with the same key),
 // written atomically. The file is created with its header if missing.
 enum cb_status cb_cl_tuning_save(const char *path, const struct cb_cl_tuning_entry *e, int n);

@@ -59,13 +59,29 @@ const char *cb_cl_err_name(cl_int e)
 // instead of failing every later row.
 static int g_rt_broken;
 
+// Test hook: CHIPBENCH_CL_FAULT=open|build|enqueue|finish makes that step
+// fail the way a missing or broken device does (open: clCreateContext gives
+// CL_DEVICE_NOT_AVAILABLE; build: CL_BUILD_PROGRAM_FAILURE; enqueue, the
+// uploads: CL_OUT_OF_RESOURCES; finish: CL_OUT_OF_RESOURCES, a device lost
+// mid-run), so tests/test_faults.sh can check that each gives a row with the
+// reason and the run goes on. Always compiled in; inert unless set.
+static int cl_fault(const char *step)
+{
+    const char *f = getenv("CHIPBENCH_CL_FAULT");
+    return f && !strcmp(f, step);
+}
+
 enum cb_status cb_cl_fail(cl_int e, const char *what)
 {
     if (e == CL_INVALID_COMMAND_QUEUE || e == CL_OUT_OF_RESOURCES || e == CL_INVALID_CONTEXT ||
         e == CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST)
         g_rt_broken = 1;
+    // A device that is not there (unplugged, taken by another process, or
+    // reset) cannot run the row: a skip with the reason, like no device.
     enum cb_status s = (e == CL_MEM_OBJECT_ALLOCATION_FAILURE || e == CL_OUT_OF_HOST_MEMORY)
                            ? CB_ERR_NO_MEMORY
+                       : (e == CL_DEVICE_NOT_AVAILABLE || e == CL_DEVICE_NOT_FOUND)
+                           ? CB_ERR_UNSUPPORTED
                            : CB_ERR_BACKEND;
     return cb_set_error(s, "%s: %d (%s)", what, (int)e, cb_cl_err_name(e));
 }
@@ -239,7 +255,10 @@ enum cb_status cb_clrt_open(const char *spec, struct cb_clrt **out)
                      &rt->device));
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)rt->platform,
                                      0};
-    rt->ctx = clCreateContext(props, 1, &rt->device, NULL, NULL, &e);
+    if (cl_fault("open"))
+        e = CL_DEVICE_NOT_AVAILABLE;
+    else
+        rt->ctx = clCreateContext(props, 1, &rt->device, NULL, NULL, &e);
     if (e != CL_SUCCESS) {
         s = cb_cl_fail(e, "clCreateContext");
         goto out;
@@ -289,6 +308,10 @@ static enum cb_status build_failure(struct cb_clrt *rt, cl_program p, cl_int e,
     size_t len = strlen(tail);
     while (len > 0 && isspace((unsigned char)tail[len - 1]))
         len--;
+    if (!len) {
+        tail = "(the build log is empty)";
+        len = strlen(tail);
+    }
     size_t from = len > 600 ? len - 600 : 0;
     enum cb_status s =
         cb_set_error(CB_ERR_BACKEND, "OpenCL build of %s failed (%s) with options '%s': %.*s",
@@ -316,6 +339,8 @@ enum cb_status cb_clrt_program(struct cb_clrt *rt, const char *name, const char 
     if (e != CL_SUCCESS)
         return cb_cl_fail(e, "clCreateProgramWithSource");
     e = clBuildProgram(p, 1, &rt->device, options, NULL, NULL);
+    if (e == CL_SUCCESS && cl_fault("build"))
+        e = CL_BUILD_PROGRAM_FAILURE;
     if (e != CL_SUCCESS) {
         s = build_failure(rt, p, e, name, options);
         clReleaseProgram(p);
@@ -475,16 +500,23 @@ void cb_cl_timing_free(struct cb_cl_timing *t)
     memset(t, 0, sizeof *t);
 }
 
+enum cb_status cb_clrt_upload_elems(struct cb_clrt *rt, const void *host, int64_t rows,
+                                    int64_t cols, int64_t ld, size_t elem, cl_mem *out)
+{
+    size_t n = (size_t)((rows - 1) * ld + cols);
+    enum cb_status s = cb_clrt_buffer(rt, n * elem, CL_MEM_READ_WRITE, out);
+    if (s != CB_OK)
+        return s;
+    cl_int e = cl_fault("enqueue") ? CL_OUT_OF_RESOURCES
+                                   : clEnqueueWriteBuffer(rt->queue, *out, CL_TRUE, 0,
+                                                          n * elem, host, 0, NULL, NULL);
+    return e == CL_SUCCESS ? CB_OK : cb_cl_fail(e, "clEnqueueWriteBuffer");
+}
+
 enum cb_status cb_clrt_upload(struct cb_clrt *rt, const float *host, int64_t rows,
                               int64_t cols, int64_t ld, cl_mem *out)
 {
-    size_t n = (size_t)((rows - 1) * ld + cols);
-    enum cb_status s = cb_clrt_buffer(rt, n * sizeof(float), CL_MEM_READ_WRITE, out);
-    if (s != CB_OK)
-        return s;
-    cl_int e = clEnqueueWriteBuffer(rt->queue, *out, CL_TRUE, 0, n * sizeof(float), host, 0,
-                                    NULL, NULL);
-    return e == CL_SUCCESS ? CB_OK : cb_cl_fail(e, "clEnqueueWriteBuffer");
+    return cb_clrt_upload_elems(rt, host, rows, cols, ld, sizeof(float), out);
 }
 
 enum cb_status cb_clrt_download(struct cb_clrt *rt, cl_mem buf, float *host, int64_t rows,
@@ -500,7 +532,7 @@ enum cb_status cb_clrt_download(struct cb_clrt *rt, cl_mem buf, float *host, int
 enum cb_status cb_cl_plan_finish(void *plan)
 {
     struct cb_cl_plan *b = plan;
-    cl_int e = clFinish(b->rt->queue);
+    cl_int e = cl_fault("finish") ? CL_OUT_OF_RESOURCES : clFinish(b->rt->queue);
     if (e != CL_SUCCESS)
         return cb_cl_fail(e, "clFinish");
     return cb_cl_timing_record(&b->t);

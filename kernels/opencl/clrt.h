@@ -109,6 +109,9 @@ enum cb_status cb_cl_available(void);
 // (rows-1)*ld + cols floats) into a new device buffer (blocking).
 enum cb_status cb_clrt_upload(struct cb_clrt *rt, const float *host, int64_t rows,
                               int64_t cols, int64_t ld, cl_mem *out);
+// The same for elements of `elem` bytes (f16 and bf16 storage).
+enum cb_status cb_clrt_upload_elems(struct cb_clrt *rt, const void *host, int64_t rows,
+                                    int64_t cols, int64_t ld, size_t elem, cl_mem *out);
 // Read rows x cols floats with row stride ld from buf into host (blocking).
 enum cb_status cb_clrt_download(struct cb_clrt *rt, cl_mem buf, float *host, int64_t rows,
                                 int64_t cols, int64_t ld);

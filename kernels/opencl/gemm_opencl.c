@@ -1,5 +1,6 @@
-// gemm_opencl.c: the OpenCL f32 GEMM kernel (gemm_f32_opencl) for any
-// OpenCL device: plan = pick parameters (forced > tuning file > defaults for
+// gemm_opencl.c: the OpenCL GEMM kernels for any OpenCL device: f32
+// (gemm_f32_opencl), and f16 storage of A and B with f32 arithmetic and C
+// (gemm_f16_opencl, through vload_half: no cl_khr_fp16 needed): plan = pick parameters (forced > tuning file > defaults for
 // the device type), build the program with them as defines, upload inputs;
 // run = pad/pack operands when the shape needs it, then the GEMM kernel.
 //
@@ -177,6 +178,7 @@ struct gemm_plan {
     struct cb_cl_plan base;        // first: the shared plan callbacks use it
     struct cb_gemm_args g;         // shape only (pointers not kept)
     struct cb_cl_gemm_params p;
+    size_t elem;                   // bytes of one A or B element: 4 (f32), 2 (f16)
     struct operand a, b;
     cl_mem c;
     cl_kernel gemm;
@@ -207,18 +209,21 @@ static void gemm_plan_free(void *plan)
 
 // Prepare operand X: stored (rows, cols) with stride ld in the user buffer;
 // the kernel wants (prow, pcol) with transposition `trans` and a leading
-// dimension that is a multiple of 4. Pad when anything differs.
+// dimension that is a multiple of 4. Pad when anything differs, or when
+// `widen` asks for f16 storage to be converted to an f32 copy.
 static enum cb_status operand_setup(struct gemm_plan *pl, struct operand *o, cl_program padp,
-                                    int rows, int cols, int ld, int trans, int prow, int pcol)
+                                    int rows, int cols, int ld, int trans, int prow, int pcol,
+                                    int widen)
 {
     enum cb_status s = CB_OK;
-    if (!trans && prow == rows && pcol == cols && ld % 4 == 0) {
+    if (!widen && !trans && prow == rows && pcol == cols && ld % 4 == 0) {
         o->ld = ld;
         return CB_OK;
     }
-    size_t bytes = (size_t)prow * (size_t)pcol * sizeof(float);
+    const char *kname = widen ? "pad_copy_hf" : pl->elem == 2 ? "pad_copy_h" : "pad_copy";
+    size_t bytes = (size_t)prow * (size_t)pcol * (widen ? sizeof(float) : pl->elem);
     CB_TRY(cb_clrt_buffer(pl->base.rt, bytes, CL_MEM_READ_WRITE, &o->padded));
-    CB_TRY(cb_clrt_kernel(padp, "pad_copy", &o->pad));
+    CB_TRY(cb_clrt_kernel(padp, kname, &o->pad));
     // pad_copy's rows/cols are of the destination's orientation.
     int drows = trans ? cols : rows, dcols = trans ? rows : cols;
     CB_TRY(cb_clrt_arg(o->pad, 0, sizeof(cl_mem), &o->user));
@@ -238,12 +243,12 @@ out:
 static enum cb_status gemm_plan_make(const struct cb_kernel *k, const struct cb_plan_req *req,
                                      void **plan)
 {
-    (void)k;
     enum cb_status s = CB_OK;
     const struct cb_gemm_args *g = &req->shape->u.gemm;
     struct gemm_plan *pl = calloc(1, sizeof *pl);
     if (!pl)
         return cb_set_error(CB_ERR_NO_MEMORY, "GEMM plan");
+    pl->elem = k->dtype == CB_DTYPE_F16 ? 2 : 4;
     CB_TRY(cb_clrt_open(req->device, &pl->base.rt));
     struct cb_clrt *rt = pl->base.rt;
     pl->g = *g;
@@ -261,8 +266,10 @@ static enum cb_status gemm_plan_make(const struct cb_kernel *k, const struct cb_
 
     const int m = (int)g->m, n = (int)g->n, kk = (int)g->k;
     const int lda = (int)g->lda, ldb = (int)g->ldb, ldc = (int)g->ldc;
-    CB_TRY(cb_clrt_upload(rt, g->a, g->trans_a ? kk : m, g->trans_a ? m : kk, lda, &pl->a.user));
-    CB_TRY(cb_clrt_upload(rt, g->b, g->trans_b ? n : kk, g->trans_b ? kk : n, ldb, &pl->b.user));
+    CB_TRY(cb_clrt_upload_elems(rt, g->a, g->trans_a ? kk : m, g->trans_a ? m : kk, lda,
+                                pl->elem, &pl->a.user));
+    CB_TRY(cb_clrt_upload_elems(rt, g->b, g->trans_b ? n : kk, g->trans_b ? kk : n, ldb,
+                                pl->elem, &pl->b.user));
     if (g->beta == 0.0f) {
         size_t nc = (size_t)(m - 1) * (size_t)ldc + (size_t)n;
         CB_TRY(cb_clrt_buffer(rt, nc * sizeof(float), CL_MEM_READ_WRITE, &pl->c));
@@ -283,17 +290,18 @@ static enum cb_status gemm_plan_make(const struct cb_kernel *k, const struct cb_
         kdim = kp;
         // A_T/B_T follow the user's layout: the kernel transposes on load.
         if (g->trans_a)
-            CB_TRY(operand_setup(pl, &pl->a, padp, kk, m, lda, 0, kp, mp));
+            CB_TRY(operand_setup(pl, &pl->a, padp, kk, m, lda, 0, kp, mp, 0));
         else
-            CB_TRY(operand_setup(pl, &pl->a, padp, m, kk, lda, 0, mp, kp));
+            CB_TRY(operand_setup(pl, &pl->a, padp, m, kk, lda, 0, mp, kp, 0));
         if (g->trans_b)
-            CB_TRY(operand_setup(pl, &pl->b, padp, n, kk, ldb, 0, np, kp));
+            CB_TRY(operand_setup(pl, &pl->b, padp, n, kk, ldb, 0, np, kp, 0));
         else
-            CB_TRY(operand_setup(pl, &pl->b, padp, kk, n, ldb, 0, kp, np));
+            CB_TRY(operand_setup(pl, &pl->b, padp, kk, n, ldb, 0, kp, np, 0));
         snprintf(opts, sizeof opts,
                  "-cl-mad-enable -D TM=%d -D TN=%d -D TK=%d -D RM=%d -D RN=%d -D LPAD=%d "
-                 "-D WX=%d -D A_T=%d -D B_T=%d",
-                 p->tm, p->tn, p->tk, p->rm, p->rn, p->lpad, p->wx, g->trans_a, g->trans_b);
+                 "-D WX=%d -D A_T=%d -D B_T=%d -D IN_F16=%d",
+                 p->tm, p->tn, p->tk, p->rm, p->rn, p->lpad, p->wx, g->trans_a, g->trans_b,
+                 pl->elem == 2);
         CB_TRY(cb_clrt_program(rt, "gemm_tiled.cl", cb_cl_src_gemm_tiled, opts, &gp));
         CB_TRY(cb_clrt_kernel(gp, "gemm_tiled", &pl->gemm));
         pl->lws[0] = (size_t)(p->tn / p->rn);
@@ -303,17 +311,18 @@ static enum cb_status gemm_plan_make(const struct cb_kernel *k, const struct cb_
     } else {
         // Packed: AT (K, Mp) and B (K, Np); a user buffer already in that
         // form (trans_a, trans_b = 0, tile-multiple width) is used directly.
-        int nr = p->vw * p->nv;
+        // f16 operands are always packed, widened to f32 (pad_copy_hf).
+        int nr = p->vw * p->nv, w = pl->elem == 2;
         int mp = (int)cb_round_up((size_t)m, (size_t)p->mr);
         int np = (int)cb_round_up((size_t)n, (size_t)nr);
         if (g->trans_a)
-            CB_TRY(operand_setup(pl, &pl->a, padp, kk, m, lda, 0, kk, mp));
+            CB_TRY(operand_setup(pl, &pl->a, padp, kk, m, lda, 0, kk, mp, w));
         else
-            CB_TRY(operand_setup(pl, &pl->a, padp, m, kk, lda, 1, kk, mp));
+            CB_TRY(operand_setup(pl, &pl->a, padp, m, kk, lda, 1, kk, mp, w));
         if (g->trans_b)
-            CB_TRY(operand_setup(pl, &pl->b, padp, n, kk, ldb, 1, kk, np));
+            CB_TRY(operand_setup(pl, &pl->b, padp, n, kk, ldb, 1, kk, np, w));
         else
-            CB_TRY(operand_setup(pl, &pl->b, padp, kk, n, ldb, 0, kk, np));
+            CB_TRY(operand_setup(pl, &pl->b, padp, kk, n, ldb, 0, kk, np, w));
         snprintf(opts, sizeof opts, "-cl-mad-enable -D MR=%d -D VW=%d -D NV=%d", p->mr, p->vw,
                  p->nv);
         CB_TRY(cb_clrt_program(rt, "gemm_reg.cl", cb_cl_src_gemm_reg, opts, &gp));
@@ -380,24 +389,32 @@ static enum cb_status gemm_readback(void *plan, const struct cb_call *call)
     return cb_clrt_download(pl->base.rt, pl->c, g->c, g->m, g->n, g->ldc);
 }
 
+// What the f32 and f16 entries share: one plan, run and device hooks.
+#define CL_GEMM_ENTRY                                                                   \
+    .op = CB_OP_GEMM, .backend = CB_BACKEND_OPENCL,                                     \
+    .priority = 1,     /* a device kernel is never the CPU's default */                \
+    .max_threads = 1,  /* one host thread drives the device */                         \
+    .available = cb_cl_available, .plan = gemm_plan_make, .run = gemm_run,              \
+    .finish = cb_cl_plan_finish, .readback = gemm_readback, .plan_free = gemm_plan_free, \
+    .where = cb_cl_plan_where, .pci_bus = cb_cl_plan_pci_bus,                           \
+    .device_time_ns = cb_cl_plan_device_ns
+
 const struct cb_kernel cb_gemm_opencl_kernels[] = {
     {
+        CL_GEMM_ENTRY,
         .name = "gemm_f32_opencl",
-        .op = CB_OP_GEMM,
         .dtype = CB_DTYPE_F32,
-        .backend = CB_BACKEND_OPENCL,
-        .priority = 1,  // a device kernel is never the CPU's default
-        .max_threads = 1,  // one host thread drives the device
-        .available = cb_cl_available,
-        .plan = gemm_plan_make,
-        .run = gemm_run,
-        .finish = cb_cl_plan_finish,
-        .readback = gemm_readback,
-        .plan_free = gemm_plan_free,
-        .where = cb_cl_plan_where,
-        .pci_bus = cb_cl_plan_pci_bus,
-        .device_time_ns = cb_cl_plan_device_ns,
         .desc = "OpenCL f32 GEMM, tiled (GPU) or register-tile (CPU) variant, autotuned",
+    },
+    {
+        // The f32 kernel's code and tuning entries with half loads: f16
+        // storage is what halves memory traffic; f32 arithmetic keeps the
+        // result comparable across devices with and without cl_khr_fp16.
+        CL_GEMM_ENTRY,
+        .name = "gemm_f16_opencl",
+        .dtype = CB_DTYPE_F16,
+        .desc = "OpenCL GEMM, A and B stored as f16 (vload_half), f32 arithmetic and C; "
+                "the f32 kernel's variants and tuning",
     },
     {.name = NULL},
 };

@@ -26,11 +26,24 @@
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 #define floatV CAT(float, VW)
-#define vloadV CAT(vload, VW)
+// IN_F16=1: A and B stored as IEEE half, read with vload_half (core OpenCL,
+// no cl_khr_fp16 needed); arithmetic stays f32 (see gemm_tiled.cl).
+#ifndef IN_F16
+#define IN_F16 0
+#endif
+#if IN_F16
+#define GIN half
+#define LOADV(v, p) CAT(vload_half, VW)(v, p)
+#define LOAD1(i, p) vload_half(i, p)
+#else
+#define GIN float
+#define LOADV(v, p) CAT(vload, VW)(v, p)
+#define LOAD1(i, p) ((p)[i])
+#endif
 
 __kernel void gemm_reg(int M, int N, int K, float alpha, float beta,
-                       __global const float *restrict AT, int lda_t,
-                       __global const float *restrict B, int ldb,
+                       __global const GIN *restrict AT, int lda_t,
+                       __global const GIN *restrict B, int ldb,
                        __global float *restrict C, int ldc)
 {
     const int j0 = get_global_id(0) * NR, i0 = get_global_id(1) * MR;
@@ -41,16 +54,16 @@ __kernel void gemm_reg(int M, int N, int K, float alpha, float beta,
         for (int v = 0; v < NV; v++)
             acc[i][v] = (floatV)(0.0f);
 
-    __global const float *a = AT + i0;
-    __global const float *b = B + j0;
+    __global const GIN *a = AT + i0;
+    __global const GIN *b = B + j0;
     for (int k = 0; k < K; k++) {
         floatV bv[NV];
 #pragma unroll
         for (int v = 0; v < NV; v++)
-            bv[v] = vloadV(v, b);
+            bv[v] = LOADV(v, b);
 #pragma unroll
         for (int i = 0; i < MR; i++) {
-            floatV ai = (floatV)(a[i]);
+            floatV ai = (floatV)(LOAD1(i, a));
 #pragma unroll
             for (int v = 0; v < NV; v++)
                 acc[i][v] = fma(ai, bv[v], acc[i][v]);

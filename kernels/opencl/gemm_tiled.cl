@@ -49,6 +49,19 @@
 #ifndef WX
 #define WX 0
 #endif
+// IN_F16=1: A and B are stored as IEEE half and read through vload_half4,
+// which OpenCL has had since 1.0 without cl_khr_fp16 (that extension is for
+// half arithmetic); all arithmetic stays f32. Halves the input traffic.
+#ifndef IN_F16
+#define IN_F16 0
+#endif
+#if IN_F16
+#define GIN half
+#define LOAD4(p) vload_half4(0, (p))
+#else
+#define GIN float
+#define LOAD4(p) (*(__global const float4 *)(p))
+#endif
 
 #define NTX (TN / RN)
 #define NTY (TM / RM)
@@ -71,16 +84,16 @@
 // Fetch this thread's share of the A tile at depth k0 into registers.
 // A_T=1 rows are along M (contiguous TM floats per k); A_T=0 rows are along
 // K (TK floats per m), transposed when stored to local memory.
-void fetch_a(__global const float *A, int lda, int m0, int k0, int tid, float4 *r)
+void fetch_a(__global const GIN *A, int lda, int m0, int k0, int tid, float4 *r)
 {
     for (int l = 0; l < LA; l++) {
         int v = tid + l * NT;
 #if A_T
         int kk = v / (TM / 4), mm = (v % (TM / 4)) * 4;
-        r[l] = *(__global const float4 *)(A + (size_t)(k0 + kk) * lda + m0 + mm);
+        r[l] = LOAD4(A + (size_t)(k0 + kk) * lda + m0 + mm);
 #else
         int mm = v / (TK / 4), kk = (v % (TK / 4)) * 4;
-        r[l] = *(__global const float4 *)(A + (size_t)(m0 + mm) * lda + k0 + kk);
+        r[l] = LOAD4(A + (size_t)(m0 + mm) * lda + k0 + kk);
 #endif
     }
 }
@@ -102,16 +115,16 @@ void store_a(__local float *As, int tid, const float4 *r)
     }
 }
 
-void fetch_b(__global const float *B, int ldb, int n0, int k0, int tid, float4 *r)
+void fetch_b(__global const GIN *B, int ldb, int n0, int k0, int tid, float4 *r)
 {
     for (int l = 0; l < LB; l++) {
         int v = tid + l * NT;
 #if B_T
         int nn = v / (TK / 4), kk = (v % (TK / 4)) * 4;
-        r[l] = *(__global const float4 *)(B + (size_t)(n0 + nn) * ldb + k0 + kk);
+        r[l] = LOAD4(B + (size_t)(n0 + nn) * ldb + k0 + kk);
 #else
         int kk = v / (TN / 4), nn = (v % (TN / 4)) * 4;
-        r[l] = *(__global const float4 *)(B + (size_t)(k0 + kk) * ldb + n0 + nn);
+        r[l] = LOAD4(B + (size_t)(k0 + kk) * ldb + n0 + nn);
 #endif
     }
 }
@@ -135,8 +148,8 @@ void store_b(__local float *Bs, int tid, const float4 *r)
 
 __kernel __attribute__((reqd_work_group_size(NTX, NTY, 1)))
 void gemm_tiled(int M, int N, int K, float alpha, float beta,
-                __global const float *restrict A, int lda,
-                __global const float *restrict B, int ldb,
+                __global const GIN *restrict A, int lda,
+                __global const GIN *restrict B, int ldb,
                 __global float *restrict C, int ldc)
 {
     // Declared as float4 so the float4 reads below are aligned: a float

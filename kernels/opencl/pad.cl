@@ -19,3 +19,24 @@ __kernel void pad_copy(__global const float *restrict src, int ld, int rows, int
         v = trans ? src[(size_t)c * ld + r] : src[(size_t)r * ld + c];
     dst[(size_t)r * ldd + c] = v;
 }
+
+// The same for IEEE half storage (f16 GEMM): pad_copy_h copies halves,
+// pad_copy_hf widens them to f32 (the f16 GEMM's packing step on CPU
+// devices, where the register-tile kernel then runs on f32 panels: a CPU
+// converts once per element here instead of once per use in the inner
+// loop). vload_half and vstore_half are core OpenCL, so no cl_khr_fp16 is
+// needed; a half read and written back through float is exact.
+#define PAD_FROM_HALF(name, DST_T, STORE)                                                  \
+    __kernel void name(__global const half *restrict src, int ld, int rows, int cols,      \
+                       int trans, __global DST_T *restrict dst, int ldd)                   \
+    {                                                                                      \
+        const int c = get_global_id(0), r = get_global_id(1);                              \
+        float v = 0.0f;                                                                    \
+        if (r < rows && c < cols)                                                          \
+            v = vload_half(trans ? (size_t)c * ld + r : (size_t)r * ld + c, src);          \
+        STORE(v, (size_t)r * ldd + c, dst);                                                \
+    }
+#define STORE_HALF(v, i, p) vstore_half((v), (i), (p))
+#define STORE_FLOAT(v, i, p) ((p)[i] = (v))
+PAD_FROM_HALF(pad_copy_h, half, STORE_HALF)
+PAD_FROM_HALF(pad_copy_hf, float, STORE_FLOAT)

@@ -3,7 +3,8 @@
 // Not the test oracle (that is the float64 reference in harness/verify.c):
 // this is a plain, reasonably cache-friendly kernel that accumulates in f32
 // like the tuned kernels do, so it is a fair "no SIMD work at all" baseline.
-// Single-threaded by design. gemm_bf16_ref is the same for bf16 inputs.
+// Single-threaded by design. gemm_bf16_ref and gemm_f16_ref are the same for
+// bf16 and f16 inputs.
 //
 // C(m,n) = alpha * op(A)(m,k) * op(B)(k,n) + beta * C, row-major, any ld.
 #include <stddef.h>
@@ -50,29 +51,31 @@ static enum cb_status gemm_f32_ref(void *plan, const struct cb_call *call)
     return CB_OK;
 }
 
-// bf16 inputs (uint16_t bit patterns), f32 accumulate and output: the same
-// loops with each element widened exactly to f32 as it is read.
-#define A16(i, p) cb_bf16_to_f32(g->trans_a ? a[(p) * g->lda + (i)] : a[(i) * g->lda + (p)])
-#define B16(p, j) cb_bf16_to_f32(g->trans_b ? b[(j) * g->ldb + (p)] : b[(p) * g->ldb + (j)])
-
-static enum cb_status gemm_bf16_ref(void *plan, const struct cb_call *call)
-{
-    const struct cb_gemm_args *g = &call->u.gemm;
-    const uint16_t *a = g->a, *b = g->b;
-    float *c = g->c;
-    for (int64_t i = 0; i < g->m; i++) {
-        float *ci = c + i * g->ldc;
-        for (int64_t j = 0; j < g->n; j++)
-            ci[j] = g->beta == 0.0f ? 0.0f : g->beta * ci[j];
-        for (int64_t p = 0; p < g->k; p++) {
-            float av = g->alpha * A16(i, p);
-            for (int64_t j = 0; j < g->n; j++)
-                ci[j] += av * B16(p, j);
-        }
+// bf16 or f16 inputs (uint16_t bit patterns), f32 accumulate and output: the
+// same loops with each element widened exactly to f32 as it is read.
+#define GEMM_16BIT_REF(name, widen)                                                  \
+    static enum cb_status name(void *plan, const struct cb_call *call)               \
+    {                                                                                 \
+        const struct cb_gemm_args *g = &call->u.gemm;                                 \
+        const uint16_t *a = g->a, *b = g->b;                                          \
+        float *c = g->c;                                                              \
+        for (int64_t i = 0; i < g->m; i++) {                                          \
+            float *ci = c + i * g->ldc;                                               \
+            for (int64_t j = 0; j < g->n; j++)                                        \
+                ci[j] = g->beta == 0.0f ? 0.0f : g->beta * ci[j];                     \
+            for (int64_t p = 0; p < g->k; p++) {                                      \
+                float av = g->alpha * widen(A16_IDX(i, p));                           \
+                for (int64_t j = 0; j < g->n; j++)                                    \
+                    ci[j] += av * widen(B16_IDX(p, j));                               \
+            }                                                                         \
+        }                                                                             \
+        (void)plan;                                                                   \
+        return CB_OK;                                                                 \
     }
-    (void)plan;
-    return CB_OK;
-}
+#define A16_IDX(i, p) (g->trans_a ? a[(p) * g->lda + (i)] : a[(i) * g->lda + (p)])
+#define B16_IDX(p, j) (g->trans_b ? b[(j) * g->ldb + (p)] : b[(p) * g->ldb + (j)])
+GEMM_16BIT_REF(gemm_bf16_ref, cb_bf16_to_f32)
+GEMM_16BIT_REF(gemm_f16_ref, cb_f16_to_f32)
 
 const struct cb_kernel cb_gemm_ref_kernels[] = {
     {
@@ -94,6 +97,17 @@ const struct cb_kernel cb_gemm_ref_kernels[] = {
         .max_threads = 1,
         .run = gemm_bf16_ref,
         .desc = "portable C, bf16 inputs widened to f32, f32 accumulate, single thread",
+    },
+    {
+        .name = "gemm_f16_ref",
+        .op = CB_OP_GEMM,
+        .dtype = CB_DTYPE_F16,
+        .backend = CB_BACKEND_REF,
+        .priority = 0,
+        .max_threads = 1,
+        .run = gemm_f16_ref,
+        .desc = "portable C, f16 (IEEE half) inputs widened to f32, f32 accumulate, single "
+                "thread",
     },
     {.name = NULL},
 };

@@ -1,0 +1,28 @@
+// cl_attn.h: tuning hooks of the OpenCL attention forward (attn_f32_opencl),
+// private to kernels/opencl, the tuner and the tests. A parameter set reads
+// "BQ=32,BK=32,TX=16,RQ=4,PAD=4" (attn_flash.cl's defines): keys not given
+// keep the device-type default. That is also the format of its tuning-file
+// entries and of CHIPBENCH_CL_ATTN. Entries are keyed by head dim ("d128"):
+// D decides the register and local-memory footprint, the sequence length
+// only how many work-groups there are.
+#ifndef CHIPBENCH_CL_ATTN_H
+#define CHIPBENCH_CL_ATTN_H
+
+#include <stddef.h>
+
+#include "chipbench/cb_status.h"
+
+struct cb_clrt;
+
+// Force a parameter set for every following plan (NULL: back to the tuning
+// file and defaults). CB_ERR_PARSE when the text is not a valid set.
+enum cb_status cb_cl_attn_force(const char *params);
+
+// Does the set fit the device at head dim d (work-group size, local
+// memory)? CB_ERR_UNSUPPORTED with the reason, CB_ERR_PARSE on bad text.
+enum cb_status cb_cl_attn_params_fit(const struct cb_clrt *rt, const char *params, int d);
+
+// The tuning file's shape class for head dim d: "d<d>".
+void cb_cl_attn_shape_class(int head_dim, char *buf, size_t len);
+
+#endif
