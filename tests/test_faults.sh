@@ -237,17 +237,24 @@ then ok power_counter_unreadable; else ko power_counter_unreadable "$(tail -n 1 
 # (nan, inf, underflow, ...) is in test_faults.c.
 num="-1/1e30/abc/E/5x/ 5/0x10"
 int="-1/99999999999999999999/abc/E/5x/1.5"
-runbase="$CB run --kernel gemm_f32_ref --shape 8x8x8 $fast --csv $tmp/out.csv"
-while IFS='|' read -r opt vals needle; do
-    [ -n "$opt" ] || continue
-    set -f
-    IFS=/; set -- $vals; unset IFS
-    for v in "$@"; do
-        [ "$v" = E ] && v=""
-        bad "run_${opt#--}_[$v]" "$needle" $runbase "$opt" "$v"
+# bad_table PREFIX "COMMAND": each table row on stdin (OPTION|VALUES|NEEDLE)
+# gives one bad case per value, COMMAND OPTION VALUE, named PREFIX_OPTION_[VALUE].
+bad_table() {
+    prefix=$1 base=$2
+    while IFS='|' read -r opt vals needle; do
+        [ -n "$opt" ] || continue
+        set -f
+        IFS=/; set -- $vals; unset IFS
+        for v in "$@"; do
+            [ "$v" = E ] && v=""
+            # shellcheck disable=SC2086  # base is a word list on purpose
+            bad "${prefix}_${opt#--}_[$v]" "$needle" $base "$opt" "$v"
+        done
+        set +f
     done
-    set +f
-done <<EOF
+}
+runbase="$CB run --kernel gemm_f32_ref --shape 8x8x8 $fast --csv $tmp/out.csv"
+bad_table run "$runbase" <<EOF
 --min-time|$num|min-time
 --max-time|$num/0|max-time
 --max-noise|$num/2|max-noise
@@ -273,16 +280,7 @@ done <<EOF
 --model|E|model
 EOF
 costbase="$CB cost --model gpt2-124m --explain"
-while IFS='|' read -r opt vals needle; do
-    [ -n "$opt" ] || continue
-    set -f
-    IFS=/; set -- $vals; unset IFS
-    for v in "$@"; do
-        [ "$v" = E ] && v=""
-        bad "cost_${opt#--}_[$v]" "$needle" $costbase "$opt" "$v"
-    done
-    set +f
-done <<EOF
+bad_table cost "$costbase" <<EOF
 --batch|$int/0|batch
 --seq|$int/0/1025|seq
 --usd-per-kwh|$num|usd-per-kwh
