@@ -9,8 +9,10 @@
 //             side, seeded from the row identity, so output is reproducible);
 //   p         two-sided Mann-Whitney U test (normal approximation with tie
 //             correction and continuity correction);
-//   verdict   SLOWER  p < alpha, ratio > 1 and the CI reaches past 1 + t
-//                     (the change may be as large as the threshold t);
+//   verdict   SLOWER  q < alpha (q: p adjusted over all the rows compared,
+//                     see cb_cmp_adjust; q = p for a single pair), ratio > 1
+//                     and the CI reaches past 1 + t (the change may be as
+//                     large as the threshold t);
 //             FASTER  the mirror image (ratio < 1, CI below 1 / (1 + t));
 //             SAME    the CI lies inside [1 / (1 + t), 1 + t];
 //             NOISY   none of these: too noisy to tell.
