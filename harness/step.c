@@ -73,9 +73,9 @@ enum cb_status cb_step_build(const struct cb_model *m, int64_t batch, int64_t se
                              enum cb_dtype dtype, struct cb_step *s)
 {
     if (batch < 1 || batch > (1 << 20) || seq < 1 || seq > m->ctx)
-        return cb_set_error(CB_ERR_INVALID_ARG, "%s: batch %lld and seq %lld must be >= 1, "
-                            "seq at most the model's context %lld", m->name, (long long)batch,
-                            (long long)seq, (long long)m->ctx);
+        return cb_set_error(CB_ERR_INVALID_ARG, "%s: batch %lld must be in [1, %d] and seq "
+                            "%lld in [1, %lld] (the model's context)", m->name,
+                            (long long)batch, 1 << 20, (long long)seq, (long long)m->ctx);
     // Logits (B*T x vocab) is the largest tensor; keep every count exact in
     // a double.
     if ((double)batch * (double)seq * (double)m->vocab > 9.0e15)

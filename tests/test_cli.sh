@@ -158,7 +158,8 @@ printf 'n_layer = 2\nd_model = 100\nn_head = 3\nd_ff = 8\nvocab = 8\nctx = 8\nml
 expect cost_bad_model 2 "n_head 3 does not divide d_model 100" "$CB" cost --model "$tmp/bad.model" --explain
 printf 'n_layer = 2\nwidth = 8\n' > "$tmp/bad2.model"
 expect cost_unknown_key 2 "bad2.model:2: unknown key 'width'" "$CB" cost --model "$tmp/bad2.model" --explain
-expect cost_seq_too_long 2 "at most the model's context 1024" "$CB" cost --model gpt2-124m --seq 4096 --explain
+expect cost_seq_too_long 2 "seq 4096 in [1, 1024] (the model's context)" "$CB" cost --model gpt2-124m --seq 4096 --explain
+expect cost_batch_too_big 2 "batch 2000000 must be in [1, 1048576]" "$CB" cost --model gpt2-124m --batch 2000000 --explain
 expect cost_needs_from 2 "give --from" "$CB" cost --model gpt2-124m
 expect cost_bad_csv 2 "nope.csv: cannot open" "$CB" cost --model gpt2-124m --from "$tmp/nope.csv"
 printf 'chip_class,kernel,op,dtype,status,threads,time_ns_median,trans,m,n,k,lda,ldb,ldc,alpha,beta,batch,heads,kv_heads,seq_q,seq_kv,head_dim,causal,gflops\nchip:x,k,gemm,f32,ok,1,1000,nn,4096,2304,768,768,2304,2304,1,0,,,,,,,,100\n' > "$tmp/one.csv"
