@@ -337,10 +337,19 @@ static int training_shapes(struct run_cfg *c)
     return 0;
 }
 
+// The first SIGINT/SIGTERM asks the run to stop after the current sample
+// (the rows so far are kept). A second one kills at once, as users expect of
+// a second Ctrl-C, but first removes the temp file of a results publish it
+// may have interrupted (the previous results file is intact either way).
 static void on_signal(int sig)
 {
-    (void)sig;
-    cb_interrupted = 1;
+    if (!cb_interrupted) {
+        cb_interrupted = 1;
+        return;
+    }
+    cb_csv_signal_cleanup();
+    signal(sig, SIG_DFL);
+    raise(sig);
 }
 
 static int kernel_selected(const struct run_cfg *c, const struct cb_kernel *k)
@@ -644,8 +653,7 @@ int cb_cmd_run(int argc, char **argv)
     }
 
     struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND;  // a second Ctrl-C kills at once
+    sa.sa_handler = on_signal;  // a second Ctrl-C kills at once (on_signal)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 

@@ -31,6 +31,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,6 +286,18 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+// The temp file of the publish in progress, for cb_csv_signal_cleanup: the
+// name is written by mkstemp into this buffer before the file exists, and
+// g_tmp_live is cleared once it is renamed or removed.
+static char g_tmp_path[4096];
+static volatile sig_atomic_t g_tmp_live;
+
+void cb_csv_signal_cleanup(void)
+{
+    if (g_tmp_live)
+        unlink(g_tmp_path);
+}
+
 // Write w->buf to a temp file and rename it over w->path. On failure the temp
 // file is gone and w->path is untouched (unless only the final directory fsync
 // failed, see below).
@@ -306,7 +319,14 @@ static enum cb_status publish(struct cb_csv_writer *w)
         s = cb_set_error(CB_ERR_NO_MEMORY, "publish %s: out of memory", w->path);
         goto out;
     }
-    fd = mkstemp(tmp);
+    if (strlen(tmp) < sizeof g_tmp_path) {
+        memcpy(g_tmp_path, tmp, strlen(tmp) + 1);
+        g_tmp_live = 1;
+        fd = mkstemp(g_tmp_path);
+        memcpy(tmp, g_tmp_path, strlen(tmp) + 1);
+    } else {
+        fd = mkstemp(tmp);
+    }
     if (fd < 0) {
         s = cb_set_error(CB_ERR_IO, "create temp file for %s: %s", w->path,
                          strerror(errno));
@@ -341,6 +361,7 @@ static enum cb_status publish(struct cb_csv_writer *w)
         goto out;
     }
     tmp_exists = 0;  // renamed: it is the published file now
+    g_tmp_live = 0;
     // Make the rename itself durable. If this fails, `path` already holds the
     // new complete file; we still report it because durability is the
     // contract, and the caller's retry rewrites the same content.
@@ -361,6 +382,7 @@ out:
         close(dfd);
     if (tmp_exists)
         unlink(tmp);
+    g_tmp_live = 0;
     free(tmp);
     return s;
 }

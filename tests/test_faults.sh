@@ -169,6 +169,11 @@ wait "$pid" 2>/dev/null; rc=$?
 if [ "$rc" -eq 130 ] || [ "$rc" -eq 143 ] || [ "$rc" -eq 0 ]; then ok second_signal_exit
 else ko second_signal_exit "exit $rc"; fi
 valid_csv second_signal_csv_valid "$tmp/two.csv" 2
+# ... and leaves no temp file behind: the handler of the second signal removes
+# the one of an interrupted publish before dying (cb_csv_signal_cleanup).
+left=$(ls -A "$tmp" | grep '^\.two\.csv\.' || true)
+if [ -z "$left" ]; then ok second_signal_no_temp_file
+else ko second_signal_no_temp_file "left behind: $left"; fi
 
 # --- 3. Shapes too large for memory, and sizes whose products overflow ----
 # Refused before allocating, as skips with the memory they would need; the

@@ -34,6 +34,10 @@ enum cb_status cb_csv_write_row(struct cb_csv_writer *w,
                                 const char *const *cells, int ncells);
 // Free the writer (rows are already published). NULL is fine.
 void cb_csv_close(struct cb_csv_writer *w);
+// Async-signal-safe: remove the temp file of a publish in progress, if any.
+// For a fatal signal's handler (a second Ctrl-C), so that dying in the
+// middle of a publish leaves the previous results file and no temp file.
+void cb_csv_signal_cleanup(void);
 
 // Append `field` to a growing buffer, quoted only when needed (comma, quote,
 // CR or LF inside, or leading/trailing space). Returns CB_ERR_NO_MEMORY.
