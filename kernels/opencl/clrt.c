@@ -77,10 +77,16 @@ enum cb_status cb_cl_fail(cl_int e, const char *what)
         e == CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST)
         g_rt_broken = 1;
     // A device that is not there (unplugged, taken by another process, or
-    // reset) cannot run the row: a skip with the reason, like no device.
+    // reset) or that stops working mid-run (its queue or context lost, out
+    // of resources) cannot run the row: a skip with the reason, like no
+    // device, and the run goes on. Other errors are our misuse of the API:
+    // failed rows.
     enum cb_status s = (e == CL_MEM_OBJECT_ALLOCATION_FAILURE || e == CL_OUT_OF_HOST_MEMORY)
                            ? CB_ERR_NO_MEMORY
-                       : (e == CL_DEVICE_NOT_AVAILABLE || e == CL_DEVICE_NOT_FOUND)
+                       : (e == CL_DEVICE_NOT_AVAILABLE || e == CL_DEVICE_NOT_FOUND ||
+                          e == CL_INVALID_COMMAND_QUEUE || e == CL_OUT_OF_RESOURCES ||
+                          e == CL_INVALID_CONTEXT ||
+                          e == CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST)
                            ? CB_ERR_UNSUPPORTED
                            : CB_ERR_BACKEND;
     return cb_set_error(s, "%s: %d (%s)", what, (int)e, cb_cl_err_name(e));
@@ -313,8 +319,10 @@ static enum cb_status build_failure(struct cb_clrt *rt, cl_program p, cl_int e,
         len = strlen(tail);
     }
     size_t from = len > 600 ? len - 600 : 0;
+    // A kernel this device's compiler cannot build cannot run here: a
+    // skipped row whose note carries the log (never a crash).
     enum cb_status s =
-        cb_set_error(CB_ERR_BACKEND, "OpenCL build of %s failed (%s) with options '%s': %.*s",
+        cb_set_error(CB_ERR_UNSUPPORTED, "OpenCL build of %s failed (%s) with options '%s': %.*s",
                      name, cb_cl_err_name(e), options, (int)(len - from), tail + from);
     free(log);
     return s;
@@ -328,7 +336,7 @@ enum cb_status cb_clrt_program(struct cb_clrt *rt, const char *name, const char 
         struct prog_entry *pe = &g_progs[i];
         if (!strcmp(pe->name, name) && !strcmp(pe->options, options)) {
             if (!pe->prog)
-                return cb_set_error(CB_ERR_BACKEND, "%s", pe->failure);
+                return cb_set_error(CB_ERR_UNSUPPORTED, "%s", pe->failure);
             *out = pe->prog;
             return CB_OK;
         }
