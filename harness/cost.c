@@ -88,40 +88,11 @@ out:
     return s;
 }
 
-static enum cb_status read_file(const char *path, char **text, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    *text = NULL;
-    if (!f)
-        return cb_set_error(CB_ERR_IO, "%s: cannot open", path);
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap);
-    while (b) {
-        n += fread(b + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        char *nb = realloc(b, cap *= 2);
-        if (!nb)
-            free(b);
-        b = nb;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!b)
-        return cb_set_error(CB_ERR_NO_MEMORY, "%s: out of memory", path);
-    if (err) {
-        free(b);
-        return cb_set_error(CB_ERR_IO, "%s: read error", path);
-    }
-    *text = b, *len = n;
-    return CB_OK;
-}
-
 enum cb_status cb_prices_load(const char *path, struct cb_prices *out)
 {
     char *text;
     size_t len;
-    enum cb_status s = read_file(path, &text, &len);
+    enum cb_status s = cb_read_file(path, (size_t)1 << 30, &text, &len);
     if (s == CB_OK)
         s = cb_prices_parse(text, len, path, out);
     free(text);
@@ -287,7 +258,7 @@ enum cb_status cb_meas_load(const char *path, struct cb_measurements *m)
 {
     char *text;
     size_t len;
-    enum cb_status s = read_file(path, &text, &len);
+    enum cb_status s = cb_read_file(path, (size_t)1 << 30, &text, &len);
     if (s == CB_OK)
         s = cb_meas_parse(text, len, path, m);
     free(text);

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "chipbench/cb_csv.h"
+#include "chipbench/cb_util.h"
 #include "chipbench/cb_status.h"
 
 // Reading a results file bigger than this is almost surely a wrong path (a
@@ -701,70 +702,23 @@ out:
 
 enum cb_status cb_csv_read(const char *path, struct cb_csv_table *t)
 {
-    enum cb_status s = CB_OK;
-    struct cb_strbuf b = {0};
-    int fd = -1;
     if (t)
         memset(t, 0, sizeof *t);
-    if (!path || !t) {
-        s = cb_set_error(CB_ERR_INVALID_ARG, "cb_csv_read: NULL argument");
-        goto out;
-    }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        s = cb_set_error(CB_ERR_IO, "open %s: %s", path, strerror(errno));
-        goto out;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        s = cb_set_error(CB_ERR_IO, "stat %s: %s", path, strerror(errno));
-        goto out;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        s = cb_set_error(CB_ERR_IO, "read %s: %s", path, strerror(EISDIR));
-        goto out;
-    }
-    if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > CB_CSV_MAX_READ) {
-        s = cb_set_error(CB_ERR_IO, "read %s: file is %jd bytes, over the 1 GiB limit "
-                                    "for CSV input", path, (intmax_t)st.st_size);
-        goto out;
-    }
-    // Size the buffer from st_size but read to EOF anyway: pipes report 0 and
-    // a file may grow while we read it.
-    CB_TRY(strbuf_reserve(&b, S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096));
-    for (;;) {
-        // Grow by doubling, but never past the limit plus one byte (enough
-        // to notice that a pipe is over it).
-        if (b.cap - b.len < 2)
-            CB_TRY(strbuf_reserve(&b, b.cap < CB_CSV_MAX_READ + 1 - b.len
-                                          ? b.cap : CB_CSV_MAX_READ + 1 - b.len));
-        ssize_t k = read(fd, b.data + b.len, b.cap - b.len - 1);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            s = cb_set_error(CB_ERR_IO, "read %s: %s", path, strerror(errno));
-            goto out;
-        }
-        if (k == 0)
-            break;
-        b.len += (size_t)k;
-        if (b.len > CB_CSV_MAX_READ) {
-            s = cb_set_error(CB_ERR_IO, "read %s: over the 1 GiB limit for CSV input",
-                             path);
-            goto out;
-        }
-    }
-    s = cb_csv_parse(b.data, b.len, t);
+    if (!path || !t)
+        return cb_set_error(CB_ERR_INVALID_ARG, "cb_csv_read: NULL argument");
+    char *text;
+    size_t len;
+    enum cb_status s = cb_read_file(path, CB_CSV_MAX_READ, &text, &len);
+    if (s != CB_OK)
+        return s;
+    s = cb_csv_parse(text, len, t);
+    free(text);
     if (s == CB_ERR_PARSE) {
         // Prefix the path: "line 3: ..." alone does not say which file.
         char msg[768];
         snprintf(msg, sizeof msg, "%s", cb_error_text());
         s = cb_set_error(CB_ERR_PARSE, "%s: %s", path, msg);
     }
-out:
-    if (fd >= 0)
-        close(fd);
-    cb_strbuf_free(&b);
     return s;
 }
 

@@ -1,11 +1,13 @@
 // util.c: clock, aligned allocation, random numbers, strict number parsing.
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "chipbench/cb_util.h"
@@ -158,4 +160,71 @@ enum cb_status cb_parse_f64(const char *s, double lo, double hi, double *out)
         return cb_set_error(CB_ERR_PARSE, "%s is out of range [%g, %g]", s, lo, hi);
     *out = v;
     return CB_OK;
+}
+
+enum cb_status cb_read_file(const char *path, size_t max_bytes, char **text, size_t *len)
+{
+    enum cb_status s = CB_OK;
+    char *b = NULL;
+    size_t n = 0, cap;
+    *text = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return cb_set_error(CB_ERR_IO, "%s: cannot open (%s)", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        s = cb_set_error(CB_ERR_IO, "stat %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        s = cb_set_error(CB_ERR_IO, "read %s: %s", path, strerror(EISDIR));
+        goto out;
+    }
+    if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > max_bytes) {
+        s = cb_set_error(CB_ERR_IO, "read %s: file is %jd bytes, over the %zu-byte limit for "
+                         "this input", path, (intmax_t)st.st_size, max_bytes);
+        goto out;
+    }
+    // Size the buffer from st_size but read to EOF anyway: pipes report 0 and
+    // a file may grow while we read it.
+    cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 2 : 4096;
+    for (;;) {
+        if (!b || cap - n < 2) {
+            // Grow by doubling, but never past the limit plus one byte
+            // (enough to notice that a pipe is over it) and the NUL.
+            const size_t room = max_bytes + 2 - cap;  // cap never exceeds max_bytes + 2
+            const size_t want = !b ? cap : cap + (cap < room ? cap : room);
+            char *nb = realloc(b, want);
+            if (!nb) {
+                s = cb_set_error(CB_ERR_NO_MEMORY, "reading %s: out of memory", path);
+                goto out;
+            }
+            b = nb;
+            cap = want;
+        }
+        ssize_t k = read(fd, b + n, cap - n - 1);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            s = cb_set_error(CB_ERR_IO, "read %s: %s", path, strerror(errno));
+            goto out;
+        }
+        if (k == 0)
+            break;
+        n += (size_t)k;
+        if (n > max_bytes) {
+            s = cb_set_error(CB_ERR_IO, "read %s: over the %zu-byte limit for this input", path,
+                             max_bytes);
+            goto out;
+        }
+    }
+    b[n] = 0;
+    *text = b;
+    *len = n;
+    b = NULL;
+out:
+    free(b);
+    close(fd);
+    return s;
 }

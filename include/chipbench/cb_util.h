@@ -84,6 +84,12 @@ static inline float cb_f16_to_f32(uint16_t h)
     return x.f;
 }
 
+// Read a whole file (regular, or a pipe) into a malloc'd buffer, NUL
+// terminated: *text (free() it) holds *len bytes. CB_ERR_IO naming the path
+// when it cannot be opened or read, is a directory, or is over max_bytes;
+// CB_ERR_NO_MEMORY. The one reader of input files (CSVs, prices, results).
+enum cb_status cb_read_file(const char *path, size_t max_bytes, char **text, size_t *len);
+
 // A seed that differs between runs (time, pid, address entropy).
 uint64_t cb_fresh_seed(void);
 
