@@ -67,12 +67,15 @@ static void test_all_kernels(void)
 
 // Tiny cache blocks (the driver's CHIPBENCH_GEMM_* overrides) so small
 // shapes cross every block boundary: several k blocks (beta applied once),
-// several A panels and B blocks, partial tiles, both thread splits.
+// several A panels and B blocks, partial tiles, both thread splits (m, n).
 static void test_gemm_blocking_edges(void)
 {
     static const char *const shapes[] = {
         "50x70x90", "37x101x45:nt,beta=0.5", "101x37x45:tn,alpha=-1,beta=2",
         "13x33x17:tt,ldc=40", "1x200x64", "200x1x64:nt", "25x65x33,lda=40,ldb=70,ldc=66",
+        // 2 threads split n here (gemm_driver.h, gd_thread), one of them
+        // unevenly (7 B micro-panels of 48: 3 + 4)
+        "90x250x70:nt,beta=0.5", "17x333x50:tn,alpha=0.5,ldb=400",
         NULL,
     };
     setenv("CHIPBENCH_GEMM_KC", "16", 1);

@@ -25,8 +25,9 @@
 // operand B streams from L2, as in BLIS's skx configuration transposed):
 //   for ic in m step MC            A panel  MC x KC  (shared, L3)
 //     for pc in k step KC          pack A panel (threads split micro-panels)
-//       for jc in n step NC        pack B block KC x NC (shared; L2 of each core)
-//         for ir in MC step MR     threads split the A micro-panels
+//       for jc in n step NC        pack B block KC x NC (L2); threads own
+//                                  ranges of n, or share each block (gd_thread)
+//         for ir in MC step MR     A micro-panels (split when B is shared)
 //           for jr in NC step NR   microkernel (edge tiles through a buffer)
 // Block sizes come from the cache sizes hwloc reports (gd_block_sizes).
 // Packing zero-pads to whole tiles, so the microkernel never sees a ragged
@@ -54,11 +55,12 @@
 #ifndef GD_KC_MAX
 #define GD_KC_MAX 1024
 #endif
-
 struct gd_plan {
     struct cb_pool *pool;
     int64_t mc, kc, nc;
-    GD_IN_T *apack, *bpack;   // shared pack buffers (MC x KC, KC x NC)
+    GD_IN_T *apack;           // shared A panel (MC x KC)
+    GD_IN_T *bpack;           // B blocks (KC x NC): one per thread
+    int64_t bpack_elems;      // elements of one B block buffer
     const struct cb_gemm_args *g;  // the call in flight
 };
 
@@ -109,7 +111,9 @@ static inline void gd_block_sizes(int64_t m, int64_t n, int64_t k, int64_t *mc, 
 //              the thread's range, so each source row is read sequentially
 //              (reading 128 bytes per 4 KiB-strided row instead defeats the
 //              prefetchers: it cost 14% of a 1024^3 GEMM).
-#if defined(__SSE2__)
+#if defined(__AVX__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
 #include <emmintrin.h>
 #elif defined(__ARM_NEON)
 #include <arm_neon.h>
@@ -131,6 +135,47 @@ static inline void gd_transpose_units(const GD_IN_T *src, int64_t lds, int64_t r
                                       int64_t units, gd_unit *dst, int64_t w)
 {
     int64_t r = 0;
+#if defined(__AVX__)
+    // 8x8 units per step, with 128-bit loads and shuffles only within
+    // 128-bit lanes: packing B for 512x144x768 nt took 0.74 core cycles per
+    // float with 4x4 SSE steps and 0.45 with this.
+    for (; r + 8 <= rows; r += 8) {
+        const GD_IN_T *s0 = src + r * lds;
+        int64_t u = 0;
+        for (; u + 8 <= units; u += 8) {
+            const GD_IN_T *s = s0 + u * GD_KP;
+            // A few lines ahead along the 8 rows: 8 short strided streams
+            // are too little for the hardware prefetcher to train on.
+            // (Fetching the next 8 rows instead was slower.)
+            if ((u * (int64_t)sizeof(gd_unit)) % 64 == 0)
+                for (int i = 0; i < 8; i++)
+                    __builtin_prefetch(s + i * lds + 64);
+            // Rows i and i+4 share a register (one 128-bit lane each), so
+            // a 4x4 transpose within lanes finishes the job.
+            __m256 x[8], y[4];
+            for (int i = 0; i < 4; i++)
+                for (int h = 0; h < 2; h++)
+                    x[4 * h + i] = _mm256_insertf128_ps(
+                        _mm256_castps128_ps256(
+                            _mm_loadu_ps((const float *)(const void *)(s + i * lds + 4 * h * GD_KP))),
+                        _mm_loadu_ps((const float *)(const void *)(s + (i + 4) * lds + 4 * h * GD_KP)),
+                        1);
+            for (int h = 0; h < 8; h += 4) {
+                y[0] = _mm256_unpacklo_ps(x[h], x[h + 1]);
+                y[1] = _mm256_unpackhi_ps(x[h], x[h + 1]);
+                y[2] = _mm256_unpacklo_ps(x[h + 2], x[h + 3]);
+                y[3] = _mm256_unpackhi_ps(x[h + 2], x[h + 3]);
+                _mm256_storeu_ps((float *)(void *)(dst + (u + h + 0) * w + r), _mm256_shuffle_ps(y[0], y[2], 0x44));
+                _mm256_storeu_ps((float *)(void *)(dst + (u + h + 1) * w + r), _mm256_shuffle_ps(y[0], y[2], 0xee));
+                _mm256_storeu_ps((float *)(void *)(dst + (u + h + 2) * w + r), _mm256_shuffle_ps(y[1], y[3], 0x44));
+                _mm256_storeu_ps((float *)(void *)(dst + (u + h + 3) * w + r), _mm256_shuffle_ps(y[1], y[3], 0xee));
+            }
+        }
+        for (; u < units; u++)
+            for (int64_t i = 0; i < 8; i++)
+                dst[u * w + r + i] = gd_load_unit(src + (r + i) * lds + u * GD_KP);
+    }
+#endif
 #if defined(__SSE2__) || defined(__ARM_NEON)
     for (; r + 4 <= rows; r += 4) {
         const GD_IN_T *s0 = src + r * lds, *s1 = s0 + lds, *s2 = s1 + lds, *s3 = s2 + lds;
@@ -180,6 +225,16 @@ static inline void gd_gather_group(const GD_IN_T *r0, const GD_IN_T *r1, int64_t
                                    GD_IN_T *d, int64_t w)
 {
     int64_t j = 0;
+#if defined(__AVX__)
+    if (GD_KP == 1 && sizeof(GD_IN_T) == 4)
+        for (; j + 8 <= n; j += 8)
+            _mm256_storeu_ps((float *)(void *)(d + j),
+                             _mm256_loadu_ps((const float *)(const void *)(r0 + j)));
+#elif defined(__SSE2__) || defined(__ARM_NEON)
+    if (GD_KP == 1 && sizeof(GD_IN_T) == 4)
+        for (; j + 4 <= n; j += 4)
+            memcpy(d + j, r0 + j, 16);
+#endif
 #if defined(__SSE2__)
     if (GD_KP == 2 && sizeof(GD_IN_T) == 2 && r1) {
         for (; j + 8 <= n; j += 8) {
@@ -204,33 +259,48 @@ static inline void gd_gather_group(const GD_IN_T *r0, const GD_IN_T *r1, int64_t
 // [p0, p0+kb) and panel entries x in [x0, x0+xn) of the operand. Element
 // (k p, entry x) sits at src[x * lds + p] when k runs along the source rows
 // (A nn, B nt) and at src[p * lds + x] when it runs down them (A tn, B nn).
+// Panel q starts at dst + q * w * kstride: kstride is the k length of the
+// whole block, so a thread can pack a k slice of every panel (dst then
+// points at the slice's first k group and kb is the slice's length).
 static void gd_pack_panels(const GD_IN_T *src, int64_t lds, int k_along_rows, int64_t x0,
                            int64_t xn, int64_t p0, int64_t kb, int64_t q0, int64_t q1,
-                           GD_IN_T *dst, int64_t w)
+                           GD_IN_T *dst, int64_t w, int64_t kstride)
 {
     const int64_t kp = gd_round_up(kb, GD_KP);
     if (!k_along_rows) {
-        // Stream each source row across the thread's panels.
+        // Each panel takes a chunk of source rows before the next panel, at
+        // least 256 contiguous bytes of its writes. Going row by row wrote
+        // 32 bytes to each of 32 A panels 24 KiB apart (one L1 set): lines
+        // were evicted between their two halves, and packing A for
+        // 512x768x3072 tn took 8.5% of the GEMM. Wide panels (B) keep one
+        // row per chunk: a chunk of rows 16 KiB apart thrashes one L1 set.
+        const int64_t es = (int64_t)sizeof(GD_IN_T);
         const int64_t c0 = x0 + q0 * w, cols = gd_min((q1 - q0) * w, xn - q0 * w);
-        for (int64_t p = 0; p < kb; p += GD_KP) {
-            const GD_IN_T *row = src + (p0 + p) * lds + c0;
-            const GD_IN_T *row1 = GD_KP == 2 && p + 1 < kb ? row + lds : NULL;
-            // Row segments are short (a thread's share of the block) and
-            // often 4 KiB apart: fetch a few rows ahead of the copy.
-            if (p + 4 < kb)
-                for (int64_t j = 0; j < cols; j += 64 / (int64_t)sizeof(GD_IN_T))
-                    __builtin_prefetch(row + 4 * lds + j);
+        const int64_t ch = GD_KP * gd_clamp(256 / (w * es * GD_KP), 1, 16);
+        // Row segments are short (a thread's share of the block) and often
+        // 4 KiB apart, too few lines each for the hardware prefetcher: fetch
+        // them a chunk (at least 4 rows) ahead of the copy.
+        const int64_t ahead = ch > 4 * GD_KP ? ch : 4 * GD_KP;
+        for (int64_t pb = 0; pb < kb; pb += ch) {
+            const int64_t pe = gd_min(kb, pb + ch);
             for (int64_t q = q0; q < q1; q++) {
-                const int64_t jq = (q - q0) * w;
-                gd_gather_group(row + jq, row1 ? row1 + jq : NULL, gd_min(w, cols - jq),
-                                dst + q * w * kp + (p / GD_KP) * w * GD_KP, w);
+                const int64_t jq = (q - q0) * w, n = gd_min(w, cols - jq);
+                GD_IN_T *d = dst + q * w * kstride;
+                for (int64_t p = pb; p < pe; p += GD_KP) {
+                    const GD_IN_T *row = src + (p0 + p) * lds + c0 + jq;
+                    const GD_IN_T *row1 = GD_KP == 2 && p + 1 < kb ? row + lds : NULL;
+                    for (int64_t t = 0; t < GD_KP && p + t + ahead < kb; t++)
+                        for (int64_t j = 0; j < n; j += 64 / es)
+                            __builtin_prefetch(row + (t + ahead) * lds + j);
+                    gd_gather_group(row, row1, n, d + (p / GD_KP) * w * GD_KP, w);
+                }
             }
         }
         return;
     }
     const int64_t full_units = GD_UNIT_OK ? kb / GD_KP : 0;
     for (int64_t q = q0; q < q1; q++) {
-        GD_IN_T *d = dst + q * w * kp;
+        GD_IN_T *d = dst + q * w * kstride;
         const int64_t c0 = x0 + q * w, n = gd_min(w, xn - q * w);
         const GD_IN_T *s0 = src + c0 * lds + p0;
         gd_transpose_units(s0, lds, n, full_units, (gd_unit *)(void *)d, w);
@@ -247,33 +317,49 @@ static void gd_pack_panels(const GD_IN_T *src, int64_t lds, int k_along_rows, in
 }
 
 // A rows [i0, i0+mb), k [p0, p0+kb) -> micro-panels of MR rows. Thread tid
-// packs the contiguous range of panels it will also compute (gd_compute
-// splits the same way), so they land in its own L2.
+// packs a contiguous range of panels: with m split, the range it will also
+// compute (gd_compute splits the same way), so they land in its own L2.
 __attribute__((noinline)) static void gd_pack_a(const struct cb_gemm_args *g, GD_IN_T *dst,
                                                 int64_t i0, int64_t mb, int64_t p0, int64_t kb,
                                                 int tid, int nt)
 {
     const int64_t np = (mb + GD_MR - 1) / GD_MR;
     gd_pack_panels(g->a, g->lda, !g->trans_a, i0, mb, p0, kb, np * tid / nt,
-                   np * (tid + 1) / nt, dst, GD_MR);
+                   np * (tid + 1) / nt, dst, GD_MR, gd_round_up(kb, GD_KP));
+}
+
+// Thread tid's share [*s0, *s1) of a k block of length kb when all threads
+// pack a slice of every B panel. Slices are whole groups of 4 units, the
+// step of the SIMD transpose. Splitting the panels instead left one thread
+// twice the work of the other when a block has 3 panels (NC = 144, 2 threads):
+// the other waited at the barrier for 5% of a 512x4096x4096 GEMM.
+static inline void gd_k_slice(int64_t kb, int tid, int nt, int64_t *s0, int64_t *s1)
+{
+    const int64_t q = 4 * GD_KP, steps = (kb + q - 1) / q;
+    *s0 = gd_min(kb, steps * tid / nt * q);
+    *s1 = gd_min(kb, steps * (tid + 1) / nt * q);
 }
 
 // B k [p0, p0+kb), columns [j0, j0+nb) -> micro-panels of NR columns; each
-// thread packs a contiguous range of panels.
+// thread packs its k slice of every panel.
 __attribute__((noinline)) static void gd_pack_b(const struct cb_gemm_args *g, GD_IN_T *dst,
                                                 int64_t p0, int64_t kb, int64_t j0, int64_t nb,
                                                 int tid, int nt)
 {
     const int64_t np = (nb + GD_NR - 1) / GD_NR;
-    gd_pack_panels(g->b, g->ldb, g->trans_b, j0, nb, p0, kb, np * tid / nt, np * (tid + 1) / nt,
-                   dst, GD_NR);
+    int64_t s0, s1;
+    gd_k_slice(kb, tid, nt, &s0, &s1);
+    if (s1 > s0)
+        gd_pack_panels(g->b, g->ldb, g->trans_b, j0, nb, p0 + s0, s1 - s0, 0, np,
+                       dst + s0 * GD_NR, GD_NR, gd_round_up(kb, GD_KP));
 }
 
 // One thread's share of the tiles of an (A panel, B block) pair. The A
 // micro-panels are split into contiguous ranges so each core keeps its own in
 // L1; with fewer A micro-panels than threads the B micro-panels are split.
-__attribute__((noinline)) static void gd_compute(const struct gd_plan *pl, int64_t i0, int64_t mb, int64_t j0,
-                              int64_t nb, int64_t kb, float beta, int tid, int nt)
+__attribute__((noinline)) static void gd_compute(const struct gd_plan *pl, const GD_IN_T *bpack,
+                                                 int64_t i0, int64_t mb, int64_t j0, int64_t nb,
+                                                 int64_t kb, float beta, int tid, int nt)
 {
     const struct cb_gemm_args *g = pl->g;
     const int64_t npa = (mb + GD_MR - 1) / GD_MR, npb = (nb + GD_NR - 1) / GD_NR;
@@ -292,7 +378,7 @@ __attribute__((noinline)) static void gd_compute(const struct gd_plan *pl, int64
         const GD_IN_T *ap = pl->apack + qa * GD_MR * kp;
         const int64_t rows = gd_min(GD_MR, mb - qa * GD_MR);
         for (int64_t qb = qb0; qb < qb1; qb++) {
-            const GD_IN_T *bp = pl->bpack + qb * GD_NR * kp;
+            const GD_IN_T *bp = bpack + qb * GD_NR * kp;
             const int64_t cols = gd_min(GD_NR, nb - qb * GD_NR);
             float *cc = c + (i0 + qa * GD_MR) * g->ldc + j0 + qb * GD_NR;
             if (rows == GD_MR && cols == GD_NR) {
@@ -310,10 +396,56 @@ __attribute__((noinline)) static void gd_compute(const struct gd_plan *pl, int64
     }
 }
 
+#ifdef GD_PROFILE
+// Build with -DGD_PROFILE to see where a call's cycles go (per thread, summed
+// over every call of the process, printed at exit).
+#include <stdio.h>
+#include <x86intrin.h>
+static _Alignas(64) uint64_t gd_prof[2][8];  // a cache line per thread
+#define GD_PROF_START uint64_t gd_t0 = __rdtsc()
+#define GD_PROF(i)                                                                     \
+    do {                                                                               \
+        uint64_t t_ = __rdtsc();                                                       \
+        if (tid < 2)                                                                   \
+            gd_prof[tid][i] += t_ - gd_t0;                                             \
+        gd_t0 = t_;                                                                    \
+    } while (0)
+__attribute__((destructor)) static void gd_prof_dump(void)
+{
+    for (int t = 0; t < 2; t++)
+        fprintf(stderr, "gd_profile thread %d Mcycles: pack A %.1f, pack B %.1f, barriers %.1f, compute %.1f\n",
+                t, gd_prof[t][0] / 1e6, gd_prof[t][1] / 1e6, gd_prof[t][2] / 1e6,
+                gd_prof[t][3] / 1e6);
+}
+#else
+#define GD_PROF_START ((void)0)
+#define GD_PROF(i) ((void)0)
+#endif
+
+// Two ways to share a call among threads:
+//   n split (n has at least 2 B micro-panels per thread): each thread owns a
+//     range of C's columns and packs its own B blocks into its own buffer,
+//     so a block lands in the L2 that reads it and no thread waits for
+//     another's packing; the A panel is shared. One barrier per A panel.
+//   m split (narrow n): one B block shared by all, packed in k slices, the
+//     A micro-panels split; two barriers per B block.
+// Sharing B cost the 2-thread m = 512 GEMMs 7% (512x4096x4096 nt: 443
+// GFLOP/s shared, 470 split by n): each core read half of every block from
+// the other core's L2, and both stopped for every block's packing.
 static void gd_thread(void *arg, int tid, int nt)
 {
     struct gd_plan *pl = arg;
     const struct cb_gemm_args *g = pl->g;
+    // Split by n unless that leaves a thread more tiles than splitting m
+    // (512^3 on 2 threads: 11 B micro-panels give 6 + 5, 64 A give 32 + 32).
+    const int64_t npb = (g->n + GD_NR - 1) / GD_NR, npa = (g->m + GD_MR - 1) / GD_MR;
+    const int nsplit = nt > 1 && npb >= 2 * nt &&
+                       npa * ((npb + nt - 1) / nt) <= npb * ((npa + nt - 1) / nt);
+    const int64_t ja = nsplit ? gd_min(g->n, npb * tid / nt * GD_NR) : 0;
+    const int64_t jb = nsplit ? gd_min(g->n, npb * (tid + 1) / nt * GD_NR) : g->n;
+    GD_IN_T *bpack = pl->bpack + (nsplit ? tid * pl->bpack_elems : 0);
+    const int ptid = nsplit ? 0 : tid, pnt = nsplit ? 1 : nt;  // B packing and compute
+    GD_PROF_START;
     for (int64_t ic = 0; ic < g->m; ic += pl->mc) {
         const int64_t mb = gd_min(pl->mc, g->m - ic);
         for (int64_t pc = 0; pc < g->k; pc += pl->kc) {
@@ -321,12 +453,29 @@ static void gd_thread(void *arg, int tid, int nt)
             // Later k blocks accumulate onto what the first one stored.
             const float beta = pc == 0 ? g->beta : 1.0f;
             gd_pack_a(g, pl->apack, ic, mb, pc, kb, tid, nt);
-            for (int64_t jc = 0; jc < g->n; jc += pl->nc) {
-                const int64_t nb = gd_min(pl->nc, g->n - jc);
-                gd_pack_b(g, pl->bpack, pc, kb, jc, nb, tid, nt);
-                cb_pool_barrier(pl->pool);  // packs complete
-                gd_compute(pl, ic, mb, jc, nb, kb, beta, tid, nt);
-                cb_pool_barrier(pl->pool);  // nobody still reads the B block
+            GD_PROF(0);
+            if (nsplit) {
+                cb_pool_barrier(pl->pool);  // the A panel is complete
+                GD_PROF(2);
+            }
+            for (int64_t jc = ja; jc < jb; jc += pl->nc) {
+                const int64_t nb = gd_min(pl->nc, jb - jc);
+                gd_pack_b(g, bpack, pc, kb, jc, nb, ptid, pnt);
+                GD_PROF(1);
+                if (!nsplit) {
+                    cb_pool_barrier(pl->pool);  // packs complete
+                    GD_PROF(2);
+                }
+                gd_compute(pl, bpack, ic, mb, jc, nb, kb, beta, ptid, pnt);
+                GD_PROF(3);
+                if (!nsplit) {
+                    cb_pool_barrier(pl->pool);  // nobody still reads the B block
+                    GD_PROF(2);
+                }
+            }
+            if (nsplit) {
+                cb_pool_barrier(pl->pool);  // nobody still reads the A panel
+                GD_PROF(2);
             }
         }
     }
@@ -370,8 +519,10 @@ static enum cb_status gd_plan_create(const struct cb_kernel *k, const struct cb_
         return cb_set_error(CB_ERR_NO_MEMORY, "gemm plan");
     gd_block_sizes(g->m, g->n, g->k, &pl->mc, &pl->kc, &pl->nc);
     const int64_t kp = gd_round_up(pl->kc, GD_KP);
+    // Whole 4 KiB pages per thread's B buffer: no two threads write one line.
+    pl->bpack_elems = gd_round_up(gd_round_up(pl->nc, GD_NR) * kp, 4096 / sizeof(GD_IN_T));
     pl->apack = gd_alloc_pack((size_t)(gd_round_up(pl->mc, GD_MR) * kp) * sizeof(GD_IN_T));
-    pl->bpack = gd_alloc_pack((size_t)(gd_round_up(pl->nc, GD_NR) * kp) * sizeof(GD_IN_T));
+    pl->bpack = gd_alloc_pack((size_t)(pl->bpack_elems * req->threads) * sizeof(GD_IN_T));
     if (!pl->apack || !pl->bpack) {
         s = cb_set_error(CB_ERR_NO_MEMORY, "gemm pack buffers");
         goto out;
