@@ -17,7 +17,7 @@ Q = $(if $(filter 1,$(V)),,@)
 CC ?= cc
 OPT ?= -O2
 CFLAGS ?= $(OPT) -g
-WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+WARN = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wno-unused-parameter
 BASEFLAGS = -std=gnu11 -pthread -Iinclude -I$(BUILD)/gen -MMD -MP
 # SAN=1: AddressSanitizer + UndefinedBehaviorSanitizer, aborting on any report
 ifeq ($(SAN),1)

@@ -68,6 +68,9 @@ static void test_all_kernels(void)
 // Tiny cache blocks (the driver's CHIPBENCH_GEMM_* overrides) so small
 // shapes cross every block boundary: several k blocks (beta applied once),
 // several A panels and B blocks, partial tiles, both thread splits (m, n).
+// Each shape runs twice: as the driver chooses (A read in place where the
+// kernel can and a thread has few B blocks, gd_direct_a) and with A always
+// packed (CHIPBENCH_GEMM_PACK_A=1).
 static void test_gemm_blocking_edges(void)
 {
     static const char *const shapes[] = {
@@ -76,6 +79,8 @@ static void test_gemm_blocking_edges(void)
         // 2 threads split n here (gemm_driver.h, gd_thread), one of them
         // unevenly (7 B micro-panels of 48: 3 + 4)
         "90x250x70:nt,beta=0.5", "17x333x50:tn,alpha=0.5,ldb=400",
+        // 9 B blocks of 48 on 1 thread: A packed even as the driver chooses
+        "30x430x40,lda=41",
         NULL,
     };
     setenv("CHIPBENCH_GEMM_KC", "16", 1);
@@ -88,13 +93,19 @@ static void test_gemm_blocking_edges(void)
         const struct cb_kernel *k = cb_registry_get(i);
         if (k->op != CB_OP_GEMM || k->mr == 0 || cb_kernel_usable(k) != CB_OK)
             continue;
-        for (int t = 1; t <= 2 && s == CB_OK; t++)
-            for (int j = 0; shapes[j] && s == CB_OK; j++) {
-                double err, tol;
-                s = check_one(k, shapes[j], t, &err, &tol);
-                snprintf(what, sizeof what, "%s %s threads=%d", k->name, shapes[j], t);
-                ran++;
-            }
+        for (int pack = 0; pack < 2 && s == CB_OK; pack++) {
+            if (pack)
+                setenv("CHIPBENCH_GEMM_PACK_A", "1", 1);
+            for (int t = 1; t <= 2 && s == CB_OK; t++)
+                for (int j = 0; shapes[j] && s == CB_OK; j++) {
+                    double err, tol;
+                    s = check_one(k, shapes[j], t, &err, &tol);
+                    snprintf(what, sizeof what, "%s %s threads=%d%s", k->name, shapes[j], t,
+                             pack ? " A packed" : "");
+                    ran++;
+                }
+            unsetenv("CHIPBENCH_GEMM_PACK_A");
+        }
     }
     unsetenv("CHIPBENCH_GEMM_KC");
     unsetenv("CHIPBENCH_GEMM_NC");

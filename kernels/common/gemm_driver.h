@@ -20,6 +20,12 @@
 //                        columns x GD_KP values; both 64-byte aligned; a k
 //                        block whose length is not a multiple of GD_KP is
 //                        zero-padded.
+//   GD_UKERNEL_A         optional, GD_KP == 1 only: the same tile with A read
+//                        in place instead of packed, for A not transposed
+//                        (k along its rows): static void f(int64_t kg,
+//                          const GD_IN_T *a, int64_t lda, const GD_IN_T *bp,
+//                          float *c, int64_t ldc, float alpha, float beta)
+//                        row r of the tile's A at a + r * lda.
 //
 // Loops (row-major C; the broadcast operand A stays in L1, the vector
 // operand B streams from L2, as in BLIS's skx configuration transposed):
@@ -61,10 +67,12 @@ struct gd_plan {
     GD_IN_T *apack;           // shared A panel (MC x KC)
     GD_IN_T *bpack;           // B blocks (KC x NC): one per thread
     int64_t bpack_elems;      // elements of one B block buffer
+    int pack_a;               // 1: pack A even where GD_UKERNEL_A could read it
     const struct cb_gemm_args *g;  // the call in flight
 };
 
 static inline int64_t gd_min(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t gd_max(int64_t a, int64_t b) { return a > b ? a : b; }
 static inline int64_t gd_round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 static inline int64_t gd_clamp(int64_t x, int64_t lo, int64_t hi)
 {
@@ -319,13 +327,19 @@ static void gd_pack_panels(const GD_IN_T *src, int64_t lds, int k_along_rows, in
 // A rows [i0, i0+mb), k [p0, p0+kb) -> micro-panels of MR rows. Thread tid
 // packs a contiguous range of panels: with m split, the range it will also
 // compute (gd_compute splits the same way), so they land in its own L2.
+// With A read in place (direct), only a ragged last panel is packed, by the
+// thread whose range holds it.
 __attribute__((noinline)) static void gd_pack_a(const struct cb_gemm_args *g, GD_IN_T *dst,
                                                 int64_t i0, int64_t mb, int64_t p0, int64_t kb,
-                                                int tid, int nt)
+                                                int tid, int nt, int direct)
 {
     const int64_t np = (mb + GD_MR - 1) / GD_MR;
-    gd_pack_panels(g->a, g->lda, !g->trans_a, i0, mb, p0, kb, np * tid / nt,
-                   np * (tid + 1) / nt, dst, GD_MR, gd_round_up(kb, GD_KP));
+    int64_t q0 = np * tid / nt, q1 = np * (tid + 1) / nt;
+    if (direct)
+        q0 = mb % GD_MR ? gd_max(q0, np - 1) : q1;
+    if (q0 < q1)
+        gd_pack_panels(g->a, g->lda, !g->trans_a, i0, mb, p0, kb, q0, q1, dst, GD_MR,
+                       gd_round_up(kb, GD_KP));
 }
 
 // Thread tid's share [*s0, *s1) of a k block of length kb when all threads
@@ -354,12 +368,36 @@ __attribute__((noinline)) static void gd_pack_b(const struct cb_gemm_args *g, GD
                        dst + s0 * GD_NR, GD_NR, gd_round_up(kb, GD_KP));
 }
 
+// A not transposed has each micro-panel's rows contiguous along k, so a
+// kernel with GD_UKERNEL_A can read them in place. Packing A costs a pass
+// over A from DRAM that no compute overlaps: 5% of 4096x768x3072 nt on 1
+// thread, 11% on 2 (both cores packing at once). Reading in place costs a
+// little on every B block instead (8 strided row streams from L3 rather than
+// one contiguous one), so it pays only when a thread has few B blocks per A
+// panel. Measured (3 interleaved runs, medians), in place against packed:
+// 3-6 blocks +1% to +8% (512x768x768 and 4096x768x3072 nt on 2 threads +6%),
+// 8 blocks -1% to +0%, 15-22 blocks -1% to -3.5% (2048^3 on 1 thread).
+// CHIPBENCH_GEMM_PACK_A=1 always packs, to compare the two in one build.
+#define GD_DIRECT_A_MAX_BLOCKS 6
+static inline int gd_direct_a(const struct gd_plan *pl, int64_t n_per_thread)
+{
+#ifdef GD_UKERNEL_A
+    return GD_KP == 1 && !pl->g->trans_a && !pl->pack_a &&
+           (n_per_thread + pl->nc - 1) / pl->nc <= GD_DIRECT_A_MAX_BLOCKS;
+#else
+    (void)pl;
+    (void)n_per_thread;
+    return 0;
+#endif
+}
+
 // One thread's share of the tiles of an (A panel, B block) pair. The A
 // micro-panels are split into contiguous ranges so each core keeps its own in
 // L1; with fewer A micro-panels than threads the B micro-panels are split.
 __attribute__((noinline)) static void gd_compute(const struct gd_plan *pl, const GD_IN_T *bpack,
                                                  int64_t i0, int64_t mb, int64_t j0, int64_t nb,
-                                                 int64_t kb, float beta, int tid, int nt)
+                                                 int64_t p0, int64_t kb, float beta, int direct,
+                                                 int tid, int nt)
 {
     const struct cb_gemm_args *g = pl->g;
     const int64_t npa = (mb + GD_MR - 1) / GD_MR, npb = (nb + GD_NR - 1) / GD_NR;
@@ -377,15 +415,29 @@ __attribute__((noinline)) static void gd_compute(const struct gd_plan *pl, const
     for (int64_t qa = qa0; qa < qa1; qa++) {
         const GD_IN_T *ap = pl->apack + qa * GD_MR * kp;
         const int64_t rows = gd_min(GD_MR, mb - qa * GD_MR);
+        // Whole micro-panels of A in place (see gd_direct_a); a ragged last
+        // one comes packed (zero rows), since the kernel reads all MR rows.
+        const GD_IN_T *ad = direct && rows == GD_MR
+                                 ? (const GD_IN_T *)g->a + (i0 + qa * GD_MR) * g->lda + p0
+                                 : NULL;
         for (int64_t qb = qb0; qb < qb1; qb++) {
             const GD_IN_T *bp = bpack + qb * GD_NR * kp;
             const int64_t cols = gd_min(GD_NR, nb - qb * GD_NR);
             float *cc = c + (i0 + qa * GD_MR) * g->ldc + j0 + qb * GD_NR;
-            if (rows == GD_MR && cols == GD_NR) {
-                GD_UKERNEL(kg, ap, bp, cc, g->ldc, g->alpha, beta);
+            const int whole = rows == GD_MR && cols == GD_NR;
+            float *cd = whole ? cc : tile;
+            const int64_t ldd = whole ? g->ldc : GD_NR;
+            const float al = whole ? g->alpha : 1.0f, be = whole ? beta : 0.0f;
+#ifdef GD_UKERNEL_A
+            if (ad)
+                GD_UKERNEL_A(kg, ad, g->lda, bp, cd, ldd, al, be);
+            else
+#else
+            (void)ad;
+#endif
+                GD_UKERNEL(kg, ap, bp, cd, ldd, al, be);
+            if (whole)
                 continue;
-            }
-            GD_UKERNEL(kg, ap, bp, tile, GD_NR, 1.0f, 0.0f);
             for (int64_t r = 0; r < rows; r++)
                 for (int64_t j = 0; j < cols; j++) {
                     float *e = &cc[r * g->ldc + j];
@@ -445,6 +497,8 @@ static void gd_thread(void *arg, int tid, int nt)
     const int64_t jb = nsplit ? gd_min(g->n, npb * (tid + 1) / nt * GD_NR) : g->n;
     GD_IN_T *bpack = pl->bpack + (nsplit ? tid * pl->bpack_elems : 0);
     const int ptid = nsplit ? 0 : tid, pnt = nsplit ? 1 : nt;  // B packing and compute
+    // The same for every thread: they share the A panel.
+    const int direct = gd_direct_a(pl, nsplit ? (npb + nt - 1) / nt * GD_NR : g->n);
     GD_PROF_START;
     for (int64_t ic = 0; ic < g->m; ic += pl->mc) {
         const int64_t mb = gd_min(pl->mc, g->m - ic);
@@ -452,7 +506,7 @@ static void gd_thread(void *arg, int tid, int nt)
             const int64_t kb = gd_min(pl->kc, g->k - pc);
             // Later k blocks accumulate onto what the first one stored.
             const float beta = pc == 0 ? g->beta : 1.0f;
-            gd_pack_a(g, pl->apack, ic, mb, pc, kb, tid, nt);
+            gd_pack_a(g, pl->apack, ic, mb, pc, kb, tid, nt, direct);
             GD_PROF(0);
             if (nsplit) {
                 cb_pool_barrier(pl->pool);  // the A panel is complete
@@ -466,7 +520,7 @@ static void gd_thread(void *arg, int tid, int nt)
                     cb_pool_barrier(pl->pool);  // packs complete
                     GD_PROF(2);
                 }
-                gd_compute(pl, bpack, ic, mb, jc, nb, kb, beta, ptid, pnt);
+                gd_compute(pl, bpack, ic, mb, jc, nb, pc, kb, beta, direct, ptid, pnt);
                 GD_PROF(3);
                 if (!nsplit) {
                     cb_pool_barrier(pl->pool);  // nobody still reads the B block
@@ -518,6 +572,8 @@ static enum cb_status gd_plan_create(const struct cb_kernel *k, const struct cb_
     if (!pl)
         return cb_set_error(CB_ERR_NO_MEMORY, "gemm plan");
     gd_block_sizes(g->m, g->n, g->k, &pl->mc, &pl->kc, &pl->nc);
+    const char *e = getenv("CHIPBENCH_GEMM_PACK_A");
+    pl->pack_a = e && atoi(e) != 0;
     const int64_t kp = gd_round_up(pl->kc, GD_KP);
     // Whole 4 KiB pages per thread's B buffer: no two threads write one line.
     pl->bpack_elems = gd_round_up(gd_round_up(pl->nc, GD_NR) * kp, 4096 / sizeof(GD_IN_T));

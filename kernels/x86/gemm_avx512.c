@@ -12,9 +12,10 @@
 // alone (hot packed data) it runs at 95-100% of the FMA peak; what is lost
 // in a full GEMM is memory traffic, hence the prefetches: B three lines per
 // k step (it streams from L2), A 64 k steps ahead (it comes from L3 when a
-// new A micro-panel starts). A 12x32 tile measured the same; a C-tile
-// prefetch at entry made it 15% slower (do not add one back without
-// measuring).
+// new A micro-panel starts), and C spread over the last k steps
+// (TILE_8X48_KLOOP). A 12x32 tile measured the same. A second entry,
+// ukernel_8x48_a, reads A in place where the driver decides packing it does
+// not pay (gd_direct_a).
 #include <immintrin.h>
 #include <stdint.h>
 
@@ -26,6 +27,7 @@
 #define GD_MR 8
 #define GD_NR 48
 #define GD_UKERNEL ukernel_8x48
+#define GD_UKERNEL_A ukernel_8x48_a
 
 // C(8,48) = alpha * Ap(8,kg) Bp(kg,48) + beta * C; beta == 0: C not read.
 static void ukernel_8x48(int64_t kg, const float *restrict ap, const float *restrict bp,
@@ -37,15 +39,14 @@ static void ukernel_8x48(int64_t kg, const float *restrict ap, const float *rest
 #pragma GCC unroll 3
         for (int v = 0; v < 3; v++)
             acc[r][v] = _mm512_setzero_ps();
-    for (int64_t p = 0; p < kg; p++) {
+    TILE_8X48_KLOOP(kg, c, ldc, {
         const __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16),
                      b2 = _mm512_load_ps(bp + 32);
         _mm_prefetch((const char *)(bp + 8 * 48), _MM_HINT_T0);
         _mm_prefetch((const char *)(bp + 8 * 48 + 16), _MM_HINT_T0);
         _mm_prefetch((const char *)(bp + 8 * 48 + 32), _MM_HINT_T0);
         _mm_prefetch((const char *)(ap + 64 * 8), _MM_HINT_T0);
-#pragma GCC unroll 8
-        for (int r = 0; r < 8; r++) {
+        _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) {
             const __m512 av = _mm512_set1_ps(ap[r]);
             acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
             acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
@@ -53,7 +54,47 @@ static void ukernel_8x48(int64_t kg, const float *restrict ap, const float *rest
         }
         ap += 8;
         bp += 48;
-    }
+    });
+    tile_store_8x48(c, ldc, acc, alpha, beta);
+}
+
+// The same tile with A read in place (A not transposed): row r of A at
+// a + r * lda, k along the row. Each row is its own stream, one line per 16 k
+// steps, and on the first B block of a k block it comes from DRAM: one row's
+// line is prefetched per k step, rows in turn, UK_A_AHEAD k steps ahead.
+#ifndef UK_A_AHEAD
+#define UK_A_AHEAD 128
+#endif
+static void ukernel_8x48_a(int64_t kg, const float *restrict a, int64_t lda,
+                           const float *restrict bp, float *c, int64_t ldc, float alpha,
+                           float beta)
+{
+    __m512 acc[8][3];
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++)
+#pragma GCC unroll 3
+        for (int v = 0; v < 3; v++)
+            acc[r][v] = _mm512_setzero_ps();
+    const float *ar[8];
+    for (int r = 0; r < 8; r++)
+        ar[r] = a + r * lda;
+    int64_t i = 0;
+    TILE_8X48_KLOOP(kg, c, ldc, {
+        const __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16),
+                     b2 = _mm512_load_ps(bp + 32);
+        _mm_prefetch((const char *)(bp + 8 * 48), _MM_HINT_T0);
+        _mm_prefetch((const char *)(bp + 8 * 48 + 16), _MM_HINT_T0);
+        _mm_prefetch((const char *)(bp + 8 * 48 + 32), _MM_HINT_T0);
+        _mm_prefetch((const char *)(ar[i & 7] + i + UK_A_AHEAD), _MM_HINT_T0);
+        _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) {
+            const __m512 av = _mm512_set1_ps(ar[r][i]);
+            acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+            acc[r][2] = _mm512_fmadd_ps(av, b2, acc[r][2]);
+        }
+        i++;
+        bp += 48;
+    });
     tile_store_8x48(c, ldc, acc, alpha, beta);
 }
 
@@ -72,7 +113,7 @@ const struct cb_kernel cb_gemm_avx512_kernels[] = {
         .plan = gd_plan_create,
         .run = gd_run,
         .plan_free = gd_plan_free,
-        .desc = "12x32 zmm tile, packed A/B, cache blocking from hwloc, pinned threads",
+        .desc = "8x48 zmm tile, packed A/B, cache blocking from hwloc, pinned threads",
     },
     {.name = NULL},
 };

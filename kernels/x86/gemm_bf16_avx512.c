@@ -46,7 +46,7 @@ static void ukernel_bf16_8x48(int64_t kg, const uint16_t *restrict ap,
 #pragma GCC unroll 3
         for (int v = 0; v < 3; v++)
             acc[r][v] = _mm512_setzero_ps();
-    for (int64_t p = 0; p < kg; p++) {
+    TILE_8X48_KLOOP(kg, c, ldc, {
         const __m512bh b0 = (__m512bh)_mm512_load_si512(bp);
         const __m512bh b1 = (__m512bh)_mm512_load_si512(bp + 32);
         const __m512bh b2 = (__m512bh)_mm512_load_si512(bp + 64);
@@ -54,8 +54,7 @@ static void ukernel_bf16_8x48(int64_t kg, const uint16_t *restrict ap,
         _mm_prefetch((const char *)(bp + 8 * 96 + 32), _MM_HINT_T0);
         _mm_prefetch((const char *)(bp + 8 * 96 + 64), _MM_HINT_T0);
         _mm_prefetch((const char *)(ap + 64 * 16), _MM_HINT_T0);
-#pragma GCC unroll 8
-        for (int r = 0; r < 8; r++) {
+        _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) {
             const __m512bh av = pair_bcast(ap + 2 * r);
             acc[r][0] = _mm512_dpbf16_ps(acc[r][0], av, b0);
             acc[r][1] = _mm512_dpbf16_ps(acc[r][1], av, b1);
@@ -63,7 +62,7 @@ static void ukernel_bf16_8x48(int64_t kg, const uint16_t *restrict ap,
         }
         ap += 16;
         bp += 96;
-    }
+    });
     tile_store_8x48(c, ldc, acc, alpha, beta);
 }
 
@@ -82,7 +81,7 @@ const struct cb_kernel cb_gemm_bf16_avx512_kernels[] = {
         .plan = gd_plan_create,
         .run = gd_run,
         .plan_free = gd_plan_free,
-        .desc = "12x32 zmm tile, vdpbf16ps on k pairs, f32 accumulate, pinned threads",
+        .desc = "8x48 zmm tile, vdpbf16ps on k pairs, f32 accumulate, pinned threads",
     },
     {.name = NULL},
 };

@@ -1,11 +1,51 @@
-// tile_avx512.h: the store of an 8x48 f32 accumulator tile, shared by the
-// f32 and bf16 AVX-512 GEMM kernels. Include only from files compiled with
+// tile_avx512.h: the k loop and the store of an 8x48 f32 accumulator tile,
+// shared by the f32 and bf16 AVX-512 GEMM kernels. Include only from files compiled with
 // the AVX-512 flags; static inline so nothing is shared across ISA objects.
 #ifndef CHIPBENCH_TILE_AVX512_H
 #define CHIPBENCH_TILE_AVX512_H
 
 #include <immintrin.h>
 #include <stdint.h>
+
+// Lead, in k steps, of the last C-tile prefetch before the tile is stored.
+#ifndef TILE_CPF_LEAD
+#define TILE_CPF_LEAD 64
+#endif
+
+// The k loop of an 8x48 tile: runs the statement(s) given as the variadic
+// argument (one k step, advancing the caller's A and B pointers) kg times,
+// and over the last TILE_CPF_LEAD + 48 steps prefetches the tile's 24 lines
+// of C, one every 2 steps. When the k loop has several blocks, every block
+// after the first loads C before storing it, and C (8 rows of 192 bytes,
+// rows ldc apart) is in DRAM for large GEMMs: waiting for those loads at the
+// end of each tile cost 3-4% of 2048x4096x4096 and 1024^3 on 1 thread. All
+// 24 prefetches at entry instead made the kernel 15% slower (they take every
+// L1 miss buffer the B stream needs).
+#define TILE_8X48_KLOOP(kg, c, ldc, ...)                                       \
+    do {                                                                       \
+        int64_t p_ = 0;                                                        \
+        for (; p_ < (kg) - TILE_CPF_LEAD - 48; p_++) {                         \
+            __VA_ARGS__;                                                       \
+        }                                                                      \
+        const float *cp_ = (c);                                                \
+        int v_ = 0;                                                            \
+        for (int i_ = 0; i_ < 24 && p_ + 2 <= (kg); i_++, p_ += 2) {           \
+            {                                                                  \
+                __VA_ARGS__;                                                   \
+            }                                                                  \
+            {                                                                  \
+                __VA_ARGS__;                                                   \
+            }                                                                  \
+            _mm_prefetch((const char *)(cp_ + 16 * v_), _MM_HINT_T0);          \
+            if (++v_ == 3) {                                                   \
+                v_ = 0;                                                        \
+                cp_ += (ldc);                                                  \
+            }                                                                  \
+        }                                                                      \
+        for (; p_ < (kg); p_++) {                                              \
+            __VA_ARGS__;                                                       \
+        }                                                                      \
+    } while (0)
 
 // C(8,48) = alpha * acc + beta * C; beta == 0 must not read C (it may be NaN).
 static inline void tile_store_8x48(float *c, int64_t ldc, __m512 acc[8][3], float alpha,
