@@ -424,20 +424,27 @@ __attribute__((noinline)) static void gd_compute(const struct gd_plan *pl, const
             const GD_IN_T *bp = bpack + qb * GD_NR * kp;
             const int64_t cols = gd_min(GD_NR, nb - qb * GD_NR);
             float *cc = c + (i0 + qa * GD_MR) * g->ldc + j0 + qb * GD_NR;
-            const int whole = rows == GD_MR && cols == GD_NR;
-            float *cd = whole ? cc : tile;
-            const int64_t ldd = whole ? g->ldc : GD_NR;
-            const float al = whole ? g->alpha : 1.0f, be = whole ? beta : 0.0f;
+            // Keep the whole-tile and edge calls apart: merged into one call
+            // with run-time arguments, GCC inlined the AVX2 6x16 kernel into
+            // this loop with its accumulators spilled to the stack (it has
+            // 16 ymm registers), 25% slower.
+            if (rows == GD_MR && cols == GD_NR) {
+#ifdef GD_UKERNEL_A
+                if (ad)
+                    GD_UKERNEL_A(kg, ad, g->lda, bp, cc, g->ldc, g->alpha, beta);
+                else
+#endif
+                    GD_UKERNEL(kg, ap, bp, cc, g->ldc, g->alpha, beta);
+                continue;
+            }
 #ifdef GD_UKERNEL_A
             if (ad)
-                GD_UKERNEL_A(kg, ad, g->lda, bp, cd, ldd, al, be);
+                GD_UKERNEL_A(kg, ad, g->lda, bp, tile, GD_NR, 1.0f, 0.0f);
             else
 #else
             (void)ad;
 #endif
-                GD_UKERNEL(kg, ap, bp, cd, ldd, al, be);
-            if (whole)
-                continue;
+                GD_UKERNEL(kg, ap, bp, tile, GD_NR, 1.0f, 0.0f);
             for (int64_t r = 0; r < rows; r++)
                 for (int64_t j = 0; j < cols; j++) {
                     float *e = &cc[r * g->ldc + j];
