@@ -376,7 +376,7 @@ __attribute__((noinline)) static void gd_pack_b(const struct cb_gemm_args *g, GD
 // one contiguous one), so it pays only when a thread has few B blocks per A
 // panel. Measured (3 interleaved runs, medians), in place against packed:
 // 3-6 blocks +1% to +8% (512x768x768 and 4096x768x3072 nt on 2 threads +6%),
-// 8 blocks -1% to +0%, 15-22 blocks -1% to -3.5% (2048^3 on 1 thread).
+// 8 blocks -1% to +0%, 15-29 blocks -3.5% (2048^3 on 1 thread) to +0.5%.
 // CHIPBENCH_GEMM_PACK_A=1 always packs, to compare the two in one build.
 #define GD_DIRECT_A_MAX_BLOCKS 6
 static inline int gd_direct_a(const struct gd_plan *pl, int64_t n_per_thread)
