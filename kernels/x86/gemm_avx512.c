@@ -29,29 +29,31 @@
 #define GD_UKERNEL ukernel_8x48
 #define GD_UKERNEL_A ukernel_8x48_a
 
+// One k step of both f32 tiles: B's three vectors (and a prefetch 8 steps
+// ahead, it streams from L2), a prefetch of A at a_pf, and row r's A value
+// a_elem broadcast into 3 FMAs for each of the 8 rows.
+#define UK_STEP(a_pf, a_elem)                                                  \
+    const __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16),       \
+                 b2 = _mm512_load_ps(bp + 32);                                 \
+    _mm_prefetch((const char *)(bp + 8 * 48), _MM_HINT_T0);                    \
+    _mm_prefetch((const char *)(bp + 8 * 48 + 16), _MM_HINT_T0);               \
+    _mm_prefetch((const char *)(bp + 8 * 48 + 32), _MM_HINT_T0);               \
+    _mm_prefetch((const char *)(a_pf), _MM_HINT_T0);                           \
+    _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++)                        \
+    {                                                                          \
+        const __m512 av = _mm512_set1_ps(a_elem);                              \
+        acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);                        \
+        acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);                        \
+        acc[r][2] = _mm512_fmadd_ps(av, b2, acc[r][2]);                        \
+    }
+
 // C(8,48) = alpha * Ap(8,kg) Bp(kg,48) + beta * C; beta == 0: C not read.
 static void ukernel_8x48(int64_t kg, const float *restrict ap, const float *restrict bp,
                          float *c, int64_t ldc, float alpha, float beta)
 {
-    __m512 acc[8][3];
-#pragma GCC unroll 8
-    for (int r = 0; r < 8; r++)
-#pragma GCC unroll 3
-        for (int v = 0; v < 3; v++)
-            acc[r][v] = _mm512_setzero_ps();
+    TILE_8X48_ACC(acc);
     TILE_8X48_KLOOP(kg, c, ldc, {
-        const __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16),
-                     b2 = _mm512_load_ps(bp + 32);
-        _mm_prefetch((const char *)(bp + 8 * 48), _MM_HINT_T0);
-        _mm_prefetch((const char *)(bp + 8 * 48 + 16), _MM_HINT_T0);
-        _mm_prefetch((const char *)(bp + 8 * 48 + 32), _MM_HINT_T0);
-        _mm_prefetch((const char *)(ap + 64 * 8), _MM_HINT_T0);
-        _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) {
-            const __m512 av = _mm512_set1_ps(ap[r]);
-            acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
-            acc[r][2] = _mm512_fmadd_ps(av, b2, acc[r][2]);
-        }
+        UK_STEP(ap + 64 * 8, ap[r]);
         ap += 8;
         bp += 48;
     });
@@ -69,29 +71,13 @@ static void ukernel_8x48_a(int64_t kg, const float *restrict a, int64_t lda,
                            const float *restrict bp, float *c, int64_t ldc, float alpha,
                            float beta)
 {
-    __m512 acc[8][3];
-#pragma GCC unroll 8
-    for (int r = 0; r < 8; r++)
-#pragma GCC unroll 3
-        for (int v = 0; v < 3; v++)
-            acc[r][v] = _mm512_setzero_ps();
+    TILE_8X48_ACC(acc);
     const float *ar[8];
     for (int r = 0; r < 8; r++)
         ar[r] = a + r * lda;
     int64_t i = 0;
     TILE_8X48_KLOOP(kg, c, ldc, {
-        const __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16),
-                     b2 = _mm512_load_ps(bp + 32);
-        _mm_prefetch((const char *)(bp + 8 * 48), _MM_HINT_T0);
-        _mm_prefetch((const char *)(bp + 8 * 48 + 16), _MM_HINT_T0);
-        _mm_prefetch((const char *)(bp + 8 * 48 + 32), _MM_HINT_T0);
-        _mm_prefetch((const char *)(ar[i & 7] + i + UK_A_AHEAD), _MM_HINT_T0);
-        _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) {
-            const __m512 av = _mm512_set1_ps(ar[r][i]);
-            acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
-            acc[r][2] = _mm512_fmadd_ps(av, b2, acc[r][2]);
-        }
+        UK_STEP(ar[i & 7] + i + UK_A_AHEAD, ar[r][i]);
         i++;
         bp += 48;
     });

@@ -40,12 +40,7 @@ static void ukernel_bf16_8x48(int64_t kg, const uint16_t *restrict ap,
                               const uint16_t *restrict bp, float *c, int64_t ldc, float alpha,
                               float beta)
 {
-    __m512 acc[8][3];
-#pragma GCC unroll 8
-    for (int r = 0; r < 8; r++)
-#pragma GCC unroll 3
-        for (int v = 0; v < 3; v++)
-            acc[r][v] = _mm512_setzero_ps();
+    TILE_8X48_ACC(acc);
     TILE_8X48_KLOOP(kg, c, ldc, {
         const __m512bh b0 = (__m512bh)_mm512_load_si512(bp);
         const __m512bh b1 = (__m512bh)_mm512_load_si512(bp + 32);

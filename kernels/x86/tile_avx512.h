@@ -1,11 +1,21 @@
-// tile_avx512.h: the k loop and the store of an 8x48 f32 accumulator tile,
-// shared by the f32 and bf16 AVX-512 GEMM kernels. Include only from files compiled with
-// the AVX-512 flags; static inline so nothing is shared across ISA objects.
+// tile_avx512.h: the accumulators, k loop and store of an 8x48 f32 tile,
+// shared by the f32 and bf16 AVX-512 GEMM kernels. Include only from files
+// compiled with the AVX-512 flags; static inline and macros only, so nothing
+// is shared across ISA objects.
 #ifndef CHIPBENCH_TILE_AVX512_H
 #define CHIPBENCH_TILE_AVX512_H
 
 #include <immintrin.h>
 #include <stdint.h>
+
+// Declares acc[8][3] (zmm0-23 once allocated) and zeroes it. A macro, not an
+// inline function taking the array: that variant changed register allocation
+// around the kernels, and they are tuned as they stand.
+#define TILE_8X48_ACC(acc)                                                     \
+    __m512 acc[8][3];                                                          \
+    _Pragma("GCC unroll 8") for (int r_ = 0; r_ < 8; r_++)                     \
+        _Pragma("GCC unroll 3") for (int v_ = 0; v_ < 3; v_++)                 \
+            acc[r_][v_] = _mm512_setzero_ps()
 
 // Lead, in k steps, of the last C-tile prefetch before the tile is stored.
 #ifndef TILE_CPF_LEAD
@@ -20,7 +30,7 @@
 // rows ldc apart) is in DRAM for large GEMMs: waiting for those loads at the
 // end of each tile cost 3-4% of 2048x4096x4096 and 1024^3 on 1 thread. All
 // 24 prefetches at entry instead made the kernel 15% slower (they take every
-// L1 miss buffer the B stream needs).
+// L1 miss buffer the B stream needs, probably).
 #define TILE_8X48_KLOOP(kg, c, ldc, ...)                                       \
     do {                                                                       \
         int64_t p_ = 0;                                                        \
