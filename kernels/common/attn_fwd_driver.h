@@ -14,7 +14,10 @@
 //   AF_BR, AF_KALIGN     query rows per block; ldk is Lk rounded up to this
 //   af_pack_kt           static void f(const float *k, int64_t lk, int64_t d,
 //                          float *kt, int64_t ldk)
-//                        K (Lk, D) of one kv head -> kt (D x ldk floats)
+//                        K (Lk, D) of one kv head -> kt (D x ldk floats);
+//                        left undefined by a kernel that reads K in place
+//                        (attn_avx512.c): no kt buffer, and af_block gets
+//                        the kv head's K (Lk x D) as kt, with ldk = D
 // and either (one block buffer per thread; attn_avx512.c, attn_avx2.c)
 //   af_work_floats       static int64_t f(int64_t D): floats of the buffer
 //   af_block             static void f(const struct cb_attn_args *a,
@@ -76,7 +79,9 @@ static void af_thread(void *arg, int tid, int nt)
     // (K^T packed once per head); otherwise the query blocks of every head
     // are dealt round-robin (which also balances a causal triangle).
     const int by_head = nheads >= nt;
+#ifdef af_pack_kt
     int64_t packed = -1;  // (b * kv_heads + kvh) whose K^T is in kt
+#endif
     for (int64_t x = by_head ? tid : 0; x < nheads; x += by_head ? nt : 1) {
         const int64_t b = x / a->heads, h = x % a->heads;
         const int64_t kvid = b * a->kv_heads + h / group;
@@ -85,15 +90,24 @@ static void af_thread(void *arg, int tid, int nt)
         float *o = (float *)a->o + x * Lq * D;
         float *lse = a->lse ? a->lse + x * Lq : NULL;
         for (int64_t blk = by_head ? 0 : tid; blk < nblk; blk += by_head ? 1 : nt) {
+#ifdef af_pack_kt
             if (packed != kvid) {
                 af_pack_kt((const float *)a->k + kvid * Lk * D, Lk, D, w->kt, pl->ldk);
                 packed = kvid;
             }
+#endif
             const int64_t i0 = blk * AF_BR, nr = Lq - i0 < AF_BR ? Lq - i0 : AF_BR;
-#ifdef AF_WS_EXTRA
-            af_block(a, q + i0 * D, w->kt, pl->ldk, v, o, lse, i0, nr, w);
+#ifdef af_pack_kt
+            const float *kt = w->kt;
+            const int64_t ldk = pl->ldk;
 #else
-            af_block(a, q + i0 * D, w->kt, pl->ldk, v, o, lse, i0, nr, w->work);
+            const float *kt = (const float *)a->k + kvid * Lk * D;
+            const int64_t ldk = D;
+#endif
+#ifdef AF_WS_EXTRA
+            af_block(a, q + i0 * D, kt, ldk, v, o, lse, i0, nr, w);
+#else
+            af_block(a, q + i0 * D, kt, ldk, v, o, lse, i0, nr, w->work);
 #endif
         }
     }
@@ -149,15 +163,20 @@ static enum cb_status af_plan_create(const struct cb_kernel *k, const struct cb_
     }
     for (int i = 0; i < pl->nt; i++) {
         struct af_ws *w = &pl->ws[i];
+#ifdef af_pack_kt
         w->kt = af_ws_alloc(a->head_dim * pl->ldk);
+        int ok = w->kt != NULL;
+#else
+        int ok = 1;
+#endif
 #ifdef AF_WS_EXTRA
-        int ok = af_ws_extra_alloc(w, a->head_dim) && w->kt;
+        ok = af_ws_extra_alloc(w, a->head_dim) && ok;
 #else
         w->work = af_ws_alloc(af_work_floats(a->head_dim));
-        int ok = w->kt && w->work;
+        ok = ok && w->work;
 #endif
         if (!ok) {
-            s = cb_set_error(CB_ERR_NO_MEMORY, "attention K^T buffer (%lld x %lld floats)",
+            s = cb_set_error(CB_ERR_NO_MEMORY, "attention buffers (K^T: %lld x %lld floats)",
                              (long long)a->head_dim, (long long)pl->ldk);
             goto out;
         }

@@ -2,21 +2,32 @@
 // AVX-512 flags only and selected at run time when CPUID and XCR0 allow it.
 //
 // attn_f32_avx512_flash: tiles over keys with an online softmax, so the
-// (Lq, Lk) score matrix is never materialized: per thread it holds K^T of
-// one head (D x Lk, packed once per head) and an 8-row output block.
-//   S = scale * Q_blk K_blk^T   8 query rows x 48 keys: the 8x48 register tile
-//                               of the GEMM kernels (24 zmm accumulators,
-//                               K^T rows as vectors, Q broadcast)
-//   online softmax              running max m and sum l per row; when m
-//                               grows, l and O are rescaled by exp(m_old - m)
-//   O += P V_blk                8 rows x 48 columns of D per pass (24 zmm),
-//                               V rows as vectors, P broadcast
-// Causal (bottom-right aligned, cb_attn_visible_keys) masks keys to -inf and
-// skips key blocks no row of the query block can see. A row that sees no key
-// gets O = 0 and lse = -inf. Any D: the D loop runs in chunks of 48 with
-// masked tails. exp: 2^(x log2 e) split into 2^n (vscalefps) and a degree-6
-// polynomial on [-ln2/2, ln2/2], about 2 ulp; inputs are <= 0 after the max
-// is subtracted and are clamped at -104 (exp underflows there).
+// (Lq, Lk) score matrix is never materialized. The query rows of a block lie
+// along the lanes of 3 zmm (48 rows), so every softmax step is vertical: the
+// running max m, sum l and rescale factor are 3 vectors, with no horizontal
+// reductions and no scalar exp (the earlier 8-row x 48-key layout spent a
+// quarter of its time there, at 65-72% of FMA peak). Per thread: Q^T of the
+// block (D x 48), S^T/P^T of a 96-key block (96 x 48) and O^T (D x 48); K
+// and V are read in place.
+//   S^T = K_blk (s log2e Q_blk)^T   8 keys x 48 rows per register tile: the
+//                                   8x48 GEMM tile (24 zmm accumulators, K
+//                                   broadcast by element, Q^T rows as
+//                                   vectors); Q comes pre-scaled by
+//                                   scale log2(e), so the softmax is base 2
+//   online softmax                  per 96-key block: masked max, then
+//                                   p = 2^(s - m_new), l = l 2^(m_old -
+//                                   m_new) + sum p
+//   O^T = 2^(m_old - m_new) O^T + V_blk^T P^T
+//                                   8 columns of D x 48 rows per tile, the
+//                                   same 8x48 tile (V broadcast by element,
+//                                   P^T rows as vectors); the rescale is a
+//                                   multiply as the tile is loaded
+// Q^T and the final O = O^T / l are transposed 16x16 in registers. Causal
+// (bottom-right aligned, cb_attn_visible_keys): keys past a row's visible
+// count become -inf (an integer compare against the rows' counts), and key
+// blocks no row of the block sees are skipped. A row that sees no key gets
+// O = 0 and lse = -inf (2^-inf is exactly 0 in exp2_512). Any D: the S^T
+// loop runs over D, the last O^T tile takes D % 8 columns.
 // Threads: whole heads per thread when there are enough heads, else the
 // query blocks of each head round-robin (balancing a causal triangle).
 #include <immintrin.h>
@@ -31,13 +42,15 @@
 #include "chipbench/cb_util.h"
 #include "../kernel_tables.h"
 #include "avx512_math.h"
+#include "tile_avx512.h"
 
-#define BR 8   // query rows per block
-#define BC 48  // keys per block (3 zmm)
+#define QB 48  // query rows per block: the lanes of 3 zmm
+#define KT 8   // keys per S^T register tile
 
 // Row softmax for the OpenBLAS-composed baseline (attn_openblas.c calls it
 // after checking the CPU): x[0, n) = exp(x - max) / sum, x[n, ld) = 0, returns
-// the log-sum-exp (-inf when n == 0). The same exp as the flash kernel, so the
+// the log-sum-exp (-inf when n == 0). The same base-2 exp as the flash
+// kernel (exp(x - max) = 2^(x log2e - max log2e), one FMA in), so the
 // baseline's softmax is as fast as a careful user's would be.
 float cb_softmax_row_avx512(float *x, int64_t n, int64_t ld)
 {
@@ -53,15 +66,16 @@ float cb_softmax_row_avx512(float *x, int64_t n, int64_t ld)
     __mmask16 tail = (__mmask16)((1u << (n - j)) - 1);
     vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), tail, x + j));
     const float mx = _mm512_reduce_max_ps(vmax);
-    const __m512 vm = _mm512_set1_ps(mx);
+    const __m512 l2e = _mm512_set1_ps(1.44269504088896341f);
+    const __m512 vm = _mm512_set1_ps(mx * 1.44269504088896341f);
     __m512 vsum = _mm512_setzero_ps();
     for (j = 0; j + 16 <= n; j += 16) {
-        __m512 p = exp512(_mm512_sub_ps(_mm512_loadu_ps(x + j), vm));
+        __m512 p = exp2_512(_mm512_fmsub_ps(_mm512_loadu_ps(x + j), l2e, vm));
         _mm512_storeu_ps(x + j, p);
         vsum = _mm512_add_ps(vsum, p);
     }
     if (j < n) {
-        __m512 p = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, x + j), vm));
+        __m512 p = exp2_512(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(tail, x + j), l2e, vm));
         p = _mm512_maskz_mov_ps(tail, p);
         _mm512_mask_storeu_ps(x + j, tail, p);
         vsum = _mm512_add_ps(vsum, p);
@@ -77,173 +91,252 @@ float cb_softmax_row_avx512(float *x, int64_t n, int64_t ld)
     return mx + logf(sum);
 }
 
-// K (Lk, D) of one kv head -> kt (D, ldk), zero beyond Lk.
-static void pack_kt(const float *k, int64_t lk, int64_t d, float *kt, int64_t ldk)
-{
-    for (int64_t j = 0; j < lk; j++)
-        for (int64_t x = 0; x < d; x++)
-            kt[x * ldk + j] = k[j * d + x];
-    for (int64_t x = 0; x < d; x++)
-        for (int64_t j = lk; j < ldk; j++)
-            kt[x * ldk + j] = 0.0f;
-}
+#ifndef AF_NK
+#define AF_NK 96  // keys per online-softmax block (a multiple of KT)
+#endif
+#define NK AF_NK
 
-// ob(BR rows, ldo) += P(BR x nk, row stride BC) V(nk rows, ldv) over nv
-// vectors (16 columns each) of D; `left` columns remain from here (masks the
-// last vector). Inlined with constant nv, so each width gets its own loop.
-static inline __attribute__((always_inline)) void
-pv_chunk(const int nv, const float *pb, const float *vp, int64_t ldv, int64_t nk, float *ob,
-         int64_t ldo, int64_t nr, int64_t left)
-{
-    __mmask16 mk[3];
-#pragma GCC unroll 3
-    for (int c = 0; c < 3; c++) {
-        int64_t l = left - 16 * c;
-        mk[c] = l >= 16 ? 0xffff : l <= 0 ? 0 : (__mmask16)((1u << l) - 1);
-    }
-    // Every loop over the register arrays is unrolled in full: a loop left
-    // rolled makes GCC keep acc[][] on the stack (it did: 2x slower).
-    __m512 acc[BR][3];
-#pragma GCC unroll 8
-    for (int r = 0; r < BR; r++)
-#pragma GCC unroll 3
-        for (int c = 0; c < nv; c++)
-            acc[r][c] = _mm512_setzero_ps();
-    for (int64_t j = 0; j < nk; j++, vp += ldv) {
-        __m512 vv[3];
-#pragma GCC unroll 3
-        for (int c = 0; c < nv; c++)
-            vv[c] = _mm512_maskz_loadu_ps(mk[c], vp + 16 * c);
-#pragma GCC unroll 8
-        for (int r = 0; r < BR; r++) {
-            const __m512 pv = _mm512_set1_ps(pb[r * BC + j]);
-#pragma GCC unroll 3
-            for (int c = 0; c < nv; c++)
-                acc[r][c] = _mm512_fmadd_ps(pv, vv[c], acc[r][c]);
-        }
-    }
-#pragma GCC unroll 8
-    for (int r = 0; r < BR; r++)
-        if (r < nr)
-#pragma GCC unroll 3
-        for (int c = 0; c < nv; c++) {
-            float *op = ob + r * ldo + 16 * c;
-            _mm512_mask_storeu_ps(op, mk[c], _mm512_add_ps(_mm512_maskz_loadu_ps(mk[c], op), acc[r][c]));
-        }
-}
-
-// One block of up to BR query rows [i0, i0+nr) of one head.
-static void flash_block(const struct cb_attn_args *a, const float *q, const float *kt,
-                        int64_t ldk, const float *v, float *o, float *lse, int64_t i0,
-                        int64_t nr, float *work)
-{
-    const int64_t D = a->head_dim;
-    float *ob = work, *pb = work + BR * D;  // O block (BR x D), P block (BR x BC)
-    const float scale = a->scale != 0.0f ? a->scale : 1.0f / sqrtf((float)D);
-    float m[BR], l[BR];
-    int64_t vis[BR], vmax = 0;
-    for (int r = 0; r < BR; r++) {
-        m[r] = -INFINITY;
-        l[r] = 0.0f;
-        vis[r] = r < nr ? cb_attn_visible_keys(a, i0 + r) : 0;
-        vmax = vis[r] > vmax ? vis[r] : vmax;
-    }
-    memset(ob, 0, (size_t)(BR * D) * sizeof *ob);
-    const __m512 vscale = _mm512_set1_ps(scale);
-
-    for (int64_t j0 = 0; j0 < vmax; j0 += BC) {
-        // S = Q K^T for 8 rows x 48 keys (rows past nr read row 0: discarded)
-        __m512 s[BR][3];
-#pragma GCC unroll 8
-        for (int r = 0; r < BR; r++)
-            s[r][0] = s[r][1] = s[r][2] = _mm512_setzero_ps();
-        const float *kp = kt + j0;
-        for (int64_t x = 0; x < D; x++, kp += ldk) {
-            const __m512 k0 = _mm512_loadu_ps(kp), k1 = _mm512_loadu_ps(kp + 16),
-                         k2 = _mm512_loadu_ps(kp + 32);
-#pragma GCC unroll 8
-            for (int r = 0; r < BR; r++) {
-                const __m512 qv = _mm512_set1_ps(q[(r < nr ? r : 0) * D + x]);
-                s[r][0] = _mm512_fmadd_ps(qv, k0, s[r][0]);
-                s[r][1] = _mm512_fmadd_ps(qv, k1, s[r][1]);
-                s[r][2] = _mm512_fmadd_ps(qv, k2, s[r][2]);
-            }
-        }
-        // Mask, online softmax, P into pb.
-#pragma GCC unroll 8
-        for (int r = 0; r < BR; r++) {
-            const int64_t lim = vis[r] - j0;  // keys [j0, j0+lim) visible
-            __m512 rowmax = _mm512_set1_ps(-INFINITY);
-#pragma GCC unroll 3
-            for (int c = 0; c < 3; c++) {
-                int64_t left = lim - 16 * c;
-                __mmask16 keep = left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
-                s[r][c] = _mm512_mask_mul_ps(_mm512_set1_ps(-INFINITY), keep, s[r][c], vscale);
-                rowmax = _mm512_max_ps(rowmax, s[r][c]);
-            }
-            const float bm = _mm512_reduce_max_ps(rowmax);
-            const float mnew = bm > m[r] ? bm : m[r];
-            if (mnew == -INFINITY) {  // nothing visible yet in this row
-#pragma GCC unroll 3
-                for (int c = 0; c < 3; c++)
-                    _mm512_storeu_ps(pb + r * BC + 16 * c, _mm512_setzero_ps());
-                continue;
-            }
-            const float corr = m[r] == -INFINITY ? 0.0f : expf(m[r] - mnew);
-            const __m512 vm = _mm512_set1_ps(mnew);
-            __m512 sum = _mm512_setzero_ps();
-#pragma GCC unroll 3
-            for (int c = 0; c < 3; c++) {
-                __m512 p = exp512(_mm512_sub_ps(s[r][c], vm));  // exp(-inf) -> 0
-                _mm512_storeu_ps(pb + r * BC + 16 * c, p);
-                sum = _mm512_add_ps(sum, p);
-            }
-            l[r] = l[r] * corr + _mm512_reduce_add_ps(sum);
-            m[r] = mnew;
-            if (corr != 1.0f) {
-                const __m512 vc = _mm512_set1_ps(corr);
-                for (int64_t x = 0; x < D; x += 16) {
-                    __mmask16 mk = D - x >= 16 ? 0xffff : (__mmask16)((1u << (D - x)) - 1);
-                    _mm512_mask_storeu_ps(ob + r * D + x, mk,
-                                          _mm512_mul_ps(vc, _mm512_maskz_loadu_ps(mk, ob + r * D + x)));
-                }
-            }
-        }
-        // O += P V for the keys of this block, up to 48 columns of D at a time
-        // (the last chunk only as wide as D needs: D = 64 is 48 + 16).
-        const int64_t nk = vmax - j0 < BC ? vmax - j0 : BC;
-        for (int64_t x0 = 0; x0 < D; x0 += 48) {
-            const int64_t left = D - x0;
-            if (left > 32)
-                pv_chunk(3, pb, v + j0 * D + x0, D, nk, ob + x0, D, nr, left);
-            else if (left > 16)
-                pv_chunk(2, pb, v + j0 * D + x0, D, nk, ob + x0, D, nr, left);
-            else
-                pv_chunk(1, pb, v + j0 * D + x0, D, nk, ob + x0, D, nr, left);
-        }
-    }
-    for (int64_t r = 0; r < nr; r++) {
-        const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
-        for (int64_t x = 0; x < D; x++)
-            o[(i0 + r) * D + x] = ob[r * D + x] * inv;
-        if (lse)
-            lse[i0 + r] = l[r] > 0.0f ? m[r] + logf(l[r]) : -INFINITY;
-    }
-}
-
-// Per thread: the O block (BR x D), then the P block (BR x BC).
-static int64_t work_floats(int64_t D)
-{
-    return BR * D + BR * BC;
-}
-
-// The shared driver: plan, workspaces, the threads' split of heads and blocks.
-#define AF_BR BR
-#define AF_KALIGN BC
-#define af_pack_kt pack_kt
-#define af_work_floats work_floats
+// The shared driver: plan, workspaces, the threads' split of heads and
+// blocks. No af_pack_kt: K is read in place (the S^T tile broadcasts it).
+#define AF_BR QB
+#define AF_KALIGN KT
+#define AF_WS_EXTRA                                                  \
+    float *qt; /* Q^T of the block, D x QB, times scale log2(e) */    \
+    float *pt; /* S^T then P^T of a key block, NK x QB */            \
+    float *ot; /* unnormalized O^T of the block, D x QB */
 #define af_block flash_block
 #include "../common/attn_fwd_driver.h"
+
+#ifdef PROF
+#include <stdio.h>
+#include <x86intrin.h>
+static uint64_t prof_c[5];
+static void prof_dump(void) { fprintf(stderr, "PROF qt %.1f S %.1f exp %.1f pv %.1f out %.1f Mcyc\n", prof_c[0]/1e6, prof_c[1]/1e6, prof_c[2]/1e6, prof_c[3]/1e6, prof_c[4]/1e6); }
+__attribute__((constructor)) static void prof_init(void) { atexit(prof_dump); }
+#define PT(i) do { uint64_t t_ = __rdtsc(); __atomic_fetch_add(&prof_c[i], t_ - t0_, __ATOMIC_RELAXED); t0_ = t_; } while (0)
+#define PT0 uint64_t t0_ = __rdtsc()
+#else
+#define PT(i) do {} while (0)
+#define PT0 do {} while (0)
+#endif
+
+static int af_ws_extra_alloc(struct af_ws *w, int64_t D)
+{
+    w->qt = af_ws_alloc(D * QB);
+    w->pt = af_ws_alloc(NK * QB);
+    w->ot = af_ws_alloc(D * QB);
+    return w->qt && w->pt && w->ot;
+}
+
+static void af_ws_extra_free(struct af_ws *w)
+{
+    cb_free(w->qt);
+    cb_free(w->pt);
+    cb_free(w->ot);
+}
+
+// S^T (KT keys x QB rows) for keys [j, j+KT) into pt, rows of QB; keys past
+// Lk read key Lk-1 (their lanes are masked: a row never sees past Lk).
+// Keys a lane does not see become -inf when `masked`; bmax takes the max.
+static inline __attribute__((always_inline)) void
+st_tile(const float *qt, const float *k, int64_t D, int64_t lk, int64_t j, int masked,
+        const __m512i visv[3], __m512 bmax[3], float *pt)
+{
+    const float *kr[KT];
+#pragma GCC unroll 8
+    for (int r = 0; r < KT; r++)
+        kr[r] = k + (j + r < lk ? j + r : lk - 1) * D;
+    TILE_8X48_ACC(s);
+    const float *qp = qt;
+    for (int64_t x = 0; x < D; x++, qp += QB) {
+        const __m512 q0 = _mm512_load_ps(qp), q1 = _mm512_load_ps(qp + 16),
+                     q2 = _mm512_load_ps(qp + 32);
+#pragma GCC unroll 8
+        for (int r = 0; r < KT; r++) {
+            const __m512 kv = _mm512_set1_ps(kr[r][x]);
+            s[r][0] = _mm512_fmadd_ps(kv, q0, s[r][0]);
+            s[r][1] = _mm512_fmadd_ps(kv, q1, s[r][1]);
+            s[r][2] = _mm512_fmadd_ps(kv, q2, s[r][2]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < KT; r++)
+#pragma GCC unroll 3
+        for (int c = 0; c < 3; c++) {
+            if (masked) {
+                const __mmask16 see = _mm512_cmpgt_epi32_mask(visv[c], _mm512_set1_epi32((int)(j + r)));
+                s[r][c] = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), see, s[r][c]);
+            }
+            bmax[c] = _mm512_max_ps(bmax[c], s[r][c]);
+            _mm512_store_ps(pt + (int64_t)r * QB + 16 * c, s[r][c]);
+        }
+}
+
+// O^T rows [x, x+mr) (mr <= 8) = corr * O^T (or 0 when `first`) + V^T P^T
+// over nk keys: V rows broadcast by element, P^T rows as vectors.
+static inline __attribute__((always_inline)) void
+pv_tile(const float *pt, const float *vp, int64_t D, int64_t nk, int mr, int first,
+        const __m512 corr[3], float *op)
+{
+    __m512 acc[KT][3];
+#pragma GCC unroll 8
+    for (int r = 0; r < KT; r++)
+#pragma GCC unroll 3
+        for (int c = 0; c < 3; c++)
+            acc[r][c] = first || r >= mr ? _mm512_setzero_ps()
+                                         : _mm512_mul_ps(corr[c], _mm512_load_ps(op + r * QB + 16 * c));
+    for (int64_t j = 0; j < nk; j++, pt += QB, vp += D) {
+        const __m512 p0 = _mm512_load_ps(pt), p1 = _mm512_load_ps(pt + 16),
+                     p2 = _mm512_load_ps(pt + 32);
+#pragma GCC unroll 8
+        for (int r = 0; r < KT; r++) {
+            const __m512 vv = _mm512_set1_ps(vp[r < mr ? r : mr - 1]);
+            acc[r][0] = _mm512_fmadd_ps(vv, p0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(vv, p1, acc[r][1]);
+            acc[r][2] = _mm512_fmadd_ps(vv, p2, acc[r][2]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < KT; r++)
+        if (r < mr)
+#pragma GCC unroll 3
+            for (int c = 0; c < 3; c++)
+                _mm512_store_ps(op + r * QB + 16 * c, acc[r][c]);
+}
+
+// One block of up to QB query rows [i0, i0+nr) of one head; k is the kv
+// head's K (Lk x D) in place.
+static void flash_block(const struct cb_attn_args *a, const float *q, const float *k,
+                        int64_t ldk, const float *v, float *o, float *lse, int64_t i0,
+                        int64_t nr, struct af_ws *w)
+{
+    const int64_t D = a->head_dim, Lk = a->seq_kv;
+    const float scale = a->scale != 0.0f ? a->scale : 1.0f / sqrtf((float)D);
+    const float qscale = scale * 1.44269504088896341f;  // log2(e): softmax in base 2
+    float *qt = w->qt, *pt = w->pt, *ot = w->ot;
+    (void)ldk;
+    int32_t vis[QB];
+    int64_t vmax = 0, vmin = INT64_MAX;
+    for (int r = 0; r < QB; r++) {
+        const int64_t n = r < nr ? cb_attn_visible_keys(a, i0 + r) : 0;
+        vis[r] = (int32_t)n;
+        vmax = n > vmax ? n : vmax;
+        vmin = n < vmin ? n : vmin;
+    }
+    PT0;
+    // Q^T, times scale log2(e), lanes past nr zero: 16x16 blocks transposed
+    // in registers (a scalar loop here cost 3% of the kernel at L = 1024)
+    const __m512 vqs = _mm512_set1_ps(qscale);
+    for (int r0 = 0; r0 < QB; r0 += 16)
+        for (int64_t x0 = 0; x0 < D; x0 += 16) {
+            const int w16 = D - x0 < 16 ? (int)(D - x0) : 16;
+            const __mmask16 cm = (__mmask16)((1u << w16) - 1);
+            __m512 t[16];
+#pragma GCC unroll 16
+            for (int i = 0; i < 16; i++)
+                t[i] = r0 + i < nr ? _mm512_mul_ps(vqs, _mm512_maskz_loadu_ps(cm, q + (r0 + i) * D + x0))
+                                   : _mm512_setzero_ps();
+            transpose16_512(t);
+#pragma GCC unroll 16
+            for (int i = 0; i < w16; i++)
+                _mm512_store_ps(qt + (x0 + i) * QB + r0, t[i]);
+        }
+    PT(0);
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    __m512i visv[3];
+    __m512 m[3], l[3];
+    for (int c = 0; c < 3; c++) {
+        visv[c] = _mm512_loadu_si512(vis + 16 * c);
+        m[c] = ninf;
+        l[c] = _mm512_setzero_ps();
+    }
+
+    for (int64_t j0 = 0; j0 < vmax; j0 += NK) {
+        const int64_t nk = vmax - j0 < NK ? vmax - j0 : NK;
+        if (j0 + NK >= vmax) {
+            // Last key block: fetch this block's O rows (written next) and
+            // the following 48 query rows (the next block when a thread
+            // takes whole heads), which otherwise stall on L3 or DRAM:
+            // 4% of the kernel at L = 1024.
+            for (int64_t r = 0; r < nr; r++)
+                for (int64_t x = 0; x < D; x += 16)
+                    _mm_prefetch((const char *)(o + (i0 + r) * D + x), _MM_HINT_ET0);
+            for (int64_t e = QB * D; e < 2 * QB * D; e += 16)
+                _mm_prefetch((const char *)(q + e), _MM_HINT_T1);
+        }
+        __m512 bmax[3] = {ninf, ninf, ninf};
+        for (int64_t jt = 0; jt < nk; jt += KT) {
+            if (j0 + jt + KT > vmin)
+                st_tile(qt, k, D, Lk, j0 + jt, 1, visv, bmax, pt + jt * QB);
+            else
+                st_tile(qt, k, D, Lk, j0 + jt, 0, visv, bmax, pt + jt * QB);
+        }
+        PT(1);
+        // Rows that have seen nothing keep m = -inf and subtract 0 (2^-inf = 0).
+        __m512 ms[3], corr[3], sum[3];
+        for (int c = 0; c < 3; c++) {
+            const __m512 mn = _mm512_max_ps(m[c], bmax[c]);
+            ms[c] = _mm512_mask_mov_ps(mn, _mm512_cmp_ps_mask(mn, ninf, _CMP_EQ_OQ), _mm512_setzero_ps());
+            corr[c] = exp2_512(_mm512_sub_ps(m[c], ms[c]));
+            sum[c] = _mm512_setzero_ps();
+            m[c] = mn;
+        }
+        for (int64_t j = 0; j < nk; j++)
+#pragma GCC unroll 3
+            for (int c = 0; c < 3; c++) {
+                float *pp = pt + j * QB + 16 * c;
+                const __m512 p = exp2_512(_mm512_sub_ps(_mm512_load_ps(pp), ms[c]));
+                _mm512_store_ps(pp, p);
+                sum[c] = _mm512_add_ps(sum[c], p);
+            }
+        for (int c = 0; c < 3; c++)
+            l[c] = _mm512_fmadd_ps(l[c], corr[c], sum[c]);
+        PT(2);
+        // O^T(D, QB) = corr O^T + V_blk^T P^T, 8 columns of D per tile
+        const float *vb = v + j0 * D;
+        int64_t x = 0;
+        for (; x + KT <= D; x += KT) {
+            if (j0 == 0)
+                pv_tile(pt, vb + x, D, nk, KT, 1, corr, ot + x * QB);
+            else
+                pv_tile(pt, vb + x, D, nk, KT, 0, corr, ot + x * QB);
+        }
+        if (x < D)
+            pv_tile(pt, vb + x, D, nk, (int)(D - x), j0 == 0, corr, ot + x * QB);
+        PT(3);
+    }
+    if (vmax == 0)  // no row sees a key: ot was never written
+        memset(ot, 0, (size_t)(D * QB) * sizeof *ot);
+    // O = O^T / l, transposed back in 16x16 blocks; rows with l = 0 get 0
+    for (int c = 0; c < 3 && 16 * c < nr; c++) {
+        const __m512 inv = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(l[c], _mm512_setzero_ps(), _CMP_GT_OQ),
+                                               _mm512_set1_ps(1.0f), l[c]);
+        for (int64_t x0 = 0; x0 < D; x0 += 16) {
+            const int w16 = D - x0 < 16 ? (int)(D - x0) : 16;
+            const __mmask16 cm = (__mmask16)((1u << w16) - 1);
+            __m512 t[16];
+#pragma GCC unroll 16
+            for (int i = 0; i < 16; i++)
+                t[i] = i < w16 ? _mm512_mul_ps(inv, _mm512_load_ps(ot + (x0 + i) * QB + 16 * c))
+                               : _mm512_setzero_ps();
+            transpose16_512(t);
+#pragma GCC unroll 16
+            for (int i = 0; i < 16; i++)
+                if (16 * c + i < nr)
+                    _mm512_mask_storeu_ps(o + (i0 + 16 * c + i) * D + x0, cm, t[i]);
+        }
+    }
+    if (lse) {
+        float mr[QB], lr[QB];
+        for (int c = 0; c < 3; c++) {
+            _mm512_storeu_ps(mr + 16 * c, m[c]);
+            _mm512_storeu_ps(lr + 16 * c, l[c]);
+        }
+        for (int64_t r = 0; r < nr; r++)
+            lse[i0 + r] = lr[r] > 0.0f ? mr[r] * 0.693147180559945309f + logf(lr[r]) : -INFINITY;
+    }
+    PT(4);
+}
 
 const struct cb_kernel cb_attn_avx512_kernels[] = {
     {
