@@ -1,6 +1,6 @@
 // attn_fwd_driver.h: the ISA-independent driver of the CPU flash-attention
-// forward kernels (attn_avx512.c, attn_avx2.c, attn_neon.c; the scheme is
-// described at the top of attn_avx512.c). Included by each kernel file after
+// forward kernels (attn_avx512.c, attn_avx2.c, attn_neon.c; each describes
+// its tiles at its top). Included by each kernel file after
 // it defines its tiles, so the driver is compiled with that file's ISA flags
 // (everything here is static, as in attn_bwd_driver.h).
 //
@@ -18,7 +18,7 @@
 //                        left undefined by a kernel that reads K in place
 //                        (attn_avx512.c): no kt buffer, and af_block gets
 //                        the kv head's K (Lk x D) as kt, with ldk = D
-// and either (one block buffer per thread; attn_avx512.c, attn_avx2.c)
+// and either (one block buffer per thread; attn_avx2.c)
 //   af_work_floats       static int64_t f(int64_t D): floats of the buffer
 //   af_block             static void f(const struct cb_attn_args *a,
 //                          const float *q, const float *kt, int64_t ldk,
@@ -26,7 +26,7 @@
 //                          int64_t nr, float *work)
 //                        rows [i0, i0+nr) of one head (q at row i0; o, lse
 //                        at the head's row 0; lse may be NULL)
-// or (attn_neon.c: several buffers, zeroed)
+// or (attn_neon.c, attn_avx512.c: several buffers, zeroed)
 //   AF_WS_EXTRA          extra members of struct af_ws, and then, after the
 //                        include, af_ws_extra_alloc / af_ws_extra_free (the
 //                        extra members) and af_block (as above, with the

