@@ -53,45 +53,14 @@
 #endif
 #define NK AF_NK
 
-// The shared driver: plan, workspaces, the threads' split of heads and
-// blocks. No af_pack_kt: K is read in place.
-#define AF_BR QB
-#define AF_KALIGN KT
-#define AF_WS_EXTRA                                                  \
-    float *qt; /* Q^T of the block, D x QB, times scale log2(e) */    \
-    float *pt; /* S^T then P^T of a key block, NK x QB */            \
-    float *ot; /* unnormalized O^T of the block, D x QB */
-#define af_block flash_block
-#include "../common/attn_fwd_driver.h"
-
-static int af_ws_extra_alloc(struct af_ws *w, int64_t D)
-{
-    w->qt = af_ws_alloc(D * QB);
-    w->pt = af_ws_alloc(NK * QB);
-    w->ot = af_ws_alloc(D * QB);
-    return w->qt && w->pt && w->ot;
-}
-
-static void af_ws_extra_free(struct af_ws *w)
-{
-    cb_free(w->qt);
-    cb_free(w->pt);
-    cb_free(w->ot);
-}
-
-// Lanes [0, n) set, as a maskload/maskstore mask.
-static inline __m256i lanes(int n)
-{
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
+#define AI static inline __attribute__((always_inline))
 
 // S^T (KT keys x 16 rows of one group) for keys [j, j+KT) into pt (rows of
 // QB, at the group's column); keys past Lk read key Lk-1 (their lanes are
 // masked: a row never sees past Lk). Keys a lane does not see become -inf
 // when `masked`; bmax takes the max.
-static inline __attribute__((always_inline)) void
-st_tile(const float *qt, const float *k, int64_t D, int64_t lk, int64_t j, int masked,
-        const __m256i vis[2], __m256 bmax[2], float *pt)
+AI void st_tile(const float *qt, const float *k, int64_t D, int64_t lk, int64_t j, int masked,
+                const __m256i vis[2], __m256 bmax[2], float *pt)
 {
     const float *kr[KT];
 #pragma GCC unroll 6
@@ -127,9 +96,8 @@ st_tile(const float *qt, const float *k, int64_t D, int64_t lk, int64_t j, int m
 // O^T rows [x, x+mr) (mr <= KT) of one group's 16 columns = corr * O^T (or
 // 0 when `first`) + V^T P^T over nk keys: V broadcast by element, P^T rows
 // as vectors.
-static inline __attribute__((always_inline)) void
-pv_tile(const float *pt, const float *vp, int64_t D, int64_t nk, int mr, int first,
-        const __m256 corr[2], float *op)
+AI void pv_tile(const float *pt, const float *vp, int64_t D, int64_t nk, int mr, int first,
+                const __m256 corr[2], float *op)
 {
     __m256 acc[KT][2];
 #pragma GCC unroll 6
@@ -155,143 +123,122 @@ pv_tile(const float *pt, const float *vp, int64_t D, int64_t nk, int mr, int fir
                 _mm256_store_ps(op + r * QB + 8 * h, acc[r][h]);
 }
 
-// One block of up to QB query rows [i0, i0+nr) of one head; k is the kv
-// head's K (Lk x D) in place.
-static void flash_block(const struct cb_attn_args *a, const float *q, const float *k,
-                        int64_t ldk, const float *v, float *o, float *lse, int64_t i0,
-                        int64_t nr, struct af_ws *w)
+// The steps of attn_fwd_lanes.h's flash_block for 6 ymm of rows.
+struct afl_rows {
+    __m256i vis[6];     // keys each row sees
+    __m256 m[6], l[6];  // running max (base 2) and sum
+    __m256 corr[6];     // the last key block's rescale 2^(m_old - m_new)
+};
+
+AI void afl_rows_init(struct afl_rows *s, const int32_t *vis)
 {
-    const int64_t D = a->head_dim, Lk = a->seq_kv;
-    const float scale = a->scale != 0.0f ? a->scale : 1.0f / sqrtf((float)D);
-    const float qscale = scale * 1.44269504088896341f;  // log2(e): softmax in base 2
-    float *qt = w->qt, *pt = w->pt, *ot = w->ot;
-    (void)ldk;
-    int32_t vis[QB];
-    int64_t vmax = 0, vmin = INT64_MAX;
-    for (int r = 0; r < QB; r++) {
-        const int64_t n = r < nr ? cb_attn_visible_keys(a, i0 + r) : 0;
-        vis[r] = (int32_t)n;
-        vmax = n > vmax ? n : vmax;
-        vmin = n < vmin ? n : vmin;
+    for (int c = 0; c < 6; c++) {
+        s->vis[c] = _mm256_loadu_si256((const __m256i *)(vis + 8 * c));
+        s->m[c] = _mm256_set1_ps(-INFINITY);
+        s->l[c] = _mm256_setzero_ps();
     }
-    // Q^T, times scale log2(e), lanes past nr zero: 8x8 blocks transposed in
-    // registers
+}
+
+AI void afl_rows_ml(const struct afl_rows *s, float *m, float *l)
+{
+    for (int c = 0; c < 6; c++) {
+        _mm256_storeu_ps(m + 8 * c, s->m[c]);
+        _mm256_storeu_ps(l + 8 * c, s->l[c]);
+    }
+}
+
+// Q^T, times qscale, lanes past nr zero: 8x8 blocks transposed in registers.
+AI void afl_pack_q(const float *q, int64_t D, int64_t nr, float qscale, float *qt)
+{
     const __m256 vqs = _mm256_set1_ps(qscale);
     for (int r0 = 0; r0 < QB; r0 += 8)
         for (int64_t x0 = 0; x0 < D; x0 += 8) {
             const int w8 = D - x0 < 8 ? (int)(D - x0) : 8;
-            const __m256i cm = lanes(w8);
-            __m256 t[8];
-#pragma GCC unroll 8
-            for (int i = 0; i < 8; i++)
-                t[i] = r0 + i < nr ? _mm256_mul_ps(vqs, _mm256_maskload_ps(q + (r0 + i) * D + x0, cm))
-                                   : _mm256_setzero_ps();
-            transpose8_256(t);
-#pragma GCC unroll 8
-            for (int i = 0; i < w8; i++)
-                _mm256_store_ps(qt + (x0 + i) * QB + r0, t[i]);
+            transpose8_256_io(q + r0 * D + x0, D, (int)(nr - r0), cols8(w8), vqs,
+                              qt + x0 * QB + r0, QB, w8, cols8(8));
         }
-    const __m256 ninf = _mm256_set1_ps(-INFINITY);
-    __m256i visv[6];
-    __m256 m[6], l[6];
-    for (int c = 0; c < 6; c++) {
-        visv[c] = _mm256_loadu_si256((const __m256i *)(vis + 8 * c));
-        m[c] = ninf;
-        l[c] = _mm256_setzero_ps();
-    }
+}
 
-    for (int64_t j0 = 0; j0 < vmax; j0 += NK) {
-        const int64_t nk = vmax - j0 < NK ? vmax - j0 : NK;
-        if (j0 + NK >= vmax) {
-            // Last key block: fetch this block's O rows (written next) and
-            // the head's next 48 query rows, as attn_avx512.c does.
-            const int64_t qend = i0 + nr + QB < a->seq_q ? nr + QB : a->seq_q - i0;
-            for (int64_t r = 0; r < nr; r++)
-                for (int64_t x = 0; x < D; x += 16)
-                    _mm_prefetch((const char *)(o + (i0 + r) * D + x), _MM_HINT_T0);
-            for (int64_t e = nr * D; e < qend * D; e += 16)
-                _mm_prefetch((const char *)(q + e), _MM_HINT_T1);
+// Keys [j0, j0+nk): S^T tiles into pt (the three 16-row groups in turn
+// reuse each K tile from L1), then the online-softmax step (P^T in pt; m, l
+// and corr updated).
+AI void afl_scores(const float *qt, const float *k, int64_t D, int64_t lk, int64_t j0, int64_t nk,
+                   int64_t vmin, struct afl_rows *s, float *pt)
+{
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
+    __m256 bmax[6];
+    for (int c = 0; c < 6; c++)
+        bmax[c] = ninf;
+    for (int64_t jt = 0; jt < nk; jt += KT)
+        for (int g = 0; g < 3; g++) {
+            if (j0 + jt + KT > vmin)
+                st_tile(qt + 16 * g, k, D, lk, j0 + jt, 1, s->vis + 2 * g, bmax + 2 * g,
+                        pt + jt * QB + 16 * g);
+            else
+                st_tile(qt + 16 * g, k, D, lk, j0 + jt, 0, s->vis + 2 * g, bmax + 2 * g,
+                        pt + jt * QB + 16 * g);
         }
-        __m256 bmax[6];
-        for (int c = 0; c < 6; c++)
-            bmax[c] = ninf;
-        // the three 16-row groups in turn reuse the K tile from L1
-        for (int64_t jt = 0; jt < nk; jt += KT)
-            for (int g = 0; g < 3; g++) {
-                if (j0 + jt + KT > vmin)
-                    st_tile(qt + 16 * g, k, D, Lk, j0 + jt, 1, visv + 2 * g, bmax + 2 * g,
-                            pt + jt * QB + 16 * g);
-                else
-                    st_tile(qt + 16 * g, k, D, Lk, j0 + jt, 0, visv + 2 * g, bmax + 2 * g,
-                            pt + jt * QB + 16 * g);
-            }
-        // Rows that have seen nothing keep m = -inf and subtract 0 (2^-inf = 0).
-        __m256 ms[6], corr[6], sum[6];
-        for (int c = 0; c < 6; c++) {
-            const __m256 mn = _mm256_max_ps(m[c], bmax[c]);
-            ms[c] = _mm256_blendv_ps(mn, _mm256_setzero_ps(), _mm256_cmp_ps(mn, ninf, _CMP_EQ_OQ));
-            corr[c] = exp2_256(_mm256_sub_ps(m[c], ms[c]));
-            sum[c] = _mm256_setzero_ps();
-            m[c] = mn;
-        }
-        for (int64_t j = 0; j < nk; j++)
+    // Rows that have seen nothing keep m = -inf and subtract 0 (2^-inf = 0).
+    __m256 ms[6], sum[6];
+    for (int c = 0; c < 6; c++) {
+        const __m256 mn = _mm256_max_ps(s->m[c], bmax[c]);
+        ms[c] = _mm256_blendv_ps(mn, _mm256_setzero_ps(), _mm256_cmp_ps(mn, ninf, _CMP_EQ_OQ));
+        s->corr[c] = exp2_256(_mm256_sub_ps(s->m[c], ms[c]));
+        sum[c] = _mm256_setzero_ps();
+        s->m[c] = mn;
+    }
+    for (int64_t j = 0; j < nk; j++)
 #pragma GCC unroll 6
-            for (int c = 0; c < 6; c++) {
-                float *pp = pt + j * QB + 8 * c;
-                const __m256 p = exp2_256(_mm256_sub_ps(_mm256_load_ps(pp), ms[c]));
-                _mm256_store_ps(pp, p);
-                sum[c] = _mm256_add_ps(sum[c], p);
-            }
-        for (int c = 0; c < 6; c++)
-            l[c] = _mm256_fmadd_ps(l[c], corr[c], sum[c]);
-        // O^T(D, QB) = corr O^T + V_blk^T P^T, KT columns of D per tile, the
-        // three groups in turn reusing the V tile from L1
-        const float *vb = v + j0 * D;
-        for (int64_t x = 0; x < D; x += KT) {
-            const int mr = D - x < KT ? (int)(D - x) : KT;
-            for (int g = 0; g < 3; g++) {
-                const float *pg = pt + 16 * g;
-                float *og = ot + x * QB + 16 * g;
-                if (mr < KT)
-                    pv_tile(pg, vb + x, D, nk, mr, j0 == 0, corr + 2 * g, og);
-                else if (j0 == 0)
-                    pv_tile(pg, vb + x, D, nk, KT, 1, corr + 2 * g, og);
-                else
-                    pv_tile(pg, vb + x, D, nk, KT, 0, corr + 2 * g, og);
-            }
-        }
-    }
-    if (vmax == 0)  // no row sees a key: ot was never written
-        memset(ot, 0, (size_t)(D * QB) * sizeof *ot);
-    // O = O^T / l, transposed back in 8x8 blocks; rows with l = 0 get 0
-    for (int c = 0; c < 6 && 8 * c < nr; c++) {
-        const __m256 pos = _mm256_cmp_ps(l[c], _mm256_setzero_ps(), _CMP_GT_OQ);
-        const __m256 inv = _mm256_and_ps(pos, _mm256_div_ps(_mm256_set1_ps(1.0f), l[c]));
-        for (int64_t x0 = 0; x0 < D; x0 += 8) {
-            const int w8 = D - x0 < 8 ? (int)(D - x0) : 8;
-            const __m256i cm = lanes(w8);
-            __m256 t[8];
-#pragma GCC unroll 8
-            for (int i = 0; i < 8; i++)
-                t[i] = i < w8 ? _mm256_mul_ps(inv, _mm256_load_ps(ot + (x0 + i) * QB + 8 * c))
-                              : _mm256_setzero_ps();
-            transpose8_256(t);
-#pragma GCC unroll 8
-            for (int i = 0; i < 8; i++)
-                if (8 * c + i < nr)
-                    _mm256_maskstore_ps(o + (i0 + 8 * c + i) * D + x0, cm, t[i]);
-        }
-    }
-    if (lse) {
-        float mr[QB], lr[QB];
         for (int c = 0; c < 6; c++) {
-            _mm256_storeu_ps(mr + 8 * c, m[c]);
-            _mm256_storeu_ps(lr + 8 * c, l[c]);
+            float *pp = pt + j * QB + 8 * c;
+            const __m256 p = exp2_256(_mm256_sub_ps(_mm256_load_ps(pp), ms[c]));
+            _mm256_store_ps(pp, p);
+            sum[c] = _mm256_add_ps(sum[c], p);
         }
-        for (int64_t r = 0; r < nr; r++)
-            lse[i0 + r] = lr[r] > 0.0f ? mr[r] * 0.693147180559945309f + logf(lr[r]) : -INFINITY;
+    for (int c = 0; c < 6; c++)
+        s->l[c] = _mm256_fmadd_ps(s->l[c], s->corr[c], sum[c]);
+}
+
+// O^T(D, QB) = corr O^T + V_blk^T P^T, KT columns of D per tile, the three
+// groups in turn reusing the V tile from L1.
+AI void afl_pv(const float *pt, const float *vb, int64_t D, int64_t nk, int first,
+               const struct afl_rows *s, float *ot)
+{
+    for (int64_t x = 0; x < D; x += KT) {
+        const int mr = D - x < KT ? (int)(D - x) : KT;
+        for (int g = 0; g < 3; g++) {
+            const float *pg = pt + 16 * g;
+            float *og = ot + x * QB + 16 * g;
+            if (mr < KT)
+                pv_tile(pg, vb + x, D, nk, mr, first, s->corr + 2 * g, og);
+            else if (first)
+                pv_tile(pg, vb + x, D, nk, KT, 1, s->corr + 2 * g, og);
+            else
+                pv_tile(pg, vb + x, D, nk, KT, 0, s->corr + 2 * g, og);
+        }
     }
 }
+
+// O (nr rows of D, o at the block's first row) = O^T / l, transposed back in
+// 8x8 blocks; rows with l = 0 get 0.
+AI void afl_unpack_o(const float *ot, int64_t D, int64_t nr, const struct afl_rows *s, float *o)
+{
+    for (int c = 0; c < 6 && 8 * c < nr; c++) {
+        const __m256 pos = _mm256_cmp_ps(s->l[c], _mm256_setzero_ps(), _CMP_GT_OQ);
+        const __m256 inv = _mm256_and_ps(pos, _mm256_div_ps(_mm256_set1_ps(1.0f), s->l[c]));
+        for (int64_t x0 = 0; x0 < D; x0 += 8) {
+            const int w8 = D - x0 < 8 ? (int)(D - x0) : 8;
+            transpose8_256_io(ot + x0 * QB + 8 * c, QB, w8, cols8(8), inv, o + 8 * c * D + x0, D,
+                              (int)(nr - 8 * c), cols8(w8));
+        }
+    }
+}
+
+// flash_block, the buffers and the driver (plan, threads' split of heads and
+// blocks), shared with attn_avx512.c.
+#define AFL_QB QB
+#define AFL_NK NK
+#include "../common/attn_fwd_lanes.h"
 
 const struct cb_kernel cb_attn_avx2_kernels[] = {
     {

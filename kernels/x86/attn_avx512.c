@@ -96,38 +96,13 @@ float cb_softmax_row_avx512(float *x, int64_t n, int64_t ld)
 #endif
 #define NK AF_NK
 
-// The shared driver: plan, workspaces, the threads' split of heads and
-// blocks. No af_pack_kt: K is read in place (the S^T tile broadcasts it).
-#define AF_BR QB
-#define AF_KALIGN KT
-#define AF_WS_EXTRA                                                  \
-    float *qt; /* Q^T of the block, D x QB, times scale log2(e) */    \
-    float *pt; /* S^T then P^T of a key block, NK x QB */            \
-    float *ot; /* unnormalized O^T of the block, D x QB */
-#define af_block flash_block
-#include "../common/attn_fwd_driver.h"
-
-static int af_ws_extra_alloc(struct af_ws *w, int64_t D)
-{
-    w->qt = af_ws_alloc(D * QB);
-    w->pt = af_ws_alloc(NK * QB);
-    w->ot = af_ws_alloc(D * QB);
-    return w->qt && w->pt && w->ot;
-}
-
-static void af_ws_extra_free(struct af_ws *w)
-{
-    cb_free(w->qt);
-    cb_free(w->pt);
-    cb_free(w->ot);
-}
+#define AI static inline __attribute__((always_inline))
 
 // S^T (KT keys x QB rows) for keys [j, j+KT) into pt, rows of QB; keys past
 // Lk read key Lk-1 (their lanes are masked: a row never sees past Lk).
 // Keys a lane does not see become -inf when `masked`; bmax takes the max.
-static inline __attribute__((always_inline)) void
-st_tile(const float *qt, const float *k, int64_t D, int64_t lk, int64_t j, int masked,
-        const __m512i visv[3], __m512 bmax[3], float *pt)
+AI void st_tile(const float *qt, const float *k, int64_t D, int64_t lk, int64_t j, int masked,
+                const __m512i visv[3], __m512 bmax[3], float *pt)
 {
     const float *kr[KT];
 #pragma GCC unroll 8
@@ -135,17 +110,8 @@ st_tile(const float *qt, const float *k, int64_t D, int64_t lk, int64_t j, int m
         kr[r] = k + (j + r < lk ? j + r : lk - 1) * D;
     TILE_8X48_ACC(s);
     const float *qp = qt;
-    for (int64_t x = 0; x < D; x++, qp += QB) {
-        const __m512 q0 = _mm512_load_ps(qp), q1 = _mm512_load_ps(qp + 16),
-                     q2 = _mm512_load_ps(qp + 32);
-#pragma GCC unroll 8
-        for (int r = 0; r < KT; r++) {
-            const __m512 kv = _mm512_set1_ps(kr[r][x]);
-            s[r][0] = _mm512_fmadd_ps(kv, q0, s[r][0]);
-            s[r][1] = _mm512_fmadd_ps(kv, q1, s[r][1]);
-            s[r][2] = _mm512_fmadd_ps(kv, q2, s[r][2]);
-        }
-    }
+    for (int64_t x = 0; x < D; x++, qp += QB)
+        TILE_8X48_FMA(s, qp, kr[r][x]);
 #pragma GCC unroll 8
     for (int r = 0; r < KT; r++)
 #pragma GCC unroll 3
@@ -161,9 +127,8 @@ st_tile(const float *qt, const float *k, int64_t D, int64_t lk, int64_t j, int m
 
 // O^T rows [x, x+mr) (mr <= 8) = corr * O^T (or 0 when `first`) + V^T P^T
 // over nk keys: V rows broadcast by element, P^T rows as vectors.
-static inline __attribute__((always_inline)) void
-pv_tile(const float *pt, const float *vp, int64_t D, int64_t nk, int mr, int first,
-        const __m512 corr[3], float *op)
+AI void pv_tile(const float *pt, const float *vp, int64_t D, int64_t nk, int mr, int first,
+                const __m512 corr[3], float *op)
 {
     __m512 acc[KT][3];
 #pragma GCC unroll 8
@@ -172,17 +137,8 @@ pv_tile(const float *pt, const float *vp, int64_t D, int64_t nk, int mr, int fir
         for (int c = 0; c < 3; c++)
             acc[r][c] = first || r >= mr ? _mm512_setzero_ps()
                                          : _mm512_mul_ps(corr[c], _mm512_load_ps(op + r * QB + 16 * c));
-    for (int64_t j = 0; j < nk; j++, pt += QB, vp += D) {
-        const __m512 p0 = _mm512_load_ps(pt), p1 = _mm512_load_ps(pt + 16),
-                     p2 = _mm512_load_ps(pt + 32);
-#pragma GCC unroll 8
-        for (int r = 0; r < KT; r++) {
-            const __m512 vv = _mm512_set1_ps(vp[r < mr ? r : mr - 1]);
-            acc[r][0] = _mm512_fmadd_ps(vv, p0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(vv, p1, acc[r][1]);
-            acc[r][2] = _mm512_fmadd_ps(vv, p2, acc[r][2]);
-        }
-    }
+    for (int64_t j = 0; j < nk; j++, pt += QB, vp += D)
+        TILE_8X48_FMA(acc, pt, vp[r < mr ? r : mr - 1]);
 #pragma GCC unroll 8
     for (int r = 0; r < KT; r++)
         if (r < mr)
@@ -191,134 +147,112 @@ pv_tile(const float *pt, const float *vp, int64_t D, int64_t nk, int mr, int fir
                 _mm512_store_ps(op + r * QB + 16 * c, acc[r][c]);
 }
 
-// One block of up to QB query rows [i0, i0+nr) of one head; k is the kv
-// head's K (Lk x D) in place.
-static void flash_block(const struct cb_attn_args *a, const float *q, const float *k,
-                        int64_t ldk, const float *v, float *o, float *lse, int64_t i0,
-                        int64_t nr, struct af_ws *w)
+// The steps of attn_fwd_lanes.h's flash_block for 3 zmm of rows.
+struct afl_rows {
+    __m512i vis[3];     // keys each row sees
+    __m512 m[3], l[3];  // running max (base 2) and sum
+    __m512 corr[3];     // the last key block's rescale 2^(m_old - m_new)
+};
+
+AI void afl_rows_init(struct afl_rows *s, const int32_t *vis)
 {
-    const int64_t D = a->head_dim, Lk = a->seq_kv;
-    const float scale = a->scale != 0.0f ? a->scale : 1.0f / sqrtf((float)D);
-    const float qscale = scale * 1.44269504088896341f;  // log2(e): softmax in base 2
-    float *qt = w->qt, *pt = w->pt, *ot = w->ot;
-    (void)ldk;
-    int32_t vis[QB];
-    int64_t vmax = 0, vmin = INT64_MAX;
-    for (int r = 0; r < QB; r++) {
-        const int64_t n = r < nr ? cb_attn_visible_keys(a, i0 + r) : 0;
-        vis[r] = (int32_t)n;
-        vmax = n > vmax ? n : vmax;
-        vmin = n < vmin ? n : vmin;
+    for (int c = 0; c < 3; c++) {
+        s->vis[c] = _mm512_loadu_si512(vis + 16 * c);
+        s->m[c] = _mm512_set1_ps(-INFINITY);
+        s->l[c] = _mm512_setzero_ps();
     }
-    // Q^T, times scale log2(e), lanes past nr zero: 16x16 blocks transposed
-    // in registers (a scalar loop here cost 3% of the kernel at L = 1024)
+}
+
+AI void afl_rows_ml(const struct afl_rows *s, float *m, float *l)
+{
+    for (int c = 0; c < 3; c++) {
+        _mm512_storeu_ps(m + 16 * c, s->m[c]);
+        _mm512_storeu_ps(l + 16 * c, s->l[c]);
+    }
+}
+
+// Q^T, times qscale, lanes past nr zero: 16x16 blocks transposed in
+// registers (a scalar loop here cost 3% of the kernel at L = 1024).
+AI void afl_pack_q(const float *q, int64_t D, int64_t nr, float qscale, float *qt)
+{
     const __m512 vqs = _mm512_set1_ps(qscale);
     for (int r0 = 0; r0 < QB; r0 += 16)
         for (int64_t x0 = 0; x0 < D; x0 += 16) {
             const int w16 = D - x0 < 16 ? (int)(D - x0) : 16;
-            const __mmask16 cm = (__mmask16)((1u << w16) - 1);
-            __m512 t[16];
-#pragma GCC unroll 16
-            for (int i = 0; i < 16; i++)
-                t[i] = r0 + i < nr ? _mm512_mul_ps(vqs, _mm512_maskz_loadu_ps(cm, q + (r0 + i) * D + x0))
-                                   : _mm512_setzero_ps();
-            transpose16_512(t);
-#pragma GCC unroll 16
-            for (int i = 0; i < w16; i++)
-                _mm512_store_ps(qt + (x0 + i) * QB + r0, t[i]);
+            transpose16_512_io(q + r0 * D + x0, D, (int)(nr - r0), cols16(w16), vqs,
+                               qt + x0 * QB + r0, QB, w16, 0xffff);
         }
-    const __m512 ninf = _mm512_set1_ps(-INFINITY);
-    __m512i visv[3];
-    __m512 m[3], l[3];
-    for (int c = 0; c < 3; c++) {
-        visv[c] = _mm512_loadu_si512(vis + 16 * c);
-        m[c] = ninf;
-        l[c] = _mm512_setzero_ps();
-    }
+}
 
-    for (int64_t j0 = 0; j0 < vmax; j0 += NK) {
-        const int64_t nk = vmax - j0 < NK ? vmax - j0 : NK;
-        if (j0 + NK >= vmax) {
-            // Last key block: fetch this block's O rows (written next) and
-            // the head's next 48 query rows (the next block when a thread
-            // takes whole heads), which otherwise stall on L3 or DRAM: the
-            // transposes took 4.0% of the kernel at L = 1024, now 2.5%.
-            const int64_t qend = i0 + nr + QB < a->seq_q ? nr + QB : a->seq_q - i0;
-            for (int64_t r = 0; r < nr; r++)
-                for (int64_t x = 0; x < D; x += 16)
-                    _mm_prefetch((const char *)(o + (i0 + r) * D + x), _MM_HINT_ET0);
-            for (int64_t e = nr * D; e < qend * D; e += 16)
-                _mm_prefetch((const char *)(q + e), _MM_HINT_T1);
-        }
-        __m512 bmax[3] = {ninf, ninf, ninf};
-        for (int64_t jt = 0; jt < nk; jt += KT) {
-            if (j0 + jt + KT > vmin)
-                st_tile(qt, k, D, Lk, j0 + jt, 1, visv, bmax, pt + jt * QB);
-            else
-                st_tile(qt, k, D, Lk, j0 + jt, 0, visv, bmax, pt + jt * QB);
-        }
-        // Rows that have seen nothing keep m = -inf and subtract 0 (2^-inf = 0).
-        __m512 ms[3], corr[3], sum[3];
-        for (int c = 0; c < 3; c++) {
-            const __m512 mn = _mm512_max_ps(m[c], bmax[c]);
-            ms[c] = _mm512_mask_mov_ps(mn, _mm512_cmp_ps_mask(mn, ninf, _CMP_EQ_OQ), _mm512_setzero_ps());
-            corr[c] = exp2_512(_mm512_sub_ps(m[c], ms[c]));
-            sum[c] = _mm512_setzero_ps();
-            m[c] = mn;
-        }
-        for (int64_t j = 0; j < nk; j++)
-#pragma GCC unroll 3
-            for (int c = 0; c < 3; c++) {
-                float *pp = pt + j * QB + 16 * c;
-                const __m512 p = exp2_512(_mm512_sub_ps(_mm512_load_ps(pp), ms[c]));
-                _mm512_store_ps(pp, p);
-                sum[c] = _mm512_add_ps(sum[c], p);
-            }
-        for (int c = 0; c < 3; c++)
-            l[c] = _mm512_fmadd_ps(l[c], corr[c], sum[c]);
-        // O^T(D, QB) = corr O^T + V_blk^T P^T, 8 columns of D per tile
-        const float *vb = v + j0 * D;
-        int64_t x = 0;
-        for (; x + KT <= D; x += KT) {
-            if (j0 == 0)
-                pv_tile(pt, vb + x, D, nk, KT, 1, corr, ot + x * QB);
-            else
-                pv_tile(pt, vb + x, D, nk, KT, 0, corr, ot + x * QB);
-        }
-        if (x < D)
-            pv_tile(pt, vb + x, D, nk, (int)(D - x), j0 == 0, corr, ot + x * QB);
+// Keys [j0, j0+nk): S^T tiles into pt, then the online-softmax step (P^T in
+// pt; m, l and corr updated).
+AI void afl_scores(const float *qt, const float *k, int64_t D, int64_t lk, int64_t j0, int64_t nk,
+                   int64_t vmin, struct afl_rows *s, float *pt)
+{
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    __m512 bmax[3] = {ninf, ninf, ninf};
+    for (int64_t jt = 0; jt < nk; jt += KT) {
+        if (j0 + jt + KT > vmin)
+            st_tile(qt, k, D, lk, j0 + jt, 1, s->vis, bmax, pt + jt * QB);
+        else
+            st_tile(qt, k, D, lk, j0 + jt, 0, s->vis, bmax, pt + jt * QB);
     }
-    if (vmax == 0)  // no row sees a key: ot was never written
-        memset(ot, 0, (size_t)(D * QB) * sizeof *ot);
-    // O = O^T / l, transposed back in 16x16 blocks; rows with l = 0 get 0
+    // Rows that have seen nothing keep m = -inf and subtract 0 (2^-inf = 0).
+    __m512 ms[3], sum[3];
+    for (int c = 0; c < 3; c++) {
+        const __m512 mn = _mm512_max_ps(s->m[c], bmax[c]);
+        ms[c] = _mm512_mask_mov_ps(mn, _mm512_cmp_ps_mask(mn, ninf, _CMP_EQ_OQ), _mm512_setzero_ps());
+        s->corr[c] = exp2_512(_mm512_sub_ps(s->m[c], ms[c]));
+        sum[c] = _mm512_setzero_ps();
+        s->m[c] = mn;
+    }
+    for (int64_t j = 0; j < nk; j++)
+#pragma GCC unroll 3
+        for (int c = 0; c < 3; c++) {
+            float *pp = pt + j * QB + 16 * c;
+            const __m512 p = exp2_512(_mm512_sub_ps(_mm512_load_ps(pp), ms[c]));
+            _mm512_store_ps(pp, p);
+            sum[c] = _mm512_add_ps(sum[c], p);
+        }
+    for (int c = 0; c < 3; c++)
+        s->l[c] = _mm512_fmadd_ps(s->l[c], s->corr[c], sum[c]);
+}
+
+// O^T(D, QB) = corr O^T + V_blk^T P^T, 8 columns of D per tile.
+AI void afl_pv(const float *pt, const float *vb, int64_t D, int64_t nk, int first,
+               const struct afl_rows *s, float *ot)
+{
+    int64_t x = 0;
+    for (; x + KT <= D; x += KT) {
+        if (first)
+            pv_tile(pt, vb + x, D, nk, KT, 1, s->corr, ot + x * QB);
+        else
+            pv_tile(pt, vb + x, D, nk, KT, 0, s->corr, ot + x * QB);
+    }
+    if (x < D)
+        pv_tile(pt, vb + x, D, nk, (int)(D - x), first, s->corr, ot + x * QB);
+}
+
+// O (nr rows of D, o at the block's first row) = O^T / l, transposed back in
+// 16x16 blocks; rows with l = 0 get 0.
+AI void afl_unpack_o(const float *ot, int64_t D, int64_t nr, const struct afl_rows *s, float *o)
+{
     for (int c = 0; c < 3 && 16 * c < nr; c++) {
-        const __m512 inv = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(l[c], _mm512_setzero_ps(), _CMP_GT_OQ),
-                                               _mm512_set1_ps(1.0f), l[c]);
+        const __m512 inv = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(s->l[c], _mm512_setzero_ps(), _CMP_GT_OQ),
+                                               _mm512_set1_ps(1.0f), s->l[c]);
         for (int64_t x0 = 0; x0 < D; x0 += 16) {
             const int w16 = D - x0 < 16 ? (int)(D - x0) : 16;
-            const __mmask16 cm = (__mmask16)((1u << w16) - 1);
-            __m512 t[16];
-#pragma GCC unroll 16
-            for (int i = 0; i < 16; i++)
-                t[i] = i < w16 ? _mm512_mul_ps(inv, _mm512_load_ps(ot + (x0 + i) * QB + 16 * c))
-                               : _mm512_setzero_ps();
-            transpose16_512(t);
-#pragma GCC unroll 16
-            for (int i = 0; i < 16; i++)
-                if (16 * c + i < nr)
-                    _mm512_mask_storeu_ps(o + (i0 + 16 * c + i) * D + x0, cm, t[i]);
+            transpose16_512_io(ot + x0 * QB + 16 * c, QB, w16, 0xffff, inv, o + 16 * c * D + x0, D,
+                               (int)(nr - 16 * c), cols16(w16));
         }
-    }
-    if (lse) {
-        float mr[QB], lr[QB];
-        for (int c = 0; c < 3; c++) {
-            _mm512_storeu_ps(mr + 16 * c, m[c]);
-            _mm512_storeu_ps(lr + 16 * c, l[c]);
-        }
-        for (int64_t r = 0; r < nr; r++)
-            lse[i0 + r] = lr[r] > 0.0f ? mr[r] * 0.693147180559945309f + logf(lr[r]) : -INFINITY;
     }
 }
+
+// flash_block, the buffers and the driver (plan, threads' split of heads and
+// blocks), shared with attn_avx2.c.
+#define AFL_QB QB
+#define AFL_NK NK
+#include "../common/attn_fwd_lanes.h"
 
 const struct cb_kernel cb_attn_avx512_kernels[] = {
     {

@@ -36,9 +36,10 @@
 #include "chipbench/cb_util.h"
 #include "../kernel_tables.h"
 #include "avx512_math.h"
+#include "tile_avx512.h"
 
 #define BC 48    // keys per block (3 zmm)
-#define MA 8     // query rows per phase-A tile
+#define MA 8     // query rows per phase-A tile (the 8x48 tile of tile_avx512.h)
 #define RCH 96   // query rows per chunk (multiple of 24 and of MA)
 #define KB 4     // key blocks per sweep over the query rows
 
@@ -177,22 +178,10 @@ static void ab_phase_a(const struct cb_attn_args *a, float scale, const float *q
         }
         float *pr = ps + r0 * BC, *dsr = dss + r0 * BC;
         {
-            __m512 s[MA][3];
-#pragma GCC unroll 8
-            for (int r = 0; r < MA; r++)
-                s[r][0] = s[r][1] = s[r][2] = _mm512_setzero_ps();
+            TILE_8X48_ACC(s);
             const float *kp = kt;
-            for (int64_t x = 0; x < D; x++, kp += BC) {
-                const __m512 k0 = _mm512_loadu_ps(kp), k1 = _mm512_loadu_ps(kp + 16),
-                             k2 = _mm512_loadu_ps(kp + 32);
-#pragma GCC unroll 8
-                for (int r = 0; r < MA; r++) {
-                    const __m512 qv = _mm512_set1_ps(qr[r][x]);
-                    s[r][0] = _mm512_fmadd_ps(qv, k0, s[r][0]);
-                    s[r][1] = _mm512_fmadd_ps(qv, k1, s[r][1]);
-                    s[r][2] = _mm512_fmadd_ps(qv, k2, s[r][2]);
-                }
-            }
+            for (int64_t x = 0; x < D; x++, kp += BC)
+                TILE_8X48_FMA(s, kp, qr[r][x]);
 #pragma GCC unroll 8
             for (int r = 0; r < MA; r++) {
                 const __m512 vl = _mm512_set1_ps(nl[r]);
@@ -205,22 +194,10 @@ static void ab_phase_a(const struct cb_attn_args *a, float scale, const float *q
             }
         }
         {
-            __m512 s[MA][3];
-#pragma GCC unroll 8
-            for (int r = 0; r < MA; r++)
-                s[r][0] = s[r][1] = s[r][2] = _mm512_setzero_ps();
+            TILE_8X48_ACC(s);
             const float *vp = vt;
-            for (int64_t x = 0; x < D; x++, vp += BC) {
-                const __m512 v0 = _mm512_loadu_ps(vp), v1 = _mm512_loadu_ps(vp + 16),
-                             v2 = _mm512_loadu_ps(vp + 32);
-#pragma GCC unroll 8
-                for (int r = 0; r < MA; r++) {
-                    const __m512 dv = _mm512_set1_ps(dr[r][x]);
-                    s[r][0] = _mm512_fmadd_ps(dv, v0, s[r][0]);
-                    s[r][1] = _mm512_fmadd_ps(dv, v1, s[r][1]);
-                    s[r][2] = _mm512_fmadd_ps(dv, v2, s[r][2]);
-                }
-            }
+            for (int64_t x = 0; x < D; x++, vp += BC)
+                TILE_8X48_FMA(s, vp, dr[r][x]);
 #pragma GCC unroll 8
             for (int r = 0; r < MA; r++) {
                 const __m512 vd = _mm512_set1_ps(dd[r]);

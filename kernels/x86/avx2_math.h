@@ -7,23 +7,19 @@
 #include <immintrin.h>
 #include <stdint.h>
 
+#include "exp2_poly.h"
+
 // 2^x for x in [-127, 127]: 2^n (n = round(x), built by shifting n + 127 into
 // the exponent field: AVX2 has no vscalefps) times 2^r, r in [-1/2, 1/2], by
-// Cephes exp2f's polynomial (about 2 ulp). At x = -127 the exponent field
-// becomes 0 and the result exactly 0 (the true value is a denormal).
+// EXP2_POLY (about 2 ulp). At x = -127 the exponent field becomes 0 and the
+// result exactly 0 (the true value is a denormal).
 // 7 multiplies/FMAs per vector: the callers' scores come pre-multiplied by
 // log2(e), so there is no range reduction by ln 2.
 static inline __m256 exp2_256_core(__m256 x)
 {
     const __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const __m256 r = _mm256_sub_ps(x, n);
-    __m256 p = _mm256_set1_ps(1.535336188319500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.339887440266574e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(9.618437357674640e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.550332471162809e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(2.402264791363012e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(6.931472028550421e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256 p = EXP2_POLY(_mm256_fmadd_ps, _mm256_set1_ps, r);
     const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
@@ -88,6 +84,32 @@ static inline __attribute__((always_inline)) void transpose8_256(__m256 r[8])
         r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
         r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
     }
+}
+
+// Lanes [0, n) of 8 set, as a maskload/maskstore mask (n in [0, 8]).
+static inline __m256i cols8(int n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// One 8x8 block through the registers: rows [0, dn) of dst (row stride ldd,
+// the columns in dmask) = f times the transpose of rows [0, sn) of src (row
+// stride lds, the columns in smask; rows past sn and masked columns read as
+// 0). sn and dn may be <= 0 or > 8.
+static inline __attribute__((always_inline)) void
+transpose8_256_io(const float *src, int64_t lds, int sn, __m256i smask, __m256 f, float *dst,
+                  int64_t ldd, int dn, __m256i dmask)
+{
+    __m256 t[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+        t[i] = i < sn ? _mm256_mul_ps(f, _mm256_maskload_ps(src + i * lds, smask))
+                      : _mm256_setzero_ps();
+    transpose8_256(t);
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+        if (i < dn)
+            _mm256_maskstore_ps(dst + i * ldd, dmask, t[i]);
 }
 
 #endif

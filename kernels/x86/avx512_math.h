@@ -5,6 +5,9 @@
 #define CHIPBENCH_AVX512_MATH_H
 
 #include <immintrin.h>
+#include <stdint.h>
+
+#include "exp2_poly.h"
 
 // exp(x) = 2^(x log2 e): 2^n (vscalefps) times a degree-6 polynomial on
 // [-ln2/2, ln2/2], about 2 ulp; x is clamped at -104 (exp underflows there).
@@ -29,23 +32,16 @@ static inline __m512 exp512(__m512 x)
 
 // 2^x for x <= 0 (the forward: scores come pre-multiplied by log2(e), so
 // there is no range reduction by ln 2): 2^n (vscalefps, n = round(x)) times
-// 2^r, r in [-1/2, 1/2], by the polynomial of avx2_math.h's exp2_256_core
-// (about 2 ulp). x is clamped at -150 with NaN kept (max(-150, NaN) = NaN):
-// -inf, a masked key, gives n = -150, r = 0, p = 1 exactly, and 2^-150 rounds
-// (to even) to exactly 0, so a row that sees no key sums to 0.
+// 2^r, r in [-1/2, 1/2], by EXP2_POLY (about 2 ulp). x is clamped at -150
+// with NaN kept (max(-150, NaN) = NaN): -inf, a masked key, gives n = -150,
+// r = 0, p = 1 exactly, and 2^-150 rounds (to even) to exactly 0, so a row
+// that sees no key sums to 0.
 static inline __m512 exp2_512(__m512 x)
 {
     x = _mm512_max_ps(_mm512_set1_ps(-150.0f), x);
     const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const __m512 r = _mm512_sub_ps(x, n);
-    __m512 p = _mm512_set1_ps(1.535336188319500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.339887440266574e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(9.618437357674640e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.550332471162809e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(2.402264791363012e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(6.931472028550421e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
+    return _mm512_scalef_ps(EXP2_POLY(_mm512_fmadd_ps, _mm512_set1_ps, r), n);
 }
 
 // Transposes the 16x16 block of floats held in r[0..15] (row i in r[i]) in
@@ -79,6 +75,32 @@ static inline __attribute__((always_inline)) void transpose16_512(__m512 r[16])
         r[h] = _mm512_shuffle_f32x4(t[h], t[h + 8], 0x88);
         r[h + 8] = _mm512_shuffle_f32x4(t[h], t[h + 8], 0xdd);
     }
+}
+
+// Lanes [0, n) of 16 (n in [0, 16]).
+static inline __mmask16 cols16(int n)
+{
+    return (__mmask16)((1u << n) - 1);
+}
+
+// One 16x16 block through the registers: rows [0, dn) of dst (row stride
+// ldd, the columns in dmask) = f times the transpose of rows [0, sn) of src
+// (row stride lds, the columns in smask; rows past sn and masked columns
+// read as 0). sn and dn may be <= 0 or > 16.
+static inline __attribute__((always_inline)) void
+transpose16_512_io(const float *src, int64_t lds, int sn, __mmask16 smask, __m512 f, float *dst,
+                   int64_t ldd, int dn, __mmask16 dmask)
+{
+    __m512 t[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i++)
+        t[i] = i < sn ? _mm512_mul_ps(f, _mm512_maskz_loadu_ps(smask, src + i * lds))
+                      : _mm512_setzero_ps();
+    transpose16_512(t);
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i++)
+        if (i < dn)
+            _mm512_mask_storeu_ps(dst + i * ldd, dmask, t[i]);
 }
 
 #endif

@@ -17,6 +17,22 @@
         _Pragma("GCC unroll 3") for (int v_ = 0; v_ < 3; v_++)                 \
             acc[r_][v_] = _mm512_setzero_ps()
 
+// One k step of the 8x48 tile: acc[r][v] += A_ELEM * b[16 v, 16 v + 16) for
+// the 3 aligned vectors at b and each row r's scalar A_ELEM (an expression
+// in r), the A value broadcast once into 3 FMAs.
+#define TILE_8X48_FMA(acc, b, A_ELEM)                                          \
+    do {                                                                       \
+        const __m512 b0_ = _mm512_load_ps(b), b1_ = _mm512_load_ps((b) + 16),  \
+                     b2_ = _mm512_load_ps((b) + 32);                           \
+        _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++)                    \
+        {                                                                      \
+            const __m512 av_ = _mm512_set1_ps(A_ELEM);                         \
+            acc[r][0] = _mm512_fmadd_ps(av_, b0_, acc[r][0]);                  \
+            acc[r][1] = _mm512_fmadd_ps(av_, b1_, acc[r][1]);                  \
+            acc[r][2] = _mm512_fmadd_ps(av_, b2_, acc[r][2]);                  \
+        }                                                                      \
+    } while (0)
+
 // Lead, in k steps, of the last C-tile prefetch before the tile is stored.
 #ifndef TILE_CPF_LEAD
 #define TILE_CPF_LEAD 64
