@@ -32,20 +32,14 @@
 // One k step of both f32 tiles: B's three vectors (and a prefetch 8 steps
 // ahead, it streams from L2), a prefetch of A at a_pf, and row r's A value
 // a_elem broadcast into 3 FMAs for each of the 8 rows.
-#define UK_STEP(a_pf, a_elem)                                                  \
-    const __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16),       \
-                 b2 = _mm512_load_ps(bp + 32);                                 \
-    _mm_prefetch((const char *)(bp + 8 * 48), _MM_HINT_T0);                    \
-    _mm_prefetch((const char *)(bp + 8 * 48 + 16), _MM_HINT_T0);               \
-    _mm_prefetch((const char *)(bp + 8 * 48 + 32), _MM_HINT_T0);               \
-    _mm_prefetch((const char *)(a_pf), _MM_HINT_T0);                           \
-    _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++)                        \
-    {                                                                          \
-        const __m512 av = _mm512_set1_ps(a_elem);                              \
-        acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);                        \
-        acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);                        \
-        acc[r][2] = _mm512_fmadd_ps(av, b2, acc[r][2]);                        \
-    }
+#define UK_PF(a_pf)                                                            \
+    do {                                                                       \
+        _mm_prefetch((const char *)(bp + 8 * 48), _MM_HINT_T0);                \
+        _mm_prefetch((const char *)(bp + 8 * 48 + 16), _MM_HINT_T0);           \
+        _mm_prefetch((const char *)(bp + 8 * 48 + 32), _MM_HINT_T0);           \
+        _mm_prefetch((const char *)(a_pf), _MM_HINT_T0);                       \
+    } while (0)
+#define UK_STEP(a_pf, a_elem) TILE_8X48_STEP(acc, bp, a_elem, UK_PF(a_pf))
 
 // C(8,48) = alpha * Ap(8,kg) Bp(kg,48) + beta * C; beta == 0: C not read.
 static void ukernel_8x48(int64_t kg, const float *restrict ap, const float *restrict bp,

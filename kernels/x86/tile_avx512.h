@@ -19,11 +19,13 @@
 
 // One k step of the 8x48 tile: acc[r][v] += A_ELEM * b[16 v, 16 v + 16) for
 // the 3 aligned vectors at b and each row r's scalar A_ELEM (an expression
-// in r), the A value broadcast once into 3 FMAs.
-#define TILE_8X48_FMA(acc, b, A_ELEM)                                          \
+// in r), the A value broadcast once into 3 FMAs. MID is a statement placed
+// between the loads and the FMAs (the GEMM kernels' prefetches).
+#define TILE_8X48_STEP(acc, b, A_ELEM, MID)                                   \
     do {                                                                       \
         const __m512 b0_ = _mm512_load_ps(b), b1_ = _mm512_load_ps((b) + 16),  \
                      b2_ = _mm512_load_ps((b) + 32);                           \
+        MID;                                                                   \
         _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++)                    \
         {                                                                      \
             const __m512 av_ = _mm512_set1_ps(A_ELEM);                         \
@@ -32,6 +34,7 @@
             acc[r][2] = _mm512_fmadd_ps(av_, b2_, acc[r][2]);                  \
         }                                                                      \
     } while (0)
+#define TILE_8X48_FMA(acc, b, A_ELEM) TILE_8X48_STEP(acc, b, A_ELEM, (void)0)
 
 // Lead, in k steps, of the last C-tile prefetch before the tile is stored.
 #ifndef TILE_CPF_LEAD
