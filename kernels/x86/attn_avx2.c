@@ -36,8 +36,6 @@
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "chipbench/cb_cpu.h"
 #include "chipbench/cb_kernel.h"
