@@ -9,10 +9,14 @@
 #           verified against float64 first) into $OUT/opencl-tuning.csv;
 #           without this step `run` uses the built-in entries
 #           (results/tuning/opencl.csv)
+#   tuneattn  autotune only the attention forward, both variants (rows and
+#           tiles): d128 for ATUNE_BUDGET seconds, then d64 for a third of
+#           it, into the same tuning file
 #   gemm    ours (f32, and f16 storage) vs CLBlast on the same device, one run
 #   training  the GEMM and attention shapes of one GPT-2 124M training step
 #           (--suite training) and the stream triad, for `chipbench cost`
-#   attn    attention forward (and backward where built)
+#   attn    attention forward (and backward where built), then the forward
+#           again with the rows variant's default forced, same run
 #   energy  one long GEMM row with NVML energy while nvidia-smi samples power
 #           every 50 ms independently, for the cross-check
 #   DRY=1 sh scripts/device_gpu.sh   rehearses it here on PoCL with small sizes.
@@ -20,7 +24,7 @@ set -u
 OUT=${OUT:-/tmp/chipbench-device}
 mkdir -p "$OUT"
 CB=${CB:-build-dev/chipbench}
-STEPS=${STEPS:-tune gemm training attn energy}
+STEPS=${STEPS:-tune gemm training attn energy}  # tuneattn: on request
 export LD_LIBRARY_PATH="$PWD/devlibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 log() { echo "== $(date -u +%H:%M:%S) $*"; }
 want() { case " $STEPS " in *" $1 "*) return 0;; esac; return 1; }
@@ -28,6 +32,7 @@ want() { case " $STEPS " in *" $1 "*) return 0;; esac; return 1; }
 if [ "${DRY:-0}" = 1 ]; then
     DEV=${DEV:-pthread}
     BIG=512; MID=256; SMALL=128; TUNE_BUDGET=${TUNE_BUDGET:-20}; ATTN_L=256; ATTN_B=1
+    ATUNE_BUDGET=${ATUNE_BUDGET:-15}
     RUN_TIME="--min-time 0.2 --max-time 0.5"; ENERGY_TIME=2
 else
     # NVIDIA's OpenCL library, wherever this image keeps it.
@@ -44,6 +49,7 @@ else
     export OCL_ICD_VENDORS="$icd"
     DEV=${DEV:-NVIDIA}
     BIG=8192; MID=4096; SMALL=1024; TUNE_BUDGET=${TUNE_BUDGET:-140}; ATTN_L=4096; ATTN_B=8
+    ATUNE_BUDGET=${ATUNE_BUDGET:-120}
     RUN_TIME="--min-time 1 --max-time 3"; ENERGY_TIME=15
 fi
 
@@ -61,6 +67,21 @@ if want tune; then
         --shape b=$ATTN_B,h=16,s=$((ATTN_L / 2)),d=128 \
         --out "$OUT/opencl-tuning.csv" > "$OUT/tune.txt" 2> "$OUT/tune-progress.txt"
     echo "tune exit $?"; cat "$OUT/tune.txt"
+fi
+
+if want tuneattn; then
+    export CHIPBENCH_TUNING="$OUT/opencl-tuning.csv"
+    for d in 128 64; do
+        b=$ATUNE_BUDGET
+        [ "$d" = 64 ] && b=$((ATUNE_BUDGET / 3))
+        log "tune attention d=$d (budget ${b}s)"
+        timeout $((b + 40)) "$CB" tune --device "$DEV" --budget "$b" \
+            --shape b=$((ATTN_B / 2 > 0 ? ATTN_B / 2 : 1)),h=16,s=$((ATTN_L / 2)),d=$d \
+            --out "$OUT/opencl-tuning.csv" >> "$OUT/tune.txt" 2>> "$OUT/tune-progress.txt"
+        echo "tune d=$d exit $?"
+    done
+    cat "$OUT/tune.txt"
+    grep -E 'default|rejected' "$OUT/tune-progress.txt" | head -n 12
 fi
 
 if want gemm; then
@@ -92,6 +113,12 @@ if want attn; then
         --shape b=$ATTN_B,h=16,kvh=4,s=$ATTN_L,d=128,causal=1 \
         $RUN_TIME --csv "$OUT/gpu-attn.csv" 2>&1 | grep -v '^\['
     echo "attention exit $?"
+    log "attention forward, rows variant default forced (same run)"
+    CHIPBENCH_CL_ATTN='BQ=32,BK=32,TX=16,RQ=4,PAD=4' timeout 60 "$CB" run --device "$DEV" \
+        --kernel attn_f32_opencl --threads 1 \
+        --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=0 \
+        $RUN_TIME --csv "$OUT/gpu-attn-rows.csv" 2>&1 | grep -v '^\['
+    echo "attention rows exit $?"
 fi
 
 if want energy; then

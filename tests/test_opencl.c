@@ -1,6 +1,7 @@
 // test_opencl.c: the OpenCL back-end on whatever device is here (PoCL's CPU
 // device in CI): device selection rules, GEMM parameter text, every variant
-// and transpose against float64 through the harness path, a broken program
+// and transpose against float64 through the harness path, both attention
+// forward variants, a broken program
 // (build log in the error, cached failure), the tuning file round trip and
 // its use by the plan. The no-platform path needs a fresh process (the ICD
 // loader reads its vendor list once), so it is in test_cli.sh.
@@ -15,6 +16,7 @@
 #include "chipbench/cb_shape.h"
 
 #if CB_HAVE_OPENCL
+#include "../kernels/opencl/cl_attn.h"
 #include "../kernels/opencl/cl_gemm.h"
 #include "../kernels/opencl/cl_tuning.h"
 #include "../kernels/opencl/clrt.h"
@@ -167,6 +169,69 @@ static void test_variants_all_layouts(void)
     }
 }
 
+// Both attention forward variants, forced through the tuner's hook, on
+// shapes that cross every block edge (rows, keys, D chunks, the partial last
+// V chunk), causal with Lq < Lk and Lq > Lk (rows that see no key), GQA,
+// D not a multiple of 4: the full harness row against float64 (O and lse).
+static void test_attn_variants(void)
+{
+    if (!device_or_skip())
+        CB_SKIP("no OpenCL device: %s", cb_error_text());
+    static const char *const params[] = {
+        "BQ=16,BK=16,TX=4,RQ=2,PAD=4",
+        "tiles:BQ=64,BK=64,TK=8,RM=4,RS=4,PAD=4",
+        "tiles:BQ=128,BK=64,TK=8,RM=8,RS=4,PAD=4",
+        "tiles:BQ=32,BK=32,TK=16,RM=4,RS=4,PAD=0",
+        "tiles:BQ=32,BK=128,TK=4,RM=8,RS=8,PAD=4",
+        NULL,
+    };
+    static const char *const shapes[] = {
+        "b=1,h=1,s=1,d=1",
+        "b=2,h=4,kvh=2,s=65,d=64,causal=1",
+        "b=1,h=3,sq=17,skv=65,d=24,causal=1",
+        "b=1,h=2,sq=97,skv=33,d=13,causal=1",
+        "b=1,h=2,sq=130,skv=250,d=40,causal=0,scale=20",
+        "b=1,h=2,s=129,d=128,causal=1",
+        NULL,
+    };
+    const struct cb_kernel *k = cb_registry_find("attn_f32_opencl");
+    CB_CHECK(k != NULL);
+    struct cb_bench_opts o;
+    quick_opts(&o);
+    for (int i = 0; params[i]; i++)
+        for (int j = 0; shapes[j]; j++) {
+            struct cb_call c;
+            struct cb_result r;
+            CB_CHECK(cb_shape_parse(shapes[j], &c) == CB_OK);
+            CB_CHECK(cb_cl_attn_force(params[i]) == CB_OK);
+            enum cb_status s = cb_bench_row(k, &c, 1, &o, &r);
+            cb_cl_attn_force(NULL);
+            CB_CHECK_MSG(s == CB_OK, "%s %s: %.300s", params[i], shapes[j], r.note);
+            CB_CHECK_MSG(strstr(r.device, params[i]) != NULL, "device column '%s'", r.device);
+            cb_result_free(&r);
+        }
+    // Bad sets are refused with the reason, not built.
+    static const char *const bad[] = {
+        "tiles:BQ=64,BK=64,TK=8,RM=3,RS=4",  // RM not a multiple of 4
+        "tiles:BQ=64,BK=64,TX=8",            // a rows key in a tiles set
+        "tiles:BQ=128,BK=32,TK=8,RM=8,RS=8", // 64 threads cannot split 128 rows
+        "BQ=32,BK=30,TX=8",                  // BK % TX
+        NULL,
+    };
+    for (int i = 0; bad[i]; i++) {
+        CB_CHECK_MSG(cb_cl_attn_force(bad[i]) == CB_ERR_PARSE, "%s accepted", bad[i]);
+        cb_clear_error();
+    }
+    cb_cl_attn_force(NULL);
+    // Spilling register tiles are refused at plan time (D decides RO).
+    struct cb_clrt *rt = device_or_skip();
+    CB_CHECK(cb_cl_attn_params_fit(rt, "tiles:BQ=128,BK=64,TK=8,RM=8,RS=8", 128) ==
+             CB_ERR_UNSUPPORTED);
+    CB_CHECK(strstr(cb_error_text(), "spill") != NULL);
+    cb_clear_error();
+    CB_CHECK(cb_cl_attn_params_fit(rt, "tiles:BQ=128,BK=64,TK=8,RM=8,RS=4", 128) == CB_OK);
+}
+
 static void test_build_failure(void)
 {
     struct cb_clrt *rt = device_or_skip();
@@ -314,6 +379,7 @@ int main(void)
     CB_RUN(test_device_resolve);
     CB_RUN(test_params_text);
     CB_RUN(test_variants_all_layouts);
+    CB_RUN(test_attn_variants);
     CB_RUN(test_build_failure);
     CB_RUN(test_tuning_file);
     CB_RUN(test_device_time);

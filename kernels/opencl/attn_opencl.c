@@ -25,16 +25,29 @@
 #include "clrt.h"
 
 extern const char cb_cl_src_attn_flash[];
+extern const char cb_cl_src_attn_flash_tiles[];
 
 #define ATTN_MAX_D 256  // o[RQ][DP/(4*TX)] lives in registers; larger D would spill
 
 // Parameters ------------------------------------------------------------------
 
+// Two variants. "rows" (attn_flash.cl): Q block and K/V tiles in local
+// memory, TX threads share a query row. "tiles" (attn_flash_tiles.cl): both
+// products as the tiled GEMM (chunks of Q, K and V streamed through local
+// memory, RM x RS and RM x RO register tiles), for GPUs whose local memory
+// cannot hold a large Q block. Text: "BQ=32,BK=32,TX=16,RQ=4,PAD=4" (rows;
+// "rows:" may precede it) or "tiles:BQ=64,BK=64,TK=8,RM=4,RS=4,PAD=4".
+enum attn_variant { ATTN_ROWS, ATTN_TILES };
+
 struct attn_params {
+    enum attn_variant variant;
     int bq;   // query rows per work-group
     int bk;   // keys per block
-    int tx;   // threads sharing one query row (split keys in S, D in P V)
-    int rq;   // query rows per thread
+    int tx;   // rows: threads sharing one query row (split keys in S, D in P V)
+    int rq;   // rows: query rows per thread
+    int tk;   // tiles: depth of the local chunks (D in S, keys in P V)
+    int rm;   // tiles: query rows per thread
+    int rs;   // tiles: keys per thread in S
     int pad;  // floats of padding per local row (bank conflicts)
 };
 
@@ -44,27 +57,76 @@ struct attn_params {
 // red 2). A larger BQ would need Q out of local memory at D=128. Measured on
 // an H200 (NVIDIA OpenCL, driver 580) at B=8, H=16, L=4096, D=128: 28.0
 // TFLOP/s; TX=8 26.2, RQ=8 25.1, BK=16 23.0, BQ=48/BK=16 25.0, PAD=0 11.6.
-static const struct attn_params gpu_default = {.bq = 32, .bk = 32, .tx = 16, .rq = 4, .pad = 4};
+static const struct attn_params gpu_default = {
+    .variant = ATTN_ROWS, .bq = 32, .bk = 32, .tx = 16, .rq = 4, .pad = 4};
 // CPU (PoCL and the like): work-items become loops over vector lanes, local
 // memory is cache; bigger blocks amortize the barriers.
-static const struct attn_params cpu_default = {.bq = 32, .bk = 64, .tx = 8, .rq = 4, .pad = 4};
+static const struct attn_params cpu_default = {
+    .variant = ATTN_ROWS, .bq = 32, .bk = 64, .tx = 8, .rq = 4, .pad = 4};
+// The tiles variant's starting point: 256 threads, a 4 x 4 score tile and a
+// 4 x 8 output tile at D=128, 26 KiB of local memory (several groups an SM).
+static const struct attn_params tiles_default = {
+    .variant = ATTN_TILES, .bq = 64, .bk = 64, .tk = 8, .rm = 4, .rs = 4, .pad = 4};
 
-// D padded to a multiple of 4*TX (the float4 columns the TX threads share).
-static int padded_d(int d, int tx)
+#define TILES_MAX_ACC 128  // RM x (RO + RS) floats of accumulators a thread may hold
+
+static int tiles_threads(const struct attn_params *p)
 {
-    return (int)cb_round_up((size_t)d, (size_t)(4 * tx));
+    return (p->bk / p->rs) * (p->bq / p->rm);
 }
 
-static size_t local_bytes(const struct attn_params *p, int dp)
+// D padded: rows, to a multiple of 4*TX (the float4 columns the TX threads
+// share); tiles, to a multiple of 4*NTX (NTX = BK/RS threads along D) that
+// TK divides.
+static int padded_d(const struct attn_params *p, int d)
 {
-    size_t ldq = (size_t)(dp + p->pad);
-    return sizeof(float) * ((size_t)p->bq * ldq + (size_t)p->bk * ldq +
-                            (size_t)p->bq * (size_t)(p->bk + p->pad) +
-                            (size_t)p->bq * (size_t)p->tx);
+    if (p->variant == ATTN_ROWS)
+        return (int)cb_round_up((size_t)d, (size_t)(4 * p->tx));
+    const int step = 4 * (p->bk / p->rs);
+    int dp = (int)cb_round_up((size_t)d, (size_t)step);
+    while (dp % p->tk)
+        dp += step;
+    return dp;
+}
+
+static size_t local_bytes(const struct attn_params *p, int d)
+{
+    const size_t dp = (size_t)padded_d(p, d);
+    if (p->variant == ATTN_ROWS) {
+        size_t ldq = dp + (size_t)p->pad;
+        return sizeof(float) * ((size_t)p->bq * ldq + (size_t)p->bk * ldq +
+                                (size_t)p->bq * (size_t)(p->bk + p->pad) +
+                                (size_t)p->bq * (size_t)p->tx);
+    }
+    // attn_flash_tiles.cl: scratch (Q/K chunks or V chunks), Pt, st, al.
+    const size_t ldq = (size_t)(p->bq + p->pad), ldk = (size_t)(p->bk + p->pad);
+    const size_t scr_s = 2 * (size_t)p->tk * (ldq + ldk), scr_v = 2 * (size_t)p->tk * (dp + p->pad);
+    const size_t split = (size_t)tiles_threads(p) / (size_t)p->bq;
+    return sizeof(float) * ((scr_s > scr_v ? scr_s : scr_v) + (size_t)p->bk * ldq +
+                            split * (size_t)p->bq + (size_t)p->bq);
 }
 
 static enum cb_status params_check(const struct attn_params *p)
 {
+    if (p->variant == ATTN_TILES) {
+        if (p->bq < 4 || p->bk < 4 || p->tk < 4 || p->rm < 4 || p->rs < 4 || p->pad < 0 ||
+            p->rm % 4 || p->rs % 4 || p->tk % 4 || p->pad % 4 || p->bq % p->rm ||
+            p->bk % p->rs || p->bk % p->tk)
+            return cb_set_error(CB_ERR_INVALID_ARG,
+                                "tiles: need RM, RS, TK, PAD multiples of 4 with BQ %% RM, "
+                                "BK %% RS, BK %% TK == 0 (BQ=%d BK=%d TK=%d RM=%d RS=%d PAD=%d)",
+                                p->bq, p->bk, p->tk, p->rm, p->rs, p->pad);
+        const int nt = tiles_threads(p);
+        if (p->bq > 512 || p->bk > 512 || p->tk > 64 || p->pad > 64 || nt > 1024)
+            return cb_set_error(CB_ERR_INVALID_ARG,
+                                "tiles: BQ, BK <= 512, TK, PAD <= 64, (BK/RS)*(BQ/RM) <= 1024");
+        if (nt % p->bq || p->bk % (nt / p->bq))
+            return cb_set_error(CB_ERR_INVALID_ARG,
+                                "tiles: the softmax pass needs threads (%d) %% BQ == 0 and "
+                                "BK %% (threads/BQ) == 0 (BQ=%d BK=%d)",
+                                nt, p->bq, p->bk);
+        return CB_OK;
+    }
     if (p->bq < 1 || p->bk < 4 || p->tx < 1 || p->rq < 1 || p->pad < 0 || p->bq % p->rq ||
         p->bk % p->tx || p->bk % 4 || p->pad % 4)
         return cb_set_error(CB_ERR_INVALID_ARG,
@@ -78,18 +140,43 @@ static enum cb_status params_check(const struct attn_params *p)
 }
 
 static const char *const param_keys[] = {"BQ", "BK", "TX", "RQ", "PAD"};
+static const char *const tiles_keys[] = {"BQ", "BK", "TK", "RM", "RS", "PAD"};
 
 static void params_str(const struct attn_params *p, char *buf, size_t len)
 {
+    if (p->variant == ATTN_TILES) {
+        const int *vals[] = {&p->bq, &p->bk, &p->tk, &p->rm, &p->rs, &p->pad};
+        size_t n = (size_t)snprintf(buf, len, "tiles:");
+        if (n < len)
+            cb_cl_params_str(tiles_keys, vals, 6, buf + n, len - n);
+        return;
+    }
     const int *vals[] = {&p->bq, &p->bk, &p->tx, &p->rq, &p->pad};
     cb_cl_params_str(param_keys, vals, 5, buf, len);
 }
 
-// "BQ=64,BK=32,..." over a starting set: keys given replace those values.
+// "[rows:]BQ=64,BK=32,..." or "tiles:BQ=..." over a starting set: keys
+// given replace those values; a variant other than the starting set's
+// starts from that variant's defaults.
 static enum cb_status params_parse(const char *text, struct attn_params *p)
 {
-    int *vals[] = {&p->bq, &p->bk, &p->tx, &p->rq, &p->pad};
-    enum cb_status s = cb_cl_params_parse("", text, text, param_keys, vals, 5);
+    const char *list = text;
+    enum attn_variant v = ATTN_ROWS;
+    if (!strncmp(text, "tiles:", 6)) {
+        v = ATTN_TILES;
+        list = text + 6;
+    } else if (!strncmp(text, "rows:", 5))
+        list = text + 5;
+    if (p->variant != v)
+        *p = v == ATTN_TILES ? tiles_default : gpu_default;
+    enum cb_status s;
+    if (v == ATTN_TILES) {
+        int *vals[] = {&p->bq, &p->bk, &p->tk, &p->rm, &p->rs, &p->pad};
+        s = cb_cl_params_parse("", text, list, tiles_keys, vals, 6);
+    } else {
+        int *vals[] = {&p->bq, &p->bk, &p->tx, &p->rq, &p->pad};
+        s = cb_cl_params_parse("", text, list, param_keys, vals, 5);
+    }
     if (s == CB_OK && params_check(p) != CB_OK)
         s = cb_cl_error_wrap(CB_ERR_PARSE, "'%s'", text);
     return s;
@@ -97,8 +184,9 @@ static enum cb_status params_parse(const char *text, struct attn_params *p)
 
 static enum cb_status params_fit(const struct cb_clrt *rt, const struct attn_params *p, int d)
 {
-    size_t wg = (size_t)p->tx * (size_t)(p->bq / p->rq);
-    size_t local = local_bytes(p, padded_d(d, p->tx));
+    size_t wg = p->variant == ATTN_TILES ? (size_t)tiles_threads(p)
+                                         : (size_t)p->tx * (size_t)(p->bq / p->rq);
+    size_t local = local_bytes(p, d);
     if (wg > rt->info.max_work_group)
         return cb_set_error(CB_ERR_UNSUPPORTED, "work-group of %zu exceeds the device's %zu", wg,
                             rt->info.max_work_group);
@@ -106,6 +194,14 @@ static enum cb_status params_fit(const struct cb_clrt *rt, const struct attn_par
         return cb_set_error(CB_ERR_UNSUPPORTED,
                             "%zu bytes of local memory at D=%d exceed the device's %llu", local,
                             d, (unsigned long long)rt->info.local_mem_bytes);
+    if (p->variant == ATTN_TILES) {
+        const int ro = padded_d(p, d) / (p->bk / p->rs);
+        if (p->rm * (ro + p->rs) > TILES_MAX_ACC)
+            return cb_set_error(CB_ERR_UNSUPPORTED,
+                                "tiles: RM x (RO + RS) = %d x (%d + %d) accumulators at D=%d "
+                                "exceed %d (they would spill)",
+                                p->rm, ro, p->rs, d, TILES_MAX_ACC);
+    }
     return CB_OK;
 }
 
@@ -172,14 +268,18 @@ static enum cb_status choose_params(const struct cb_clrt *rt, int d, struct attn
         return params_fit(rt, p, d);
     }
     // Fewer threads per row while that removes zero padding of D (small D).
-    while (p->tx > 1 && padded_d(d, p->tx / 2) < padded_d(d, p->tx) && p->bk % (p->tx / 2) == 0)
-        p->tx /= 2;
+    struct attn_params half = *p;
+    half.tx = p->tx / 2;
+    while (p->tx > 1 && padded_d(&half, d) < padded_d(p, d) && p->bk % half.tx == 0) {
+        p->tx = half.tx;
+        half.tx = p->tx / 2;
+    }
     // Large D: more threads per row keep the O tile (RQ x DP/TX) in registers.
-    if (!cpu && padded_d(d, p->tx) / p->tx > 16 && p->bk % (2 * p->tx) == 0)
+    if (!cpu && padded_d(p, d) / p->tx > 16 && p->bk % (2 * p->tx) == 0)
         p->tx *= 2;
     // Shrink the blocks (keys first, they cost no parallelism) until the
     // local memory fits the device.
-    while (local_bytes(p, padded_d(d, p->tx)) > rt->info.local_mem_bytes) {
+    while (local_bytes(p, d) > rt->info.local_mem_bytes) {
         if (p->bk / 2 >= 4 && (p->bk / 2) % p->tx == 0 && (p->bk / 2) % 4 == 0 &&
             p->bk >= p->bq)
             p->bk /= 2;
@@ -247,19 +347,30 @@ static enum cb_status attn_plan_make(const struct cb_kernel *k, const struct cb_
     CB_TRY(cb_clrt_fill_nan(rt, pl->lse, nl));
 
     char opts[256];
-    snprintf(opts, sizeof opts,
-             "-cl-mad-enable -D D=%d -D DP=%d -D BQ=%d -D BK=%d -D TX=%d -D RQ=%d -D PAD=%d", d,
-             padded_d(d, p->tx), p->bq, p->bk, p->tx, p->rq, p->pad);
     cl_program prog;
-    CB_TRY(cb_clrt_program(rt, "attn_flash.cl", cb_cl_src_attn_flash, opts, &prog));
-    CB_TRY(cb_clrt_kernel(prog, "attn_fwd", &pl->kern));
+    if (p->variant == ATTN_TILES) {
+        snprintf(opts, sizeof opts,
+                 "-cl-mad-enable -D D=%d -D DP=%d -D BQ=%d -D BK=%d -D TK=%d -D RM=%d -D RS=%d "
+                 "-D PAD=%d",
+                 d, padded_d(p, d), p->bq, p->bk, p->tk, p->rm, p->rs, p->pad);
+        CB_TRY(cb_clrt_program(rt, "attn_flash_tiles.cl", cb_cl_src_attn_flash_tiles, opts,
+                               &prog));
+        CB_TRY(cb_clrt_kernel(prog, "attn_fwd_tiles", &pl->kern));
+        pl->lws = (size_t)tiles_threads(p);
+    } else {
+        snprintf(opts, sizeof opts,
+                 "-cl-mad-enable -D D=%d -D DP=%d -D BQ=%d -D BK=%d -D TX=%d -D RQ=%d -D PAD=%d",
+                 d, padded_d(p, d), p->bq, p->bk, p->tx, p->rq, p->pad);
+        CB_TRY(cb_clrt_program(rt, "attn_flash.cl", cb_cl_src_attn_flash, opts, &prog));
+        CB_TRY(cb_clrt_kernel(prog, "attn_fwd", &pl->kern));
+        pl->lws = (size_t)p->tx * (size_t)(p->bq / p->rq);
+    }
 
     const int BH = (int)bh, H = (int)a->heads, group = (int)(a->heads / a->kv_heads);
     const int lq = (int)a->seq_q, lk = (int)a->seq_kv, causal = a->causal != 0;
     const float scale = a->scale != 0.0f ? a->scale : 1.0f / sqrtf((float)d);
     const float scale2 = scale * 1.44269504088896341f;  // scores in log2 units (exp2)
     const size_t nqb = cb_round_up((size_t)lq, (size_t)p->bq) / (size_t)p->bq;
-    pl->lws = (size_t)p->tx * (size_t)(p->bq / p->rq);
     // One dimension: group counts past 65535 are fine there on every device.
     pl->gws = nqb * (size_t)BH * pl->lws;
     CB_TRY(cb_clrt_arg(pl->kern, 0, sizeof(cl_mem), &pl->q));

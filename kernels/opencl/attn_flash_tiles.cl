@@ -1,0 +1,408 @@
+// attn_flash_tiles.cl: flash-attention forward, f32, the "tiles" variant of
+// attn_f32_opencl, written for GPUs whose local memory cannot hold a large
+// Q block at D=128 (NVIDIA's OpenCL: 48 KiB a work-group).
+//
+// What it is: the same FlashAttention-2 forward as attn_flash.cl (one
+// work-group owns BQ query rows of one (batch, head) and walks the key
+// blocks up to its causal limit; O and lse written once), but both products
+// are run as the tiled GEMM of gemm_tiled.cl: local tiles k-major, each
+// thread an RM x RS score tile and an RM x RO output tile read with float4,
+// the next global chunk fetched into registers while the current one is
+// multiplied (one barrier per chunk). Q is *not* kept in local memory: its
+// TK-deep chunks are streamed again for every key block (they stay in L1/L2),
+// which is what lets BQ reach 128 rows and the register tiles reach 8 x 8.
+// What it is not: a backward pass, or a kernel for CPU devices (PoCL runs it
+// correctly, the "rows" variant in attn_flash.cl is faster there).
+//
+// Layouts (contiguous, row-major), the same as attn_flash.cl:
+//   Q (B,H,Lq,D)  K,V (B,Hkv,Lk,D)  O (B,H,Lq,D)  LSE (B,H,Lq)
+//   query head h reads kv head h / GROUP; causal is bottom-right aligned:
+//   row i sees keys j < i + (Lk - Lq) + 1.
+//
+// Per key block k0 .. k0+BK:
+//   1. S (BQ, BK) = Q_blk K_blk^T   over DP in chunks of TK: Qs[TK][BQ],
+//      Ks[TK][BK] double-buffered; S ends in registers, then goes to
+//      Pt[BK][BQ] (key-major, so step 3 reads float4 of rows).
+//   2. Softmax pass, SPLIT = NT/BQ threads a row, each over BK/SPLIT keys:
+//      scale by scale*log2(e), mask, row max (combined through st[]),
+//      m_new, alpha = 2^(m - m_new), P = 2^(S - m_new) back into Pt, the
+//      thread's part of the row sum l = l*alpha + sum P; alpha -> al[].
+//   3. O (BQ, DP) = al * O + P V_blk  over the keys in chunks of TK: V
+//      chunks Vs[TK][DP] double-buffered, in the scratch Qs/Ks used.
+// At the end O / l and lse = ln2 * m + ln(l); a row that saw no key gets
+// O = 0, lse = -inf.
+//
+// Thread mapping: NTX = BK/RS threads along keys in S and along D in O,
+// NTY = BQ/RM along rows in both, so a thread's O rows are its S rows. Its
+// rows are ty*4 + i%4 + (i/4)*4*NTY (float4 groups strided by 4*NTY), keys
+// tx*4 + j%4 + (j/4)*4*NTX, columns likewise: 8 neighbouring threads read
+// 128 contiguous bytes of local memory.
+//
+// Defines (host-set, attn_opencl.c): D, DP (D padded to a multiple of
+// 4*NTX and of TK, zero-filled), BQ, BK, TK, RM, RS, PAD.
+#ifndef D
+#define D 64
+#endif
+#ifndef BQ
+#define BQ 64
+#endif
+#ifndef BK
+#define BK 64
+#endif
+#ifndef TK
+#define TK 8
+#endif
+#ifndef RM
+#define RM 4
+#endif
+#ifndef RS
+#define RS 4
+#endif
+#ifndef PAD
+#define PAD 4
+#endif
+
+#define NTX (BK / RS)
+#define NTY (BQ / RM)
+#define NT (NTX * NTY)
+#ifndef DP
+#define DP (((D) + 4 * NTX - 1) / (4 * NTX) * (4 * NTX))
+#endif
+#define RO (DP / NTX)      // O columns per thread
+#define SPLIT (NT / BQ)    // threads per row in the softmax pass
+#define KPS (BK / SPLIT)   // keys per softmax thread
+#define LDQ (BQ + PAD)     // row stride of Qs and Pt
+#define LDK (BK + PAD)     // row stride of Ks
+#define LDV (DP + PAD)     // row stride of Vs
+#define NDC (DP / TK)      // chunks of the S product
+// Float4 loads per thread of one chunk (rounded up; the excess is skipped).
+#define LQ ((BQ * TK / 4 + NT - 1) / NT)
+#define LK ((BK * TK / 4 + NT - 1) / NT)
+#define LV ((TK * DP / 4 + NT - 1) / NT)
+#define SCR_S (2 * TK * (LDQ + LDK))
+#define SCR_V (2 * TK * LDV)
+#define SCR (SCR_S > SCR_V ? SCR_S : SCR_V)
+
+#if RM % 4 || RS % 4 || TK % 4 || PAD % 4 || BQ % RM || BK % RS || DP % (4 * NTX) || \
+    DP % TK || BK % TK || DP < D || NT % BQ || BK % SPLIT
+#error "attn_flash_tiles: need RM, RS, TK, PAD multiples of 4, BQ % RM, BK % RS, DP % (4*NTX), DP % TK, BK % TK, NT % BQ, BK % (NT/BQ) all 0"
+#endif
+
+// Chunk c of rows [0, n) of a (rows, D) matrix, columns c*TK .. c*TK+TK,
+// into registers: rows >= nvalid and columns >= D read as 0.
+inline void fetch_rows(__global const float *src, int nvalid, int n, int d0, int tid,
+                       float4 *r, int cnt)
+{
+    for (int l = 0; l < cnt; l++) {
+        const int v = tid + l * NT;
+        const int row = v / (TK / 4), c = d0 + (v % (TK / 4)) * 4;
+        float4 x = (float4)(0.0f);
+        if (v < n * (TK / 4) && row < nvalid && c < D) {
+            __global const float *p = src + (size_t)row * D + c;
+#if D % 4 == 0
+            x = *(__global const float4 *)p;  // 16-byte aligned: D % 4 == 0
+#else
+            x.x = p[0];
+            if (c + 1 < D)
+                x.y = p[1];
+            if (c + 2 < D)
+                x.z = p[2];
+            if (c + 3 < D)
+                x.w = p[3];
+#endif
+        }
+        r[l] = x;
+    }
+}
+
+// ... stored k-major: dst[kk][row] (stride ld).
+inline void store_rows_t(__local float *dst, int ld, int n, int tid, const float4 *r, int cnt)
+{
+    for (int l = 0; l < cnt; l++) {
+        const int v = tid + l * NT;
+        if (v >= n * (TK / 4))
+            break;
+        const int row = v / (TK / 4), kk = (v % (TK / 4)) * 4;
+        dst[(kk + 0) * ld + row] = r[l].x;
+        dst[(kk + 1) * ld + row] = r[l].y;
+        dst[(kk + 2) * ld + row] = r[l].z;
+        dst[(kk + 3) * ld + row] = r[l].w;
+    }
+}
+
+// V rows k .. k+TK (all DP columns) into registers; rows >= nvalid read 0.
+inline void fetch_v(__global const float *src, int k, int nvalid, int tid, float4 *r)
+{
+    for (int l = 0; l < LV; l++) {
+        const int v = tid + l * NT;
+        const int kk = v / (DP / 4), c = (v % (DP / 4)) * 4;
+        float4 x = (float4)(0.0f);
+        if (v < TK * (DP / 4) && k + kk < nvalid && c < D) {
+            __global const float *p = src + (size_t)(k + kk) * D + c;
+#if D % 4 == 0
+            x = *(__global const float4 *)p;
+#else
+            x.x = p[0];
+            if (c + 1 < D)
+                x.y = p[1];
+            if (c + 2 < D)
+                x.z = p[2];
+            if (c + 3 < D)
+                x.w = p[3];
+#endif
+        }
+        r[l] = x;
+    }
+}
+
+inline void store_v(__local float *dst, int tid, const float4 *r)
+{
+    for (int l = 0; l < LV; l++) {
+        const int v = tid + l * NT;
+        if (v >= TK * (DP / 4))
+            break;
+        const int kk = v / (DP / 4), c = (v % (DP / 4)) * 4;
+        *(__local float4 *)(dst + kk * LDV + c) = r[l];
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(NT, 1, 1)))
+void attn_fwd_tiles(__global const float *restrict Q, __global const float *restrict K,
+                    __global const float *restrict V, __global float *restrict O,
+                    __global float *restrict LSE, int BH, int H, int GROUP, int Lq, int Lk,
+                    float scale2, int causal)
+{
+    // float4 declarations keep every tile 16-byte aligned (all strides are
+    // multiples of 4 floats).
+    __local float4 scr4[SCR / 4];        // Qs/Ks chunks (S), then Vs chunks (P V)
+    __local float4 pt4[BK * LDQ / 4];    // S, then P, key-major
+    __local float st[SPLIT * BQ];        // per-part row max, at the end row sums
+    __local float4 al4[BQ / 4];          // alpha of each row for this block
+    __local float *scr = (__local float *)scr4, *Pt = (__local float *)pt4;
+    __local float *al = (__local float *)al4;
+
+    const int tid = get_local_id(0), tx = tid % NTX, ty = tid / NTX;
+    // Heaviest query blocks first (the last ones under a causal mask), all
+    // heads of one query block next to each other.
+    const int nqb = (Lq + BQ - 1) / BQ, g = get_group_id(0);
+    const int qb = nqb - 1 - g / BH, bh = g % BH;
+    const int q0 = qb * BQ;
+    const int b = bh / H, h = bh % H;
+    const int kvbh = b * (H / GROUP) + h / GROUP;
+    const int nq = min(BQ, Lq - q0);
+
+    Q += ((size_t)bh * Lq + q0) * D;
+    O += ((size_t)bh * Lq + q0) * D;
+    LSE += (size_t)bh * Lq + q0;
+    K += (size_t)kvbh * Lk * D;
+    V += (size_t)kvbh * Lk * D;
+
+    // The softmax pass's row and key range, and that row's statistics.
+    const int sr = tid % BQ, sp = tid / BQ;
+    const int shift = Lk - Lq + 1;
+    const int slim = causal ? clamp(q0 + sr + shift, 0, Lk) : Lk;
+    const int kend = causal ? clamp(q0 + nq - 1 + shift, 0, Lk) : Lk;
+    float m = -INFINITY, l = 0.0f;
+
+    float o[RM][RO];
+    #pragma unroll
+    for (int i = 0; i < RM; i++)
+        #pragma unroll
+        for (int c = 0; c < RO; c++)
+            o[i][c] = 0.0f;
+
+    float4 rq[LQ], rk[LK], rv[LV];
+    if (kend > 0) {
+        fetch_rows(Q, nq, BQ, 0, tid, rq, LQ);
+        fetch_rows(K, min(BK, Lk), BK, 0, tid, rk, LK);
+    }
+
+    for (int k0 = 0; k0 < kend; k0 += BK) {
+        const int nk = min(BK, Lk - k0);
+        __global const float *Kb = K + (size_t)k0 * D;
+
+        // 1. S = Q_blk K_blk^T. Every earlier reader of the scratch and of
+        //    Pt passed a barrier since (end of the previous P V loop).
+        store_rows_t(scr, LDQ, BQ, tid, rq, LQ);
+        store_rows_t(scr + TK * LDQ, LDK, BK, tid, rk, LK);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        float s[RM][RS];
+        #pragma unroll
+        for (int i = 0; i < RM; i++)
+            #pragma unroll
+            for (int j = 0; j < RS; j++)
+                s[i][j] = 0.0f;
+        for (int c = 0; c < NDC; c++) {
+            const int more = c + 1 < NDC;
+            if (more) {
+                fetch_rows(Q, nq, BQ, (c + 1) * TK, tid, rq, LQ);
+                fetch_rows(Kb, nk, BK, (c + 1) * TK, tid, rk, LK);
+            }
+            __local const float *qs = scr + (c & 1) * TK * (LDQ + LDK);
+            __local const float *ks = qs + TK * LDQ;
+            #pragma unroll
+            for (int kk = 0; kk < TK; kk++) {
+                float a[RM], bb[RS];
+                #pragma unroll
+                for (int i = 0; i < RM / 4; i++) {
+                    const float4 x = *(__local const float4 *)(qs + kk * LDQ + i * 4 * NTY + ty * 4);
+                    a[4 * i + 0] = x.x;
+                    a[4 * i + 1] = x.y;
+                    a[4 * i + 2] = x.z;
+                    a[4 * i + 3] = x.w;
+                }
+                #pragma unroll
+                for (int j = 0; j < RS / 4; j++) {
+                    const float4 x = *(__local const float4 *)(ks + kk * LDK + j * 4 * NTX + tx * 4);
+                    bb[4 * j + 0] = x.x;
+                    bb[4 * j + 1] = x.y;
+                    bb[4 * j + 2] = x.z;
+                    bb[4 * j + 3] = x.w;
+                }
+                #pragma unroll
+                for (int i = 0; i < RM; i++)
+                    #pragma unroll
+                    for (int j = 0; j < RS; j++)
+                        s[i][j] = fma(a[i], bb[j], s[i][j]);
+            }
+            if (more) {
+                __local float *nx = scr + ((c + 1) & 1) * TK * (LDQ + LDK);
+                store_rows_t(nx, LDQ, BQ, tid, rq, LQ);
+                store_rows_t(nx + TK * LDQ, LDK, BK, tid, rk, LK);
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+        fetch_v(V + (size_t)k0 * D, 0, nk, tid, rv);
+        #pragma unroll
+        for (int j = 0; j < RS; j++) {
+            const int key = (j / 4) * 4 * NTX + tx * 4 + j % 4;
+            #pragma unroll
+            for (int i = 0; i < RM / 4; i++)
+                *(__local float4 *)(Pt + key * LDQ + i * 4 * NTY + ty * 4) =
+                    (float4)(s[4 * i][j], s[4 * i + 1][j], s[4 * i + 2][j], s[4 * i + 3][j]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+
+        // 2. Online softmax over this block, SPLIT threads a row.
+        const int kv0 = sp * KPS, vis = slim - k0;  // keys kv0.. of Pt; < vis are visible
+        float mx = -INFINITY;
+        for (int k = kv0; k < kv0 + KPS; k++)
+            mx = fmax(mx, k < vis ? Pt[k * LDQ + sr] * scale2 : -INFINITY);
+        st[sp * BQ + sr] = mx;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        float mnew = m;
+        #pragma unroll
+        for (int t = 0; t < SPLIT; t++)
+            mnew = fmax(mnew, st[t * BQ + sr]);
+        const float ref = mnew == -INFINITY ? 0.0f : mnew;  // no key seen yet
+        const float alpha = exp2(m - ref);                  // 0 while m is -inf
+        m = mnew;
+        float ls = 0.0f;
+        for (int k = kv0; k < kv0 + KPS; k++) {
+            const float p = k < vis ? exp2(fma(Pt[k * LDQ + sr], scale2, -ref)) : 0.0f;
+            Pt[k * LDQ + sr] = p;
+            ls += p;
+        }
+        l = fma(l, alpha, ls);
+        if (sp == 0)
+            al[sr] = alpha;
+        store_v(scr, tid, rv);  // the S loop's last barrier freed the scratch
+        barrier(CLK_LOCAL_MEM_FENCE);
+
+        // 3. O = alpha O + P V_blk over the key chunks that hold visible keys.
+        #pragma unroll
+        for (int i = 0; i < RM / 4; i++) {
+            const float4 x = *(__local const float4 *)(al + i * 4 * NTY + ty * 4);
+            #pragma unroll
+            for (int c = 0; c < RO; c++) {
+                o[4 * i + 0][c] *= x.x;
+                o[4 * i + 1][c] *= x.y;
+                o[4 * i + 2][c] *= x.z;
+                o[4 * i + 3][c] *= x.w;
+            }
+        }
+        const int nvc = (min(nk, kend - k0) + TK - 1) / TK;
+        for (int c = 0; c < nvc; c++) {
+            const int more = c + 1 < nvc;
+            if (more)
+                fetch_v(V + (size_t)k0 * D, (c + 1) * TK, nk, tid, rv);
+            else if (k0 + BK < kend) {  // the next block's first S chunk
+                fetch_rows(Q, nq, BQ, 0, tid, rq, LQ);
+                fetch_rows(Kb + (size_t)BK * D, min(BK, Lk - k0 - BK), BK, 0, tid, rk, LK);
+            }
+            __local const float *vs = scr + (c & 1) * TK * LDV;
+            #pragma unroll
+            for (int kk = 0; kk < TK; kk++) {
+                float p[RM], vv[RO];
+                #pragma unroll
+                for (int i = 0; i < RM / 4; i++) {
+                    const float4 x =
+                        *(__local const float4 *)(Pt + (c * TK + kk) * LDQ + i * 4 * NTY + ty * 4);
+                    p[4 * i + 0] = x.x;
+                    p[4 * i + 1] = x.y;
+                    p[4 * i + 2] = x.z;
+                    p[4 * i + 3] = x.w;
+                }
+                #pragma unroll
+                for (int j = 0; j < RO / 4; j++) {
+                    const float4 x = *(__local const float4 *)(vs + kk * LDV + j * 4 * NTX + tx * 4);
+                    vv[4 * j + 0] = x.x;
+                    vv[4 * j + 1] = x.y;
+                    vv[4 * j + 2] = x.z;
+                    vv[4 * j + 3] = x.w;
+                }
+                #pragma unroll
+                for (int i = 0; i < RM; i++)
+                    #pragma unroll
+                    for (int j = 0; j < RO; j++)
+                        o[i][j] = fma(p[i], vv[j], o[i][j]);
+            }
+            if (more)
+                store_v(scr + ((c + 1) & 1) * TK * LDV, tid, rv);
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+    }
+
+    // Row sums: the SPLIT parts of each row. st was last read before the
+    // barrier that ended the softmax pass.
+    st[sp * BQ + sr] = l;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (sp == 0 && sr < nq) {
+        float lt = 0.0f;
+        for (int t = 0; t < SPLIT; t++)
+            lt += st[t * BQ + sr];
+        LSE[sr] = lt > 0.0f ? fma(m, M_LN2_F, log(lt)) : -INFINITY;
+    }
+    #pragma unroll
+    for (int i = 0; i < RM; i++) {
+        const int row = (i / 4) * 4 * NTY + ty * 4 + i % 4;
+        if (row >= nq)
+            continue;
+        float lt = 0.0f;
+        #pragma unroll
+        for (int t = 0; t < SPLIT; t++)
+            lt += st[t * BQ + row];
+        // lt == 0 only for a row that saw no key: its O is still 0.
+        const float inv = lt > 0.0f ? 1.0f / lt : 0.0f;
+        __global float *orow = O + (size_t)row * D;
+        #pragma unroll
+        for (int j = 0; j < RO / 4; j++) {
+            const int col = j * 4 * NTX + tx * 4;
+            const float4 r = (float4)(o[i][4 * j], o[i][4 * j + 1], o[i][4 * j + 2],
+                                      o[i][4 * j + 3]) * inv;
+#if D % 4 == 0
+            if (col < D)
+                *(__global float4 *)(orow + col) = r;
+#else
+            if (col < D)
+                orow[col] = r.x;
+            if (col + 1 < D)
+                orow[col + 1] = r.y;
+            if (col + 2 < D)
+                orow[col + 2] = r.z;
+            if (col + 3 < D)
+                orow[col + 3] = r.w;
+#endif
+        }
+    }
+}
