@@ -179,10 +179,12 @@ static void test_attn_variants(void)
         CB_SKIP("no OpenCL device: %s", cb_error_text());
     static const char *const params[] = {
         "BQ=16,BK=16,TX=4,RQ=2,PAD=4",
-        "tiles:BQ=64,BK=64,TK=8,RM=4,RS=4,PAD=4",
-        "tiles:BQ=128,BK=64,TK=8,RM=8,RS=4,PAD=4",
-        "tiles:BQ=32,BK=32,TK=16,RM=4,RS=4,PAD=0",
-        "tiles:BQ=32,BK=128,TK=4,RM=8,RS=8,PAD=4",
+        "tiles:BQ=64,BK=64,TK=8,TV=8,RM=4,RS=4,PAD=4",
+        "tiles:BQ=64,BK=128,TK=16,TV=8,RM=8,RS=8,PAD=4",
+        "tiles:BQ=128,BK=64,TK=8,TV=4,RM=8,RS=4,PAD=4",
+        "tiles:BQ=32,BK=32,TK=16,TV=16,RM=4,RS=4,PAD=0",
+        "tiles:BQ=32,BK=128,TK=4,TV=32,RM=8,RS=8,PAD=4",
+        "tiles:BQ=64,BK=32,TK=32,TV=2,RM=4,RS=4,PAD=4",
         NULL,
     };
     static const char *const shapes[] = {
@@ -214,7 +216,8 @@ static void test_attn_variants(void)
     static const char *const bad[] = {
         "tiles:BQ=64,BK=64,TK=8,RM=3,RS=4",  // RM not a multiple of 4
         "tiles:BQ=64,BK=64,TX=8",            // a rows key in a tiles set
-        "tiles:BQ=128,BK=32,TK=8,RM=8,RS=8", // 64 threads cannot split 128 rows
+        "tiles:BQ=128,BK=32,TK=8,RM=8,RS=8", // 64 threads for 128 rows
+        "tiles:BQ=64,BK=64,TK=8,TV=48",      // BK % TV
         "BQ=32,BK=30,TX=8",                  // BK % TX
         NULL,
     };

@@ -20,17 +20,23 @@
 //   row i sees keys j < i + (Lk - Lq) + 1.
 //
 // Per key block k0 .. k0+BK:
-//   1. S (BQ, BK) = Q_blk K_blk^T   over DP in chunks of TK: Qs[TK][BQ],
-//      Ks[TK][BK] double-buffered; S ends in registers, then goes to
-//      Pt[BK][BQ] (key-major, so step 3 reads float4 of rows).
-//   2. Softmax pass, SPLIT = NT/BQ threads a row, each over BK/SPLIT keys:
-//      scale by scale*log2(e), mask, row max (combined through st[]),
-//      m_new, alpha = 2^(m - m_new), P = 2^(S - m_new) back into Pt, the
-//      thread's part of the row sum l = l*alpha + sum P; alpha -> al[].
-//   3. O (BQ, DP) = al * O + P V_blk  over the keys in chunks of TK: V
-//      chunks Vs[TK][DP] double-buffered, in the scratch Qs/Ks used.
+//   1. S (BQ, BK) = Q_blk K_blk^T over DP in chunks of TK: Qs[TK][BQ],
+//      Ks[TK][BK] double-buffered; S stays in registers.
+//   2. Softmax, in registers: each thread scales and masks its RM x RS
+//      scores and leaves its per-row maxima in red[NTX][BQ]; one thread a
+//      row folds them into m_new and alpha = 2^(m - m_new) (-> mref, al);
+//      each thread then forms P = 2^(S - m_new), adds its part of the row
+//      sums (l = l*alpha + sum P, reduced over NTX once at the end), rescales
+//      its O rows by alpha and writes P to Pt[BK][BQ] (key-major, so step 3
+//      reads float4 of rows).
+//   3. O += P V_blk over the keys in chunks of TV: Vs[TV][DP]
+//      double-buffered.
 // At the end O / l and lse = ln2 * m + ln(l); a row that saw no key gets
 // O = 0, lse = -inf.
+//
+// Local memory: the S chunks are dead once S is in registers and Pt/Vs are
+// dead once P V is done, so the two share one region: the larger of
+// 2*TK*(BQ+BK) and BK*BQ + 2*TV*DP floats (plus padding), not their sum.
 //
 // Thread mapping: NTX = BK/RS threads along keys in S and along D in O,
 // NTY = BQ/RM along rows in both, so a thread's O rows are its S rows. Its
@@ -39,7 +45,7 @@
 // 128 contiguous bytes of local memory.
 //
 // Defines (host-set, attn_opencl.c): D, DP (D padded to a multiple of
-// 4*NTX and of TK, zero-filled), BQ, BK, TK, RM, RS, PAD.
+// 4*NTX and of TK, zero-filled), BQ, BK, TK, TV, RM, RS, PAD.
 #ifndef D
 #define D 64
 #endif
@@ -51,6 +57,9 @@
 #endif
 #ifndef TK
 #define TK 8
+#endif
+#ifndef TV
+#define TV TK
 #endif
 #ifndef RM
 #define RM 4
@@ -69,23 +78,22 @@
 #define DP (((D) + 4 * NTX - 1) / (4 * NTX) * (4 * NTX))
 #endif
 #define RO (DP / NTX)      // O columns per thread
-#define SPLIT (NT / BQ)    // threads per row in the softmax pass
-#define KPS (BK / SPLIT)   // keys per softmax thread
-#define LDQ (BQ + PAD)     // row stride of Qs and Pt
+#define LDQ (BQ + PAD)     // row stride of Qs, Pt and red
 #define LDK (BK + PAD)     // row stride of Ks
 #define LDV (DP + PAD)     // row stride of Vs
 #define NDC (DP / TK)      // chunks of the S product
 // Float4 loads per thread of one chunk (rounded up; the excess is skipped).
 #define LQ ((BQ * TK / 4 + NT - 1) / NT)
 #define LK ((BK * TK / 4 + NT - 1) / NT)
-#define LV ((TK * DP / 4 + NT - 1) / NT)
-#define SCR_S (2 * TK * (LDQ + LDK))
-#define SCR_V (2 * TK * LDV)
-#define SCR (SCR_S > SCR_V ? SCR_S : SCR_V)
+#define LV ((TV * DP / 4 + NT - 1) / NT)
+#define MAXF(a, b) ((a) > (b) ? (a) : (b))
+#define SCR_S (2 * TK * (LDQ + LDK))                 // S chunks
+#define SOFT MAXF(2 * TV * LDV, NTX * LDQ)            // V chunks, or red
+#define LOCAL MAXF(SCR_S, BK * LDQ + SOFT)
 
-#if RM % 4 || RS % 4 || TK % 4 || PAD % 4 || BQ % RM || BK % RS || DP % (4 * NTX) || \
-    DP % TK || BK % TK || DP < D || NT % BQ || BK % SPLIT
-#error "attn_flash_tiles: need RM, RS, TK, PAD multiples of 4, BQ % RM, BK % RS, DP % (4*NTX), DP % TK, BK % TK, NT % BQ, BK % (NT/BQ) all 0"
+#if RM % 4 || RS % 4 || TK % 4 || TV < 1 || PAD % 4 || BQ % RM || BK % RS || \
+    DP % (4 * NTX) || DP % TK || BK % TV || DP < D || NT < BQ
+#error "attn_flash_tiles: need RM, RS, TK, PAD multiples of 4, BQ % RM, BK % RS, DP % (4*NTX), DP % TK, BK % TV all 0 and at least BQ threads"
 #endif
 
 // Chunk c of rows [0, n) of a (rows, D) matrix, columns c*TK .. c*TK+TK,
@@ -130,14 +138,14 @@ inline void store_rows_t(__local float *dst, int ld, int n, int tid, const float
     }
 }
 
-// V rows k .. k+TK (all DP columns) into registers; rows >= nvalid read 0.
+// V rows k .. k+TV (all DP columns) into registers; rows >= nvalid read 0.
 inline void fetch_v(__global const float *src, int k, int nvalid, int tid, float4 *r)
 {
     for (int l = 0; l < LV; l++) {
         const int v = tid + l * NT;
         const int kk = v / (DP / 4), c = (v % (DP / 4)) * 4;
         float4 x = (float4)(0.0f);
-        if (v < TK * (DP / 4) && k + kk < nvalid && c < D) {
+        if (v < TV * (DP / 4) && k + kk < nvalid && c < D) {
             __global const float *p = src + (size_t)(k + kk) * D + c;
 #if D % 4 == 0
             x = *(__global const float4 *)p;
@@ -159,7 +167,7 @@ inline void store_v(__local float *dst, int tid, const float4 *r)
 {
     for (int l = 0; l < LV; l++) {
         const int v = tid + l * NT;
-        if (v >= TK * (DP / 4))
+        if (v >= TV * (DP / 4))
             break;
         const int kk = v / (DP / 4), c = (v % (DP / 4)) * 4;
         *(__local float4 *)(dst + kk * LDV + c) = r[l];
@@ -172,14 +180,15 @@ void attn_fwd_tiles(__global const float *restrict Q, __global const float *rest
                     __global float *restrict LSE, int BH, int H, int GROUP, int Lq, int Lk,
                     float scale2, int causal)
 {
-    // float4 declarations keep every tile 16-byte aligned (all strides are
-    // multiples of 4 floats).
-    __local float4 scr4[SCR / 4];        // Qs/Ks chunks (S), then Vs chunks (P V)
-    __local float4 pt4[BK * LDQ / 4];    // S, then P, key-major
-    __local float st[SPLIT * BQ];        // per-part row max, at the end row sums
-    __local float4 al4[BQ / 4];          // alpha of each row for this block
-    __local float *scr = (__local float *)scr4, *Pt = (__local float *)pt4;
-    __local float *al = (__local float *)al4;
+    // float4 declarations keep every tile 16-byte aligned (all strides and
+    // offsets are multiples of 4 floats).
+    __local float4 loc4[LOCAL / 4];
+    __local float4 mref4[BQ / 4];  // this block's reference max of each row; at the end l
+    __local float4 al4[BQ / 4];    // alpha of each row for this block
+    __local float *scr = (__local float *)loc4;        // S chunks (step 1)
+    __local float *Pt = (__local float *)loc4;         // P, key-major (steps 2-3)
+    __local float *soft = Pt + BK * LDQ;               // red (step 2), V chunks (step 3)
+    __local float *mref = (__local float *)mref4, *al = (__local float *)al4;
 
     const int tid = get_local_id(0), tx = tid % NTX, ty = tid / NTX;
     // Heaviest query blocks first (the last ones under a causal mask), all
@@ -197,19 +206,18 @@ void attn_fwd_tiles(__global const float *restrict Q, __global const float *rest
     K += (size_t)kvbh * Lk * D;
     V += (size_t)kvbh * Lk * D;
 
-    // The softmax pass's row and key range, and that row's statistics.
-    const int sr = tid % BQ, sp = tid / BQ;
     const int shift = Lk - Lq + 1;
-    const int slim = causal ? clamp(q0 + sr + shift, 0, Lk) : Lk;
     const int kend = causal ? clamp(q0 + nq - 1 + shift, 0, Lk) : Lk;
-    float m = -INFINITY, l = 0.0f;
+    float m = -INFINITY;  // running max of row tid (threads tid < BQ)
 
-    float o[RM][RO];
+    float o[RM][RO], lp[RM];  // O rows and this thread's part of their sums
     #pragma unroll
-    for (int i = 0; i < RM; i++)
+    for (int i = 0; i < RM; i++) {
+        lp[i] = 0.0f;
         #pragma unroll
         for (int c = 0; c < RO; c++)
             o[i][c] = 0.0f;
+    }
 
     float4 rq[LQ], rk[LK], rv[LV];
     if (kend > 0) {
@@ -221,8 +229,8 @@ void attn_fwd_tiles(__global const float *restrict Q, __global const float *rest
         const int nk = min(BK, Lk - k0);
         __global const float *Kb = K + (size_t)k0 * D;
 
-        // 1. S = Q_blk K_blk^T. Every earlier reader of the scratch and of
-        //    Pt passed a barrier since (end of the previous P V loop).
+        // 1. S = Q_blk K_blk^T. Every earlier reader of this region passed
+        //    a barrier since (the end of the previous P V loop).
         store_rows_t(scr, LDQ, BQ, tid, rq, LQ);
         store_rows_t(scr + TK * LDQ, LDK, BK, tid, rk, LK);
         barrier(CLK_LOCAL_MEM_FENCE);
@@ -270,9 +278,67 @@ void attn_fwd_tiles(__global const float *restrict Q, __global const float *rest
                 store_rows_t(nx, LDQ, BQ, tid, rq, LQ);
                 store_rows_t(nx + TK * LDQ, LDK, BK, tid, rk, LK);
             }
-            barrier(CLK_LOCAL_MEM_FENCE);
+            barrier(CLK_LOCAL_MEM_FENCE);  // the last one frees the S chunks
         }
         fetch_v(V + (size_t)k0 * D, 0, nk, tid, rv);
+
+        // 2. Scale and mask in registers; per-row maxima of this thread.
+        #pragma unroll
+        for (int i4 = 0; i4 < RM / 4; i4++) {
+            float4 mx4 = (float4)(0.0f);
+            #pragma unroll
+            for (int u = 0; u < 4; u++) {
+                const int i = 4 * i4 + u, row = i4 * 4 * NTY + ty * 4 + u;
+                const int lim = causal ? clamp(q0 + row + shift, 0, Lk) : Lk;
+                float mx = -INFINITY;
+                #pragma unroll
+                for (int j = 0; j < RS; j++) {
+                    const int key = k0 + (j / 4) * 4 * NTX + tx * 4 + j % 4;
+                    const float v = key < lim ? s[i][j] * scale2 : -INFINITY;
+                    s[i][j] = v;
+                    mx = fmax(mx, v);
+                }
+                if (u == 0) mx4.x = mx;
+                if (u == 1) mx4.y = mx;
+                if (u == 2) mx4.z = mx;
+                if (u == 3) mx4.w = mx;
+            }
+            *(__local float4 *)(soft + tx * LDQ + i4 * 4 * NTY + ty * 4) = mx4;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (tid < BQ) {
+            float mx = m;
+            #pragma unroll
+            for (int t = 0; t < NTX; t++)
+                mx = fmax(mx, soft[t * LDQ + tid]);
+            const float ref = mx == -INFINITY ? 0.0f : mx;  // no key seen yet
+            al[tid] = exp2(m - ref);                        // 0 while m is -inf
+            mref[tid] = ref;
+            m = mx;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);  // red is dead from here: soft holds V chunks
+        // P = 2^(S - ref) in registers, row sums, O rescaled, P -> Pt.
+        #pragma unroll
+        for (int i4 = 0; i4 < RM / 4; i4++) {
+            const float4 r4 = *(__local const float4 *)(mref + i4 * 4 * NTY + ty * 4);
+            const float4 a4 = *(__local const float4 *)(al + i4 * 4 * NTY + ty * 4);
+            const float rr[4] = {r4.x, r4.y, r4.z, r4.w}, aa[4] = {a4.x, a4.y, a4.z, a4.w};
+            #pragma unroll
+            for (int u = 0; u < 4; u++) {
+                const int i = 4 * i4 + u;
+                float ls = 0.0f;
+                #pragma unroll
+                for (int j = 0; j < RS; j++) {
+                    const float p = exp2(s[i][j] - rr[u]);  // 0 for masked (-inf)
+                    s[i][j] = p;
+                    ls += p;
+                }
+                lp[i] = fma(lp[i], aa[u], ls);
+                #pragma unroll
+                for (int c = 0; c < RO; c++)
+                    o[i][c] *= aa[u];
+            }
+        }
         #pragma unroll
         for (int j = 0; j < RS; j++) {
             const int key = (j / 4) * 4 * NTX + tx * 4 + j % 4;
@@ -281,63 +347,27 @@ void attn_fwd_tiles(__global const float *restrict Q, __global const float *rest
                 *(__local float4 *)(Pt + key * LDQ + i * 4 * NTY + ty * 4) =
                     (float4)(s[4 * i][j], s[4 * i + 1][j], s[4 * i + 2][j], s[4 * i + 3][j]);
         }
+        store_v(soft, tid, rv);
         barrier(CLK_LOCAL_MEM_FENCE);
 
-        // 2. Online softmax over this block, SPLIT threads a row.
-        const int kv0 = sp * KPS, vis = slim - k0;  // keys kv0.. of Pt; < vis are visible
-        float mx = -INFINITY;
-        for (int k = kv0; k < kv0 + KPS; k++)
-            mx = fmax(mx, k < vis ? Pt[k * LDQ + sr] * scale2 : -INFINITY);
-        st[sp * BQ + sr] = mx;
-        barrier(CLK_LOCAL_MEM_FENCE);
-        float mnew = m;
-        #pragma unroll
-        for (int t = 0; t < SPLIT; t++)
-            mnew = fmax(mnew, st[t * BQ + sr]);
-        const float ref = mnew == -INFINITY ? 0.0f : mnew;  // no key seen yet
-        const float alpha = exp2(m - ref);                  // 0 while m is -inf
-        m = mnew;
-        float ls = 0.0f;
-        for (int k = kv0; k < kv0 + KPS; k++) {
-            const float p = k < vis ? exp2(fma(Pt[k * LDQ + sr], scale2, -ref)) : 0.0f;
-            Pt[k * LDQ + sr] = p;
-            ls += p;
-        }
-        l = fma(l, alpha, ls);
-        if (sp == 0)
-            al[sr] = alpha;
-        store_v(scr, tid, rv);  // the S loop's last barrier freed the scratch
-        barrier(CLK_LOCAL_MEM_FENCE);
-
-        // 3. O = alpha O + P V_blk over the key chunks that hold visible keys.
-        #pragma unroll
-        for (int i = 0; i < RM / 4; i++) {
-            const float4 x = *(__local const float4 *)(al + i * 4 * NTY + ty * 4);
-            #pragma unroll
-            for (int c = 0; c < RO; c++) {
-                o[4 * i + 0][c] *= x.x;
-                o[4 * i + 1][c] *= x.y;
-                o[4 * i + 2][c] *= x.z;
-                o[4 * i + 3][c] *= x.w;
-            }
-        }
-        const int nvc = (min(nk, kend - k0) + TK - 1) / TK;
+        // 3. O += P V_blk over the key chunks that hold visible keys.
+        const int nvc = (min(nk, kend - k0) + TV - 1) / TV;
         for (int c = 0; c < nvc; c++) {
             const int more = c + 1 < nvc;
             if (more)
-                fetch_v(V + (size_t)k0 * D, (c + 1) * TK, nk, tid, rv);
+                fetch_v(V + (size_t)k0 * D, (c + 1) * TV, nk, tid, rv);
             else if (k0 + BK < kend) {  // the next block's first S chunk
                 fetch_rows(Q, nq, BQ, 0, tid, rq, LQ);
                 fetch_rows(Kb + (size_t)BK * D, min(BK, Lk - k0 - BK), BK, 0, tid, rk, LK);
             }
-            __local const float *vs = scr + (c & 1) * TK * LDV;
+            __local const float *vs = soft + (c & 1) * TV * LDV;
             #pragma unroll
-            for (int kk = 0; kk < TK; kk++) {
+            for (int kk = 0; kk < TV; kk++) {
                 float p[RM], vv[RO];
                 #pragma unroll
                 for (int i = 0; i < RM / 4; i++) {
                     const float4 x =
-                        *(__local const float4 *)(Pt + (c * TK + kk) * LDQ + i * 4 * NTY + ty * 4);
+                        *(__local const float4 *)(Pt + (c * TV + kk) * LDQ + i * 4 * NTY + ty * 4);
                     p[4 * i + 0] = x.x;
                     p[4 * i + 1] = x.y;
                     p[4 * i + 2] = x.z;
@@ -358,32 +388,35 @@ void attn_fwd_tiles(__global const float *restrict Q, __global const float *rest
                         o[i][j] = fma(p[i], vv[j], o[i][j]);
             }
             if (more)
-                store_v(scr + ((c + 1) & 1) * TK * LDV, tid, rv);
+                store_v(soft + ((c + 1) & 1) * TV * LDV, tid, rv);
             barrier(CLK_LOCAL_MEM_FENCE);
         }
     }
 
-    // Row sums: the SPLIT parts of each row. st was last read before the
-    // barrier that ended the softmax pass.
-    st[sp * BQ + sr] = l;
+    // Row sums: the NTX parts of each row, through red (every reader of the
+    // region passed the loop's last barrier), then lse and 1/l per row.
+    #pragma unroll
+    for (int i4 = 0; i4 < RM / 4; i4++)
+        *(__local float4 *)(soft + tx * LDQ + i4 * 4 * NTY + ty * 4) =
+            (float4)(lp[4 * i4], lp[4 * i4 + 1], lp[4 * i4 + 2], lp[4 * i4 + 3]);
     barrier(CLK_LOCAL_MEM_FENCE);
-    if (sp == 0 && sr < nq) {
+    if (tid < BQ) {
         float lt = 0.0f;
-        for (int t = 0; t < SPLIT; t++)
-            lt += st[t * BQ + sr];
-        LSE[sr] = lt > 0.0f ? fma(m, M_LN2_F, log(lt)) : -INFINITY;
+        #pragma unroll
+        for (int t = 0; t < NTX; t++)
+            lt += soft[t * LDQ + tid];
+        if (tid < nq)
+            LSE[tid] = lt > 0.0f ? fma(m, M_LN2_F, log(lt)) : -INFINITY;
+        // lt == 0 only for a row that saw no key: its O is still 0.
+        mref[tid] = lt > 0.0f ? 1.0f / lt : 0.0f;
     }
+    barrier(CLK_LOCAL_MEM_FENCE);
     #pragma unroll
     for (int i = 0; i < RM; i++) {
         const int row = (i / 4) * 4 * NTY + ty * 4 + i % 4;
         if (row >= nq)
             continue;
-        float lt = 0.0f;
-        #pragma unroll
-        for (int t = 0; t < SPLIT; t++)
-            lt += st[t * BQ + row];
-        // lt == 0 only for a row that saw no key: its O is still 0.
-        const float inv = lt > 0.0f ? 1.0f / lt : 0.0f;
+        const float inv = mref[row];
         __global float *orow = O + (size_t)row * D;
         #pragma unroll
         for (int j = 0; j < RO / 4; j++) {

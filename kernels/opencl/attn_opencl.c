@@ -36,7 +36,8 @@ extern const char cb_cl_src_attn_flash_tiles[];
 // products as the tiled GEMM (chunks of Q, K and V streamed through local
 // memory, RM x RS and RM x RO register tiles), for GPUs whose local memory
 // cannot hold a large Q block. Text: "BQ=32,BK=32,TX=16,RQ=4,PAD=4" (rows;
-// "rows:" may precede it) or "tiles:BQ=64,BK=64,TK=8,RM=4,RS=4,PAD=4".
+// "rows:" may precede it) or "tiles:BQ=64,BK=128,TK=16,TV=8,RM=8,RS=8,PAD=4"
+// (TV not given: as TK).
 enum attn_variant { ATTN_ROWS, ATTN_TILES };
 
 struct attn_params {
@@ -45,7 +46,8 @@ struct attn_params {
     int bk;   // keys per block
     int tx;   // rows: threads sharing one query row (split keys in S, D in P V)
     int rq;   // rows: query rows per thread
-    int tk;   // tiles: depth of the local chunks (D in S, keys in P V)
+    int tk;   // tiles: depth of the S chunks (along D)
+    int tv;   // tiles: depth of the V chunks (keys); not in a text: as TK
     int rm;   // tiles: query rows per thread
     int rs;   // tiles: keys per thread in S
     int pad;  // floats of padding per local row (bank conflicts)
@@ -63,10 +65,11 @@ static const struct attn_params gpu_default = {
 // memory is cache; bigger blocks amortize the barriers.
 static const struct attn_params cpu_default = {
     .variant = ATTN_ROWS, .bq = 32, .bk = 64, .tx = 8, .rq = 4, .pad = 4};
-// The tiles variant's starting point: 256 threads, a 4 x 4 score tile and a
-// 4 x 8 output tile at D=128, 26 KiB of local memory (several groups an SM).
+// The tiles variant's starting point for a parameter text: 128 threads, an
+// 8 x 8 score tile and an 8 x 8 output tile at D=128 (BK=128 keys a block),
+// 43 KiB of local memory; TV is as TK unless the text gives it.
 static const struct attn_params tiles_default = {
-    .variant = ATTN_TILES, .bq = 64, .bk = 64, .tk = 8, .rm = 4, .rs = 4, .pad = 4};
+    .variant = ATTN_TILES, .bq = 64, .bk = 128, .tk = 8, .tv = 8, .rm = 8, .rs = 8, .pad = 4};
 
 #define TILES_MAX_ACC 128  // RM x (RO + RS) floats of accumulators a thread may hold
 
@@ -98,33 +101,35 @@ static size_t local_bytes(const struct attn_params *p, int d)
                                 (size_t)p->bq * (size_t)(p->bk + p->pad) +
                                 (size_t)p->bq * (size_t)p->tx);
     }
-    // attn_flash_tiles.cl: scratch (Q/K chunks or V chunks), Pt, st, al.
+    // attn_flash_tiles.cl: the S chunks share a region with Pt + (V chunks
+    // or the row maxima), then mref and al.
     const size_t ldq = (size_t)(p->bq + p->pad), ldk = (size_t)(p->bk + p->pad);
-    const size_t scr_s = 2 * (size_t)p->tk * (ldq + ldk), scr_v = 2 * (size_t)p->tk * (dp + p->pad);
-    const size_t split = (size_t)tiles_threads(p) / (size_t)p->bq;
-    return sizeof(float) * ((scr_s > scr_v ? scr_s : scr_v) + (size_t)p->bk * ldq +
-                            split * (size_t)p->bq + (size_t)p->bq);
+    const size_t scr_s = 2 * (size_t)p->tk * (ldq + ldk), scr_v = 2 * (size_t)p->tv * (dp + p->pad);
+    const size_t red = (size_t)(p->bk / p->rs) * ldq;
+    const size_t rest = (size_t)p->bk * ldq + (scr_v > red ? scr_v : red);
+    return sizeof(float) * ((scr_s > rest ? scr_s : rest) + 2 * (size_t)p->bq);
 }
 
 static enum cb_status params_check(const struct attn_params *p)
 {
     if (p->variant == ATTN_TILES) {
-        if (p->bq < 4 || p->bk < 4 || p->tk < 4 || p->rm < 4 || p->rs < 4 || p->pad < 0 ||
-            p->rm % 4 || p->rs % 4 || p->tk % 4 || p->pad % 4 || p->bq % p->rm ||
-            p->bk % p->rs || p->bk % p->tk)
+        if (p->bq < 4 || p->bk < 4 || p->tk < 4 || p->tv < 1 || p->rm < 4 || p->rs < 4 ||
+            p->pad < 0 || p->rm % 4 || p->rs % 4 || p->tk % 4 || p->pad % 4 ||
+            p->bq % p->rm || p->bk % p->rs || p->bk % p->tv)
             return cb_set_error(CB_ERR_INVALID_ARG,
                                 "tiles: need RM, RS, TK, PAD multiples of 4 with BQ %% RM, "
-                                "BK %% RS, BK %% TK == 0 (BQ=%d BK=%d TK=%d RM=%d RS=%d PAD=%d)",
-                                p->bq, p->bk, p->tk, p->rm, p->rs, p->pad);
+                                "BK %% RS, BK %% TV == 0 (BQ=%d BK=%d TK=%d TV=%d RM=%d RS=%d "
+                                "PAD=%d)",
+                                p->bq, p->bk, p->tk, p->tv, p->rm, p->rs, p->pad);
         const int nt = tiles_threads(p);
-        if (p->bq > 512 || p->bk > 512 || p->tk > 64 || p->pad > 64 || nt > 1024)
+        if (p->bq > 512 || p->bk > 512 || p->tk > 64 || p->tv > 64 || p->pad > 64 || nt > 1024)
+            return cb_set_error(CB_ERR_INVALID_ARG, "tiles: BQ, BK <= 512, TK, TV, PAD <= 64, "
+                                                    "(BK/RS)*(BQ/RM) <= 1024");
+        if (nt < p->bq)
             return cb_set_error(CB_ERR_INVALID_ARG,
-                                "tiles: BQ, BK <= 512, TK, PAD <= 64, (BK/RS)*(BQ/RM) <= 1024");
-        if (nt % p->bq || p->bk % (nt / p->bq))
-            return cb_set_error(CB_ERR_INVALID_ARG,
-                                "tiles: the softmax pass needs threads (%d) %% BQ == 0 and "
-                                "BK %% (threads/BQ) == 0 (BQ=%d BK=%d)",
-                                nt, p->bq, p->bk);
+                                "tiles: one thread a row folds the row maxima, so the "
+                                "(BK/RS)*(BQ/RM) = %d threads must be at least BQ = %d",
+                                nt, p->bq);
         return CB_OK;
     }
     if (p->bq < 1 || p->bk < 4 || p->tx < 1 || p->rq < 1 || p->pad < 0 || p->bq % p->rq ||
@@ -140,15 +145,15 @@ static enum cb_status params_check(const struct attn_params *p)
 }
 
 static const char *const param_keys[] = {"BQ", "BK", "TX", "RQ", "PAD"};
-static const char *const tiles_keys[] = {"BQ", "BK", "TK", "RM", "RS", "PAD"};
+static const char *const tiles_keys[] = {"BQ", "BK", "TK", "TV", "RM", "RS", "PAD"};
 
 static void params_str(const struct attn_params *p, char *buf, size_t len)
 {
     if (p->variant == ATTN_TILES) {
-        const int *vals[] = {&p->bq, &p->bk, &p->tk, &p->rm, &p->rs, &p->pad};
+        const int *vals[] = {&p->bq, &p->bk, &p->tk, &p->tv, &p->rm, &p->rs, &p->pad};
         size_t n = (size_t)snprintf(buf, len, "tiles:");
         if (n < len)
-            cb_cl_params_str(tiles_keys, vals, 6, buf + n, len - n);
+            cb_cl_params_str(tiles_keys, vals, 7, buf + n, len - n);
         return;
     }
     const int *vals[] = {&p->bq, &p->bk, &p->tx, &p->rq, &p->pad};
@@ -171,8 +176,11 @@ static enum cb_status params_parse(const char *text, struct attn_params *p)
         *p = v == ATTN_TILES ? tiles_default : gpu_default;
     enum cb_status s;
     if (v == ATTN_TILES) {
-        int *vals[] = {&p->bq, &p->bk, &p->tk, &p->rm, &p->rs, &p->pad};
-        s = cb_cl_params_parse("", text, list, tiles_keys, vals, 6);
+        int *vals[] = {&p->bq, &p->bk, &p->tk, &p->tv, &p->rm, &p->rs, &p->pad};
+        p->tv = -1;  // not given: as TK
+        s = cb_cl_params_parse("", text, list, tiles_keys, vals, 7);
+        if (p->tv < 0)
+            p->tv = p->tk;
     } else {
         int *vals[] = {&p->bq, &p->bk, &p->tx, &p->rq, &p->pad};
         s = cb_cl_params_parse("", text, list, param_keys, vals, 5);
@@ -350,9 +358,9 @@ static enum cb_status attn_plan_make(const struct cb_kernel *k, const struct cb_
     cl_program prog;
     if (p->variant == ATTN_TILES) {
         snprintf(opts, sizeof opts,
-                 "-cl-mad-enable -D D=%d -D DP=%d -D BQ=%d -D BK=%d -D TK=%d -D RM=%d -D RS=%d "
-                 "-D PAD=%d",
-                 d, padded_d(p, d), p->bq, p->bk, p->tk, p->rm, p->rs, p->pad);
+                 "-cl-mad-enable -D D=%d -D DP=%d -D BQ=%d -D BK=%d -D TK=%d -D TV=%d -D RM=%d "
+                 "-D RS=%d -D PAD=%d",
+                 d, padded_d(p, d), p->bq, p->bk, p->tk, p->tv, p->rm, p->rs, p->pad);
         CB_TRY(cb_clrt_program(rt, "attn_flash_tiles.cl", cb_cl_src_attn_flash_tiles, opts,
                                &prog));
         CB_TRY(cb_clrt_kernel(prog, "attn_fwd_tiles", &pl->kern));

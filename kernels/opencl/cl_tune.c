@@ -182,17 +182,19 @@ static void gemm_class(const struct cb_call *shape, char *buf, size_t len)
 // Attention space, both variants (attn_opencl.c), only sets that fit the
 // device at this head dim. rows: query rows per group BQ, keys per block
 // BK, threads per row TX, rows per thread RQ, local padding PAD. tiles: BQ,
-// BK, chunk depth TK, register tile RM x RS. Ranked towards the reasoned
-// defaults: on GPUs the tiles variant first (256-thread groups of 64 rows,
-// larger register tiles next), then rows with 128-thread groups of 32 rows;
-// on CPUs rows with bigger key blocks first.
+// BK, chunk depths TK (S) and TV (P V), register tile RM x RS. Ranked
+// towards what an H200 measured (results/h200-20261128-attn-tune-log.txt):
+// on GPUs the tiles variant first, 8 x 8 register tiles, 64 rows and 128
+// keys a block, deep S chunks (TK 4 was always slowest, so it is left out);
+// then rows with 128-thread groups of 32 rows; on CPUs rows with bigger key
+// blocks first.
 static int attn_candidates(const struct cb_clrt *rt, const struct cb_call *shape,
                            char (*out)[TEXT], int cap)
 {
     static const int bqs[] = {16, 32, 64}, bks[] = {16, 32, 64, 128}, txs[] = {4, 8, 16, 32},
                      rqs[] = {2, 4, 8}, pads[] = {4, 0};
-    static const int tbqs[] = {32, 64, 128}, tbks[] = {32, 64, 128}, tks[] = {4, 8, 16},
-                     trs[] = {4, 8};
+    static const int tbqs[] = {32, 64, 128}, tbks[] = {32, 64, 128}, tks[] = {8, 16, 32},
+                     tvs[] = {4, 8, 16}, trs[] = {4, 8};
     const int cpu = !strcmp(rt->info.type, "cpu"), d = (int)shape->u.attn.head_dim;
     struct cand *c = calloc((size_t)cap, sizeof *c);
     char (*txt)[TEXT] = calloc((size_t)cap, sizeof *txt);
@@ -227,20 +229,22 @@ static int attn_candidates(const struct cb_clrt *rt, const struct cb_call *shape
     for (int a = 0; a < 3; a++)
         for (int b = 0; b < 3; b++)
             for (int t = 0; t < 3; t++)
-                for (int r = 0; r < 2; r++)
-                    for (int q = 0; q < 2 && n < cap; q++) {
-                        const int bq = tbqs[a], bk = tbks[b], tk = tks[t], rm = trs[r],
-                                  rs = trs[q];
-                        snprintf(txt[n], TEXT, "tiles:BQ=%d,BK=%d,TK=%d,RM=%d,RS=%d,PAD=4", bq,
-                                 bk, tk, rm, rs);
+                for (int v = 0; v < 3; v++)
+                    for (int r = 0; r < 4 && n < cap; r++) {
+                        const int bq = tbqs[a], bk = tbks[b], tk = tks[t], tv = tvs[v],
+                                  rm = trs[r / 2], rs = trs[r % 2];
+                        snprintf(txt[n], TEXT,
+                                 "tiles:BQ=%d,BK=%d,TK=%d,TV=%d,RM=%d,RS=%d,PAD=4", bq, bk, tk,
+                                 tv, rm, rs);
                         if (cb_cl_attn_params_fit(rt, txt[n], d) != CB_OK) {
                             cb_clear_error();
                             continue;
                         }
                         const double wg = (double)(bk / rs) * (bq / rm);
-                        c[n].rank = fabs(log2(wg / 256.0)) + fabs(log2(bq / 64.0)) +
-                                    fabs(log2(bk / 64.0)) + 0.5 * fabs(log2(tk / 8.0)) -
-                                    0.25 * (rm + rs) / 4.0 + (cpu ? 8.0 : 0.0);
+                        c[n].rank = fabs(log2(bq / 64.0)) + 0.5 * fabs(log2(bk / 128.0)) +
+                                    0.5 * fabs(log2(tk / 16.0)) + 0.5 * fabs(log2(tv / 8.0)) +
+                                    (rm == 8 ? 0.0 : 1.0) + (rs == 8 ? 0.0 : 0.5) +
+                                    0.5 * fabs(log2(wg / 128.0)) + (cpu ? 8.0 : 0.0);
                         c[n].p.tm = n;
                         n++;
                     }
