@@ -32,7 +32,7 @@ want() { case " $STEPS " in *" $1 "*) return 0;; esac; return 1; }
 if [ "${DRY:-0}" = 1 ]; then
     DEV=${DEV:-pthread}
     BIG=512; MID=256; SMALL=128; TUNE_BUDGET=${TUNE_BUDGET:-20}; ATTN_L=256; ATTN_B=1
-    ATUNE_BUDGET=${ATUNE_BUDGET:-15}
+    ATUNE_BUDGET=${ATUNE_BUDGET:-15}; STREAM_N=4194304
     RUN_TIME="--min-time 0.2 --max-time 0.5"; ENERGY_TIME=2
 else
     # NVIDIA's OpenCL library, wherever this image keeps it.
@@ -49,7 +49,7 @@ else
     export OCL_ICD_VENDORS="$icd"
     DEV=${DEV:-NVIDIA}
     BIG=8192; MID=4096; SMALL=1024; TUNE_BUDGET=${TUNE_BUDGET:-140}; ATTN_L=4096; ATTN_B=8
-    ATUNE_BUDGET=${ATUNE_BUDGET:-120}
+    ATUNE_BUDGET=${ATUNE_BUDGET:-120}; STREAM_N=268435456
     RUN_TIME="--min-time 1 --max-time 3"; ENERGY_TIME=15
 fi
 
@@ -101,6 +101,7 @@ if want training; then
         grep -v '^\['
     echo "training exit $?"
     timeout 60 "$CB" run --device "$DEV" --op stream --kernel stream_f32_opencl --threads 1 \
+        --shape stream:n=$STREAM_N \
         $RUN_TIME --csv "$OUT/gpu-stream.csv" 2>&1 | grep -v '^\['
     echo "stream exit $?"
 fi

@@ -208,7 +208,11 @@ def gflops_per_joule(plt, rows, out):
                          "power_quality unavailable): not plotted")
     kernels = sorted({r["kernel"] for r in meas})
     colors = {k: f"C{i}" for i, k in enumerate(kernels)}
-    fig, axes = plt.subplots(len(chips), 1, figsize=(11, 4.8 * len(chips)), squeeze=False)
+    ngroups = max(len({(r.get("op"), r.get("m"), r.get("trans"), shape_label(r))
+                       for r in meas if r["chip_class"] == c}) for c in chips)
+    wide = ngroups > 10  # many shapes: wider panels, slanted labels
+    fig, axes = plt.subplots(len(chips), 1, squeeze=False,
+                             figsize=(max(11, 0.55 * ngroups), (5.8 if wide else 4.8) * len(chips)))
     for ax, chip in zip(axes[:, 0], chips):
         vals, runs, srcs = {}, {}, set()
         for r in meas:
@@ -233,7 +237,11 @@ def gflops_per_joule(plt, rows, out):
                 tag = f"{v:.1f}" + (f"\n(best of {runs[g + (k,)]})" if runs[g + (k,)] > 1 else "")
                 ax.annotate(tag, (x, v), ha="center", va="bottom", fontsize=7,
                             xytext=(0, 2), textcoords="offset points")
-        ax.set_xticks(range(len(groups)), [g[3] for g in groups], fontsize=8)
+        if len(groups) > 10:
+            ax.set_xticks(range(len(groups)), [g[3] for g in groups], fontsize=7, rotation=40,
+                          ha="right", rotation_mode="anchor")
+        else:
+            ax.set_xticks(range(len(groups)), [g[3] for g in groups], fontsize=8)
         ax.set_ylabel("GFLOP/J (GFLOP/s per W, median time)")
         ax.set_ylim(0, max(vals.values()) * 1.2)
         ax.grid(True, axis="y", alpha=0.3)
@@ -274,7 +282,18 @@ def cost_per_step(plt, cost, out):
         return
     configs = sorted({(r["model"], r["batch"], r["seq"], r["dtype"]) for r in cost})
     for cfg in configs:
-        sel = [r for r in cost if (r["model"], r["batch"], r["seq"], r["dtype"]) == cfg]
+        # One row per chip class: the one with the fewest missing shapes (a
+        # later file wins a tie), so an old table that had no rows for a
+        # class does not list it as unmeasured beside a newer measurement.
+        best = {}
+        for r in cost:
+            if (r["model"], r["batch"], r["seq"], r["dtype"]) != cfg:
+                continue
+            miss = int(float(r["missing_shapes"] or 0))
+            old = best.get(r["chip_class"])
+            if old is None or miss <= int(float(old["missing_shapes"] or 0)):
+                best[r["chip_class"]] = r
+        sel = list(best.values())
         drawn, notes, unmeasured = [], [], []
         for r in sel:
             n_sh = int(float(r["shapes"] or 0))

@@ -235,6 +235,42 @@ static void test_attn_variants(void)
     CB_CHECK(cb_cl_attn_params_fit(rt, "tiles:BQ=128,BK=64,TK=8,RM=8,RS=4", 128) == CB_OK);
 }
 
+// The untuned default per device type and head dim, on made-up devices (the
+// choice reads only the type and limits): GPUs get the H200's tiles sets
+// where they fit, smaller ones where local memory or D demand it, the rows
+// variant when no tiles set fits; CPUs keep rows.
+static void test_attn_default_choice(void)
+{
+    struct cb_clrt *rt = calloc(1, sizeof *rt);
+    CB_CHECK(rt != NULL);
+    snprintf(rt->info.type, sizeof rt->info.type, "gpu");
+    rt->info.max_work_group = 1024;
+    rt->info.local_mem_bytes = 48 * 1024;
+    char buf[160];
+    CB_CHECK(cb_cl_attn_default(rt, 128, buf, sizeof buf) == CB_OK);
+    CB_CHECK_STR(buf, "tiles:BQ=64,BK=128,TK=8,TV=8,RM=8,RS=8,PAD=4");
+    CB_CHECK(cb_cl_attn_default(rt, 64, buf, sizeof buf) == CB_OK);
+    CB_CHECK_STR(buf, "tiles:BQ=64,BK=64,TK=16,TV=8,RM=8,RS=8,PAD=4");
+    // D=256: both 8 x 8 sets would hold 192 accumulators.
+    CB_CHECK(cb_cl_attn_default(rt, 256, buf, sizeof buf) == CB_OK);
+    CB_CHECK_STR(buf, "tiles:BQ=64,BK=64,TK=8,TV=8,RM=4,RS=4,PAD=4");
+    rt->info.local_mem_bytes = 32 * 1024;
+    CB_CHECK(cb_cl_attn_default(rt, 128, buf, sizeof buf) == CB_OK);
+    CB_CHECK_STR(buf, "tiles:BQ=64,BK=64,TK=8,TV=8,RM=4,RS=4,PAD=4");
+    // 128 threads too many: the rows variant, shrunk to the device.
+    rt->info.max_work_group = 64;
+    rt->info.local_mem_bytes = 16 * 1024;
+    CB_CHECK(cb_cl_attn_default(rt, 64, buf, sizeof buf) == CB_OK);
+    CB_CHECK_MSG(strncmp(buf, "BQ=", 3) == 0, "%s", buf);
+    snprintf(rt->info.type, sizeof rt->info.type, "cpu");
+    rt->info.max_work_group = 4096;
+    rt->info.local_mem_bytes = 4 << 20;
+    CB_CHECK(cb_cl_attn_default(rt, 128, buf, sizeof buf) == CB_OK);
+    CB_CHECK_STR(buf, "BQ=32,BK=64,TX=8,RQ=4,PAD=4");
+    cb_clear_error();
+    free(rt);
+}
+
 static void test_build_failure(void)
 {
     struct cb_clrt *rt = device_or_skip();
@@ -383,6 +419,7 @@ int main(void)
     CB_RUN(test_params_text);
     CB_RUN(test_variants_all_layouts);
     CB_RUN(test_attn_variants);
+    CB_RUN(test_attn_default_choice);
     CB_RUN(test_build_failure);
     CB_RUN(test_tuning_file);
     CB_RUN(test_device_time);

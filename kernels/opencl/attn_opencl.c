@@ -53,14 +53,25 @@ struct attn_params {
     int pad;  // floats of padding per local row (bank conflicts)
 };
 
-// GPU (written for NVIDIA's 48 KiB of local memory per work-group at D=128):
-// BQ=32 x BK=32 tiles with 128 threads, each an RQ=4 x RK=2 score tile and a
-// 4 x 8 output tile, 39 KiB of local memory (Q 16.5 + K/V 16.5 + P 4.5 +
-// red 2). A larger BQ would need Q out of local memory at D=128. Measured on
-// an H200 (NVIDIA OpenCL, driver 580) at B=8, H=16, L=4096, D=128: 28.0
-// TFLOP/s; TX=8 26.2, RQ=8 25.1, BK=16 23.0, BQ=48/BK=16 25.0, PAD=0 11.6.
+// The rows variant on a GPU (the starting point of a rows text, and the
+// fallback when no tiles set fits the device): BQ=32 x BK=32 tiles with 128
+// threads, each an RQ=4 x RK=2 score tile and a 4 x 8 output tile, 39 KiB of
+// local memory at D=128 (Q 16.5 + K/V 16.5 + P 4.5 + red 2); a larger BQ
+// would need Q out of local memory. Measured on an H200 (NVIDIA OpenCL,
+// driver 580) at B=8, H=16, L=4096, D=128: 28.0 TFLOP/s; TX=8 26.2, RQ=8
+// 25.1, BK=16 23.0, BQ=48/BK=16 25.0, PAD=0 11.6.
 static const struct attn_params gpu_default = {
     .variant = ATTN_ROWS, .bq = 32, .bk = 32, .tx = 16, .rq = 4, .pad = 4};
+// GPUs without a tuning entry get the first of these tiles sets that fits
+// (local memory, work-group size, accumulators at this D). The first two
+// are the H200's tuned winners for d128 and d64 (results/tuning/opencl.csv:
+// 36.5 and 32.9 TFLOP/s at B=4, H=16, L=2048, against 27.5 and 24.9 for the
+// rows default); the last fits 32 KiB of local memory and D up to 256.
+static const struct attn_params gpu_tiles[] = {
+    {.variant = ATTN_TILES, .bq = 64, .bk = 128, .tk = 8, .tv = 8, .rm = 8, .rs = 8, .pad = 4},
+    {.variant = ATTN_TILES, .bq = 64, .bk = 64, .tk = 16, .tv = 8, .rm = 8, .rs = 8, .pad = 4},
+    {.variant = ATTN_TILES, .bq = 64, .bk = 64, .tk = 8, .tv = 8, .rm = 4, .rs = 4, .pad = 4},
+};
 // CPU (PoCL and the like): work-items become loops over vector lanes, local
 // memory is cache; bigger blocks amortize the barriers.
 static const struct attn_params cpu_default = {
@@ -241,9 +252,11 @@ void cb_cl_attn_shape_class(int head_dim, char *buf, size_t len)
     snprintf(buf, len, "d%d", head_dim);
 }
 
+static enum cb_status default_params(const struct cb_clrt *rt, int d, struct attn_params *p);
+
 // Choose: the tuner's candidate > CHIPBENCH_CL_ATTN (over the device-type
 // default, exactly as given) > the tuning file's entry for this head dim >
-// the device-type default adapted to D.
+// the device-type default for D (default_params).
 static enum cb_status choose_params(const struct cb_clrt *rt, int d, struct attn_params *p,
                                     char *origin, size_t olen)
 {
@@ -275,6 +288,25 @@ static enum cb_status choose_params(const struct cb_clrt *rt, int d, struct attn
         snprintf(origin, olen, "tuned (%s)", src);
         return params_fit(rt, p, d);
     }
+    snprintf(origin, olen, "default for %s devices", rt->info.type);
+    return default_params(rt, d, p);
+}
+
+// The device-type default adapted to D: on GPUs the first tiles set that
+// fits (the d64 one first when D <= 64), else the rows default adapted.
+static enum cb_status default_params(const struct cb_clrt *rt, int d, struct attn_params *p)
+{
+    const int cpu = !strcmp(rt->info.type, "cpu");
+    *p = cpu ? cpu_default : gpu_default;
+    const int n = (int)(sizeof gpu_tiles / sizeof gpu_tiles[0]);
+    for (int i = 0; !cpu && i < n; i++) {
+        const struct attn_params *t = &gpu_tiles[d <= 64 && i < 2 ? 1 - i : i];
+        if (params_fit(rt, t, d) == CB_OK) {
+            *p = *t;
+            return CB_OK;
+        }
+        cb_clear_error();
+    }
     // Fewer threads per row while that removes zero padding of D (small D).
     struct attn_params half = *p;
     half.tx = p->tx / 2;
@@ -296,8 +328,15 @@ static enum cb_status choose_params(const struct cb_clrt *rt, int d, struct attn
         else
             break;
     }
-    snprintf(origin, olen, "default for %s devices", rt->info.type);
     return params_fit(rt, p, d);
+}
+
+enum cb_status cb_cl_attn_default(const struct cb_clrt *rt, int d, char *buf, size_t len)
+{
+    struct attn_params p;
+    enum cb_status s = default_params(rt, d, &p);
+    params_str(&p, buf, len);
+    return s;
 }
 
 // Plan ----------------------------------------------------------------------
