@@ -17,6 +17,9 @@
 #           (--suite training) and the stream triad, for `chipbench cost`
 #   attn    attention forward (and backward where built), then the forward
 #           again with the rows variant's default forced, same run
+#   regs    NVIDIA's ptxas report (registers, spills, shared memory) of the
+#           attention forward's built-in tiles set with and without a
+#           register cap, and of what `run` picks, into $OUT/cl-build.txt
 #   energy  one long GEMM row with NVML energy while nvidia-smi samples power
 #           every 50 ms independently, for the cross-check
 #   DRY=1 sh scripts/device_gpu.sh   rehearses it here on PoCL with small sizes.
@@ -120,6 +123,19 @@ if want attn; then
         --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=0 \
         $RUN_TIME --csv "$OUT/gpu-attn-rows.csv" 2>&1 | grep -v '^\['
     echo "attention rows exit $?"
+fi
+
+if want regs; then
+    log "attention forward build reports (-cl-nv-verbose)"
+    for p in "" "tiles:BQ=64,BK=128,TK=8,TV=8,RM=8,RS=8,PAD=4" \
+             "tiles:BQ=64,BK=128,TK=8,TV=8,RM=8,RS=8,PAD=4,REG=168" \
+             "tiles:BQ=64,BK=128,TK=8,TV=8,RM=8,RS=8,PAD=4,REG=128"; do
+        echo "== CHIPBENCH_CL_ATTN='$p'" >> "$OUT/cl-build.txt"
+        CHIPBENCH_CL_ATTN="$p" CHIPBENCH_CL_BUILD_OPTS=-cl-nv-verbose CHIPBENCH_CL_BUILD_LOG=1 \
+            timeout 60 "$CB" run --device "$DEV" --kernel attn_f32_opencl --threads 1 \
+            --shape b=1,h=4,s=256,d=128 --min-time 0.05 --max-time 0.1 >> "$OUT/cl-build.txt" 2>&1
+    done
+    grep -E '^==|ptxas|registers|spill|cl-build' "$OUT/cl-build.txt" | cut -c1-300 | head -n 40
 fi
 
 if want energy; then

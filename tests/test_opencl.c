@@ -218,6 +218,7 @@ static void test_attn_variants(void)
         "tiles:BQ=64,BK=64,TX=8",            // a rows key in a tiles set
         "tiles:BQ=128,BK=32,TK=8,RM=8,RS=8", // 64 threads for 128 rows
         "tiles:BQ=64,BK=64,TK=8,TV=48",      // BK % TV
+        "tiles:BQ=64,BK=64,TK=8,REG=20",     // a register cap below 32
         "BQ=32,BK=30,TX=8",                  // BK % TX
         NULL,
     };
@@ -233,6 +234,37 @@ static void test_attn_variants(void)
     CB_CHECK(strstr(cb_error_text(), "spill") != NULL);
     cb_clear_error();
     CB_CHECK(cb_cl_attn_params_fit(rt, "tiles:BQ=128,BK=64,TK=8,RM=8,RS=4", 128) == CB_OK);
+    // A register cap is NVIDIA's build option: refused with the reason
+    // elsewhere (PoCL here), accepted for an NVIDIA device.
+    const char *capped = "tiles:BQ=64,BK=128,TK=8,TV=8,RM=8,RS=8,PAD=4,REG=168";
+    if (!strstr(rt->info.vendor, "NVIDIA")) {
+        CB_CHECK(cb_cl_attn_params_fit(rt, capped, 128) == CB_ERR_UNSUPPORTED);
+        CB_CHECK(strstr(cb_error_text(), "maxrregcount") != NULL);
+        cb_clear_error();
+    }
+    struct cb_clrt *nv = calloc(1, sizeof *nv);
+    CB_CHECK(nv != NULL);
+    snprintf(nv->info.type, sizeof nv->info.type, "gpu");
+    snprintf(nv->info.vendor, sizeof nv->info.vendor, "NVIDIA Corporation");
+    nv->info.max_work_group = 1024;
+    nv->info.local_mem_bytes = 48 * 1024;
+    CB_CHECK(cb_cl_attn_params_fit(nv, capped, 128) == CB_OK);
+    free(nv);
+
+    // Options from the environment reach the compiler (a bad one is a
+    // skipped row naming it, never a crash), and leave with it.
+    const struct cb_kernel *k2 = cb_registry_find("attn_f32_opencl");
+    struct cb_call c;
+    struct cb_result r;
+    CB_CHECK(cb_shape_parse("b=1,h=1,s=9,d=12", &c) == CB_OK);
+    setenv("CHIPBENCH_CL_BUILD_OPTS", "-no-such-option-chipbench", 1);
+    CB_CHECK(cb_bench_row(k2, &c, 1, &o, &r) != CB_OK);
+    CB_CHECK_MSG(strstr(r.note, "-no-such-option-chipbench") != NULL, "%.300s", r.note);
+    cb_result_free(&r);
+    unsetenv("CHIPBENCH_CL_BUILD_OPTS");
+    CB_CHECK(cb_bench_row(k2, &c, 1, &o, &r) == CB_OK);
+    cb_result_free(&r);
+    cb_clear_error();
 }
 
 // The untuned default per device type and head dim, on made-up devices (the

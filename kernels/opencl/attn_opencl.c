@@ -36,8 +36,9 @@ extern const char cb_cl_src_attn_flash_tiles[];
 // products as the tiled GEMM (chunks of Q, K and V streamed through local
 // memory, RM x RS and RM x RO register tiles), for GPUs whose local memory
 // cannot hold a large Q block. Text: "BQ=32,BK=32,TX=16,RQ=4,PAD=4" (rows;
-// "rows:" may precede it) or "tiles:BQ=64,BK=128,TK=16,TV=8,RM=8,RS=8,PAD=4"
-// (TV not given: as TK).
+// "rows:" may precede it) or
+// "tiles:BQ=64,BK=128,TK=16,TV=8,RM=8,RS=8,PAD=4[,REG=168]" (TV not given:
+// as TK; REG, NVIDIA only, not given: no register cap).
 enum attn_variant { ATTN_ROWS, ATTN_TILES };
 
 struct attn_params {
@@ -51,6 +52,8 @@ struct attn_params {
     int rm;   // tiles: query rows per thread
     int rs;   // tiles: keys per thread in S
     int pad;  // floats of padding per local row (bank conflicts)
+    int reg;  // tiles: registers a thread may use (NVIDIA's -cl-nv-maxrregcount;
+              // fewer registers, more resident groups), 0: the compiler's choice
 };
 
 // The rows variant on a GPU (the starting point of a rows text, and the
@@ -136,6 +139,9 @@ static enum cb_status params_check(const struct attn_params *p)
         if (p->bq > 512 || p->bk > 512 || p->tk > 64 || p->tv > 64 || p->pad > 64 || nt > 1024)
             return cb_set_error(CB_ERR_INVALID_ARG, "tiles: BQ, BK <= 512, TK, TV, PAD <= 64, "
                                                     "(BK/RS)*(BQ/RM) <= 1024");
+        if (p->reg && (p->reg < 32 || p->reg > 255))
+            return cb_set_error(CB_ERR_INVALID_ARG, "tiles: REG is 0 (no cap) or 32..255, got %d",
+                                p->reg);
         if (nt < p->bq)
             return cb_set_error(CB_ERR_INVALID_ARG,
                                 "tiles: one thread a row folds the row maxima, so the "
@@ -156,7 +162,7 @@ static enum cb_status params_check(const struct attn_params *p)
 }
 
 static const char *const param_keys[] = {"BQ", "BK", "TX", "RQ", "PAD"};
-static const char *const tiles_keys[] = {"BQ", "BK", "TK", "TV", "RM", "RS", "PAD"};
+static const char *const tiles_keys[] = {"BQ", "BK", "TK", "TV", "RM", "RS", "PAD", "REG"};
 
 static void params_str(const struct attn_params *p, char *buf, size_t len)
 {
@@ -165,6 +171,9 @@ static void params_str(const struct attn_params *p, char *buf, size_t len)
         size_t n = (size_t)snprintf(buf, len, "tiles:");
         if (n < len)
             cb_cl_params_str(tiles_keys, vals, 7, buf + n, len - n);
+        n = strlen(buf);
+        if (p->reg && n < len)  // REG only when set: untouched texts stay as they were
+            snprintf(buf + n, len - n, ",REG=%d", p->reg);
         return;
     }
     const int *vals[] = {&p->bq, &p->bk, &p->tx, &p->rq, &p->pad};
@@ -187,9 +196,10 @@ static enum cb_status params_parse(const char *text, struct attn_params *p)
         *p = v == ATTN_TILES ? tiles_default : gpu_default;
     enum cb_status s;
     if (v == ATTN_TILES) {
-        int *vals[] = {&p->bq, &p->bk, &p->tk, &p->tv, &p->rm, &p->rs, &p->pad};
+        int *vals[] = {&p->bq, &p->bk, &p->tk, &p->tv, &p->rm, &p->rs, &p->pad, &p->reg};
         p->tv = -1;  // not given: as TK
-        s = cb_cl_params_parse("", text, list, tiles_keys, vals, 7);
+        p->reg = 0;  // not given: no cap
+        s = cb_cl_params_parse("", text, list, tiles_keys, vals, 8);
         if (p->tv < 0)
             p->tv = p->tk;
     } else {
@@ -213,6 +223,11 @@ static enum cb_status params_fit(const struct cb_clrt *rt, const struct attn_par
         return cb_set_error(CB_ERR_UNSUPPORTED,
                             "%zu bytes of local memory at D=%d exceed the device's %llu", local,
                             d, (unsigned long long)rt->info.local_mem_bytes);
+    if (p->variant == ATTN_TILES && p->reg && !strstr(rt->info.vendor, "NVIDIA"))
+        return cb_set_error(CB_ERR_UNSUPPORTED,
+                            "tiles: REG=%d is built with NVIDIA's -cl-nv-maxrregcount; the "
+                            "compiler of %s (%s) has no such option",
+                            p->reg, rt->info.name, rt->info.vendor);
     if (p->variant == ATTN_TILES) {
         const int ro = padded_d(p, d) / (p->bk / p->rs);
         if (p->rm * (ro + p->rs) > TILES_MAX_ACC)
@@ -396,10 +411,12 @@ static enum cb_status attn_plan_make(const struct cb_kernel *k, const struct cb_
     char opts[256];
     cl_program prog;
     if (p->variant == ATTN_TILES) {
-        snprintf(opts, sizeof opts,
-                 "-cl-mad-enable -D D=%d -D DP=%d -D BQ=%d -D BK=%d -D TK=%d -D TV=%d -D RM=%d "
-                 "-D RS=%d -D PAD=%d",
-                 d, padded_d(p, d), p->bq, p->bk, p->tk, p->tv, p->rm, p->rs, p->pad);
+        int n = snprintf(opts, sizeof opts,
+                         "-cl-mad-enable -D D=%d -D DP=%d -D BQ=%d -D BK=%d -D TK=%d -D TV=%d "
+                         "-D RM=%d -D RS=%d -D PAD=%d",
+                         d, padded_d(p, d), p->bq, p->bk, p->tk, p->tv, p->rm, p->rs, p->pad);
+        if (p->reg)  // params_fit let it through only for NVIDIA's compiler
+            snprintf(opts + n, sizeof opts - (size_t)n, " -cl-nv-maxrregcount=%d", p->reg);
         CB_TRY(cb_clrt_program(rt, "attn_flash_tiles.cl", cb_cl_src_attn_flash_tiles, opts,
                                &prog));
         CB_TRY(cb_clrt_kernel(prog, "attn_fwd_tiles", &pl->kern));

@@ -187,15 +187,17 @@ static void gemm_class(const struct cb_call *shape, char *buf, size_t len)
 // on GPUs the tiles variant first, 8 x 8 register tiles, 64 rows and 128
 // keys a block, deep S chunks (TK 4 was always slowest, so it is left out);
 // then rows with 128-thread groups of 32 rows; on CPUs rows with bigger key
-// blocks first.
+// blocks first. On NVIDIA each 8-row tiles set comes again with a register
+// cap (REG=168, 128), ranked just after it.
 static int attn_candidates(const struct cb_clrt *rt, const struct cb_call *shape,
                            char (*out)[TEXT], int cap)
 {
     static const int bqs[] = {16, 32, 64}, bks[] = {16, 32, 64, 128}, txs[] = {4, 8, 16, 32},
                      rqs[] = {2, 4, 8}, pads[] = {4, 0};
     static const int tbqs[] = {32, 64, 128}, tbks[] = {32, 64, 128}, tks[] = {8, 16, 32},
-                     tvs[] = {4, 8, 16}, trs[] = {4, 8};
+                     tvs[] = {4, 8, 16}, trs[] = {4, 8}, regs[] = {168, 128};
     const int cpu = !strcmp(rt->info.type, "cpu"), d = (int)shape->u.attn.head_dim;
+    const int nvidia = strstr(rt->info.vendor, "NVIDIA") != NULL;
     struct cand *c = calloc((size_t)cap, sizeof *c);
     char (*txt)[TEXT] = calloc((size_t)cap, sizeof *txt);
     int n = 0;
@@ -247,6 +249,20 @@ static int attn_candidates(const struct cb_clrt *rt, const struct cb_call *shape
                                     0.5 * fabs(log2(wg / 128.0)) + (cpu ? 8.0 : 0.0);
                         c[n].p.tm = n;
                         n++;
+                        // NVIDIA: the 8-row tiles again under a register cap
+                        // (more groups resident at the risk of spills),
+                        // ranked after the same set uncapped.
+                        const int base = n - 1;
+                        for (int g = 0; nvidia && rm == 8 && g < 2 && n < cap; g++) {
+                            snprintf(txt[n], TEXT, "%.*s,REG=%d", TEXT - 10, txt[base], regs[g]);
+                            if (cb_cl_attn_params_fit(rt, txt[n], d) != CB_OK) {
+                                cb_clear_error();
+                                break;
+                            }
+                            c[n].rank = c[base].rank + 0.75 * (g + 1);
+                            c[n].p.tm = n;
+                            n++;
+                        }
                     }
     qsort(c, (size_t)n, sizeof *c, cand_cmp);
     for (int i = 0; i < n; i++)

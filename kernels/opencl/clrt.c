@@ -328,10 +328,39 @@ static enum cb_status build_failure(struct cb_clrt *rt, cl_program p, cl_int e,
     return s;
 }
 
+// A successful build's log on stderr (CHIPBENCH_CL_BUILD_LOG=1): with
+// NVIDIA's -cl-nv-verbose in CHIPBENCH_CL_BUILD_OPTS it holds ptxas's
+// registers, spill stores and shared memory per kernel.
+static void print_build_log(struct cb_clrt *rt, cl_program p, const char *name,
+                            const char *options)
+{
+    size_t n = 0;
+    char *log = NULL;
+    if (clGetProgramBuildInfo(p, rt->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &n) != CL_SUCCESS ||
+        n == 0 || !(log = malloc(n + 1)))
+        return;
+    if (clGetProgramBuildInfo(p, rt->device, CL_PROGRAM_BUILD_LOG, n, log, NULL) == CL_SUCCESS) {
+        log[n] = 0;
+        size_t len = strlen(log);
+        while (len > 0 && isspace((unsigned char)log[len - 1]))
+            log[--len] = 0;
+        fprintf(stderr, "[cl-build] %s (%s): %s\n", name, options, len ? log : "(empty log)");
+    }
+    free(log);
+}
+
 enum cb_status cb_clrt_program(struct cb_clrt *rt, const char *name, const char *src,
-                               const char *options, cl_program *out)
+                               const char *options_in, cl_program *out)
 {
     *out = NULL;
+    // CHIPBENCH_CL_BUILD_OPTS: options added to every build (diagnostics
+    // such as -cl-nv-verbose); part of the cache key like the kernel's own.
+    char options[1024];
+    const char *extra = getenv("CHIPBENCH_CL_BUILD_OPTS");
+    if (snprintf(options, sizeof options, "%s%s%s", options_in, extra && *extra ? " " : "",
+                 extra && *extra ? extra : "") >= (int)sizeof options)
+        return cb_set_error(CB_ERR_INVALID_ARG, "OpenCL build options of %s too long (%zu + %zu)",
+                            name, strlen(options_in), extra ? strlen(extra) : (size_t)0);
     for (int i = 0; i < g_nprogs; i++) {
         struct prog_entry *pe = &g_progs[i];
         if (!strcmp(pe->name, name) && !strcmp(pe->options, options)) {
@@ -353,6 +382,10 @@ enum cb_status cb_clrt_program(struct cb_clrt *rt, const char *name, const char 
         s = build_failure(rt, p, e, name, options);
         clReleaseProgram(p);
         p = NULL;
+    } else {
+        const char *show = getenv("CHIPBENCH_CL_BUILD_LOG");
+        if (show && !strcmp(show, "1"))
+            print_build_log(rt, p, name, options);
     }
     if (g_nprogs == PROG_CACHE_MAX) {  // evict the oldest
         prog_entry_free(&g_progs[0]);

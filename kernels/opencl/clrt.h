@@ -48,8 +48,11 @@ enum cb_status cb_clrt_resolve(const char *spec, const struct cb_ocl_device *dev
 
 // Build (or fetch from the per-device cache) `src` with `options`
 // ("-D TM=64 ..."); `name` identifies the source in messages. A failed build
-// is CB_ERR_BACKEND whose message carries the compiler's log (the tail, if
+// is CB_ERR_UNSUPPORTED whose message carries the compiler's log (the tail, if
 // long), and is remembered so a tuner does not rebuild a known-bad variant.
+// The environment adds to every build: CHIPBENCH_CL_BUILD_OPTS (options
+// appended, e.g. NVIDIA's -cl-nv-verbose) and CHIPBENCH_CL_BUILD_LOG=1 (a
+// successful build's log on stderr, "[cl-build] name (options): log").
 enum cb_status cb_clrt_program(struct cb_clrt *rt, const char *name, const char *src,
                                const char *options, cl_program *out);
 
