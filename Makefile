@@ -50,7 +50,7 @@ endif
 
 SRCS := $(wildcard harness/*.c) kernels/registry.c kernels/cpu_features.c kernels/absent.c \
         $(wildcard kernels/ref/*.c) $(wildcard kernels/common/*.c) \
-        $(wildcard kernels/mpi/*.c)
+        $(wildcard kernels/mpi/*.c) $(wildcard kernels/cuda/*.c)
 DEFS :=
 PKGS :=
 
@@ -169,6 +169,14 @@ $(BUILD)/tests/libfake_nvml.so: tests/fake_nvml.c
 	@echo "  CC      $@"
 	$(Q)$(CC) -std=gnu11 $(WARN) $(CFLAGS) -fPIC -shared $< -o $@
 $(BUILD)/tests/test_power: $(BUILD)/tests/libfake_nvml.so
+
+# The fake CUDA runtime + cuBLAS test_cublas loads through CHIPBENCH_CUDART_LIB
+# and CHIPBENCH_CUBLAS_LIB.
+$(BUILD)/tests/libfake_cuda.so: tests/fake_cuda.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) -std=gnu11 $(WARN) $(CFLAGS) -fPIC -shared $< -o $@
+$(BUILD)/tests/test_cublas: $(BUILD)/tests/libfake_cuda.so
 
 $(BUILD)/tools/%: scripts/%.c $(LIB)
 	@mkdir -p $(@D)

@@ -53,6 +53,8 @@ static const struct cb_kernel *const cb_tables[] = {
 #if CB_HAVE_CLBLAST
     cb_gemm_clblast_kernels,
 #endif
+    // Loaded at run time where the machine has CUDA (else unavailable).
+    cb_gemm_cublas_kernels,
     // Last: the kernels of libraries this build lacks, each saying so.
     cb_absent_kernels,
 };
@@ -196,6 +198,7 @@ static const char *const backend_names[CB_BACKEND_COUNT] = {
     [CB_BACKEND_OPENCL] = "opencl",
     [CB_BACKEND_CLBLAST] = "clblast",
     [CB_BACKEND_MPI] = "mpi",
+    [CB_BACKEND_CUBLAS] = "cublas",
 };
 
 const char *cb_op_name(enum cb_op op)

@@ -12,7 +12,9 @@
 #   tuneattn  autotune only the attention forward, both variants (rows and
 #           tiles): d128 for ATUNE_BUDGET seconds, then d64 for a third of
 #           it, into the same tuning file
-#   gemm    ours (f32, and f16 storage) vs CLBlast on the same device, one run
+#   gemm    ours (f32, and f16 storage) vs CLBlast and cuBLAS (f32 without
+#           TF32, bf16; found on the machine, else skipped with the reason)
+#           on the same device, one run
 #   training  the GEMM and attention shapes of one GPT-2 124M training step
 #           (--suite training) and the stream triad, for `chipbench cost`
 #   attn    attention forward (and backward where built), then the forward
@@ -50,6 +52,23 @@ else
         [ -n "$found" ] && echo "$found" > "$icd/nvidia.icd"
     fi
     export OCL_ICD_VENDORS="$icd"
+    # cuBLAS for the vendor-baseline rows (gemm_*_cublas), wherever this
+    # image has it (a CUDA toolkit, or PyTorch's nvidia-* wheels): the
+    # runtime of the same major version as cuBLAS, their folders on the
+    # library path for cuBLASLt.
+    if [ -z "${CHIPBENCH_CUBLAS_LIB:-}" ]; then
+        libs=$(timeout 30 find / \( -name 'libcublas.so.[0-9]*' -o -name 'libcudart.so.[0-9]*' \) \
+               -not -path '/proc/*' 2>/dev/null | sort)
+        blas=$(printf '%s\n' "$libs" | grep '/libcublas\.so\.[0-9]*$' | tail -n 1)
+        if [ -n "$blas" ]; then
+            major=${blas##*.so.}
+            rt=$(printf '%s\n' "$libs" | grep "/libcudart\.so\.$major" | tail -n 1)
+            export CHIPBENCH_CUBLAS_LIB="$blas"
+            [ -n "$rt" ] && export CHIPBENCH_CUDART_LIB="$rt"
+            LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$(dirname "$blas")${rt:+:$(dirname "$rt")}"
+        fi
+    fi
+    echo "cuBLAS: ${CHIPBENCH_CUBLAS_LIB:-none found}, runtime: ${CHIPBENCH_CUDART_LIB:-default}"
     DEV=${DEV:-NVIDIA}
     BIG=8192; MID=4096; SMALL=1024; TUNE_BUDGET=${TUNE_BUDGET:-140}; ATTN_L=4096; ATTN_B=8
     ATUNE_BUDGET=${ATUNE_BUDGET:-120}; STREAM_N=268435456
@@ -89,7 +108,8 @@ fi
 
 if want gemm; then
     log "gemm: ours vs CLBlast"
-    timeout 200 "$CB" run --device "$DEV" --kernel gemm_f32_opencl,gemm_f16_opencl,gemm_f32_clblast \
+    timeout 200 "$CB" run --device "$DEV" \
+        --kernel gemm_f32_opencl,gemm_f16_opencl,gemm_f32_clblast,gemm_f32_cublas,gemm_bf16_cublas \
         --threads 1 \
         --shape ${BIG}x${BIG}x${BIG} --shape ${MID}x${MID}x${MID} --shape ${MID}x${MID}x${MID}:nt \
         --shape ${MID}x${MID}x${MID}:tn --shape ${SMALL}x${SMALL}x${SMALL} \

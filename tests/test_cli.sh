@@ -151,6 +151,24 @@ else
     skip=$((skip + 1)); echo "SKIP opencl_cli: no OpenCL device here"
 fi
 
+# cuBLAS (loaded at run time): a missing library or device is a skipped row
+# with the reason; with the fake library (tests/fake_cuda.c) rows are ok and
+# the CSV names the backend.
+expect cublas_no_lib 0 "CUDA runtime not found (CHIPBENCH_CUDART_LIB=$tmp/none.so" \
+    env CHIPBENCH_CUDART_LIB="$tmp/none.so" "$CB" run --kernel gemm_f32_cublas --shape 8x8x8 $fast
+fake=$(dirname "$CB")/tests/libfake_cuda.so
+if [ -r "$fake" ]; then
+    expect cublas_no_device 0 "no CUDA device" env CHIPBENCH_CUDART_LIB="$fake" \
+        CHIPBENCH_CUBLAS_LIB="$fake" FAKE_CUDA_DEVICES=0 "$CB" list
+    expect cublas_fake_rows 0 "2 rows: 2 ok" env CHIPBENCH_CUDART_LIB="$fake" \
+        CHIPBENCH_CUBLAS_LIB="$fake" "$CB" run --kernel 'gemm_*_cublas' --shape 24x20x28:nt $fast \
+        --csv "$tmp/cublas.csv"
+    if grep -q ',gemm_bf16_cublas,gemm,bf16,cublas,' "$tmp/cublas.csv"; then ok cublas_csv
+    else ko cublas_csv "$(cut -c1-300 "$tmp/cublas.csv" | tail -n 1)"; fi
+else
+    skip=$((skip + 1)); echo "SKIP cublas_fake: $fake not built"
+fi
+
 # cost: model presets and files, bad input, the fit check, the training suite.
 expect cost_explain 0 "check:  6 N tokens + attention" "$CB" cost --model gpt2-124m --explain
 expect cost_unknown_model 2 "unknown model 'gpt9'" "$CB" cost --model gpt9 --explain

@@ -55,6 +55,7 @@ enum cb_backend {
     CB_BACKEND_OPENCL,
     CB_BACKEND_CLBLAST,
     CB_BACKEND_MPI,       // a collective of the MPI library (Open MPI)
+    CB_BACKEND_CUBLAS,    // NVIDIA's cuBLAS, loaded at run time (kernels/cuda)
     CB_BACKEND_COUNT
 };
 

@@ -253,8 +253,10 @@ static int attn_candidates(const struct cb_clrt *rt, const struct cb_call *shape
                         // (more groups resident at the risk of spills),
                         // ranked after the same set uncapped.
                         const int base = n - 1;
+                        char set[TEXT];
+                        memcpy(set, txt[base], TEXT);
                         for (int g = 0; nvidia && rm == 8 && g < 2 && n < cap; g++) {
-                            snprintf(txt[n], TEXT, "%.*s,REG=%d", TEXT - 10, txt[base], regs[g]);
+                            snprintf(txt[n], TEXT, "%.*s,REG=%d", TEXT - 20, set, regs[g]);
                             if (cb_cl_attn_params_fit(rt, txt[n], d) != CB_OK) {
                                 cb_clear_error();
                                 break;
