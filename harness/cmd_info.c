@@ -354,6 +354,11 @@ static void emit_device(struct em *e, const struct cb_ocl_device *d)
     em_bool(e, "fp16", "fp16", d->fp16);
     em_bool(e, "fp64", "fp64", d->fp64);
     em_str(e, "pci_bus", "PCI bus", d->pci_bus);
+    if (d->nv_cc_major) {  // NVIDIA's attribute query answered
+        char cc[32];
+        snprintf(cc, sizeof cc, "%d.%d", d->nv_cc_major, d->nv_cc_minor);
+        em_str(e, "nv_compute_capability", "compute capability", cc);
+    }
     cb_ocl_chip_class(d, cls, sizeof cls);
     em_str(e, "chip_class", "chip class", cls);
     em_close(e, '}');

@@ -185,6 +185,8 @@ static void test_attn_variants(void)
         "tiles:BQ=32,BK=32,TK=16,TV=16,RM=4,RS=4,PAD=0",
         "tiles:BQ=32,BK=128,TK=4,TV=32,RM=8,RS=8,PAD=4",
         "tiles:BQ=64,BK=32,TK=32,TV=2,RM=4,RS=4,PAD=4",
+        "tiles:BQ=128,BK=128,TK=8,TV=8,RM=8,RS=8,PAD=4,PS=2",
+        "tiles:BQ=32,BK=64,TK=8,TV=4,RM=4,RS=8,PAD=4,PS=2",
         NULL,
     };
     static const char *const shapes[] = {
@@ -219,6 +221,7 @@ static void test_attn_variants(void)
         "tiles:BQ=128,BK=32,TK=8,RM=8,RS=8", // 64 threads for 128 rows
         "tiles:BQ=64,BK=64,TK=8,TV=48",      // BK % TV
         "tiles:BQ=64,BK=64,TK=8,REG=20",     // a register cap below 32
+        "tiles:BQ=64,BK=64,RS=4,PS=2",       // PS must divide RS/4
         "BQ=32,BK=30,TX=8",                  // BK % TX
         NULL,
     };

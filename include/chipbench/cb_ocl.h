@@ -19,6 +19,7 @@ struct cb_ocl_device {
     size_t max_work_group;
     int fp16, fp64;             // cl_khr_fp16 / cl_khr_fp64 (or version-core)
     char pci_bus[32];           // "0000:17:00.0" where an extension tells, else ""
+    int nv_cc_major, nv_cc_minor;  // NVIDIA compute capability (9.0 = Hopper), 0.0 elsewhere
 };
 
 // Enumerate every device of every platform. *out is malloc'd (free()).

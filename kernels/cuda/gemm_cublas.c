@@ -28,6 +28,7 @@
 
 #include "chipbench/cb_kernel.h"
 #include "chipbench/cb_ocl.h"
+#include "chipbench/cb_power.h"
 #include "../kernel_tables.h"
 
 // The C ABI (CUDA 11 to 13): error codes are ints, handles and events opaque.
@@ -287,16 +288,11 @@ static enum cb_status plan_make(const struct cb_kernel *k, const struct cb_plan_
     snprintf(od.vendor, sizeof od.vendor, "NVIDIA Corporation");
     snprintf(od.name, sizeof od.name, "%s", name);
     cb_ocl_chip_class(&od, pl->chip_class, sizeof pl->chip_class);
-    if (L.pci(pl->pci, (int)sizeof pl->pci, pl->dev) == 0) {
-        for (char *p = pl->pci; *p; p++)
-            *p = (char)(*p >= 'A' && *p <= 'F' ? *p - 'A' + 'a' : *p);
-        // cudaDeviceGetPCIBusId may give an 8-digit domain: keep 4, as OpenCL's.
-        const char *colon = strchr(pl->pci, ':');
-        if (colon && colon - pl->pci == 8 && !strncmp(pl->pci, "0000", 4))
-            memmove(pl->pci, pl->pci + 4, strlen(pl->pci + 4) + 1);
-    } else {
+    // The form OpenCL and NVML sources use ("0000:0a:00.0"), or "".
+    char bus[64];
+    if (L.pci(bus, (int)sizeof bus, pl->dev) != 0 ||
+        !cb_pci_bus_normalize(bus, pl->pci, sizeof pl->pci))
         pl->pci[0] = 0;
-    }
     if ((e = L.create(&pl->handle))) {
         pl->handle = NULL;
         s = cb_set_error(e == CUBLAS_ALLOC_FAILED ? CB_ERR_NO_MEMORY : CB_ERR_BACKEND,

@@ -30,7 +30,9 @@
 //      its O rows by alpha and writes P to Pt[BK][BQ] (key-major, so step 3
 //      reads float4 of rows).
 //   3. O += P V_blk over the keys in chunks of TV: Vs[TV][DP]
-//      double-buffered.
+//      double-buffered. With PS > 1, Pt holds BK/PS keys at a time and P
+//      goes through it in PS passes (one more barrier each): the local
+//      memory that lets 128 rows x 128 keys fit at D=128.
 // At the end O / l and lse = ln2 * m + ln(l); a row that saw no key gets
 // O = 0, lse = -inf.
 //
@@ -45,7 +47,7 @@
 // 128 contiguous bytes of local memory.
 //
 // Defines (host-set, attn_opencl.c): D, DP (D padded to a multiple of
-// 4*NTX and of TK, zero-filled), BQ, BK, TK, TV, RM, RS, PAD.
+// 4*NTX and of TK, zero-filled), BQ, BK, TK, TV, RM, RS, PAD, PS.
 #ifndef D
 #define D 64
 #endif
@@ -70,6 +72,9 @@
 #ifndef PAD
 #define PAD 4
 #endif
+#ifndef PS
+#define PS 1  // passes P takes through Pt (local memory for BK/PS keys)
+#endif
 
 #define NTX (BK / RS)
 #define NTY (BQ / RM)
@@ -81,6 +86,9 @@
 #define LDQ (BQ + PAD)     // row stride of Qs, Pt and red
 #define LDK (BK + PAD)     // row stride of Ks
 #define LDV (DP + PAD)     // row stride of Vs
+#define KP (BK / PS)       // keys of P in Pt at a time
+#define CPP (KP / TV)      // V chunks a pass
+#define JPP (RS / 4 / PS)  // a thread's float4 key groups a pass
 #define NDC (DP / TK)      // chunks of the S product
 // Float4 loads per thread of one chunk (rounded up; the excess is skipped).
 #define LQ ((BQ * TK / 4 + NT - 1) / NT)
@@ -89,11 +97,12 @@
 #define MAXF(a, b) ((a) > (b) ? (a) : (b))
 #define SCR_S (2 * TK * (LDQ + LDK))                 // S chunks
 #define SOFT MAXF(2 * TV * LDV, NTX * LDQ)            // V chunks, or red
-#define LOCAL MAXF(SCR_S, BK * LDQ + SOFT)
+#define LOCAL MAXF(SCR_S, KP * LDQ + SOFT)
 
 #if RM % 4 || RS % 4 || TK % 4 || TV < 1 || PAD % 4 || BQ % RM || BK % RS || \
-    DP % (4 * NTX) || DP % TK || BK % TV || DP < D || NT < BQ
-#error "attn_flash_tiles: need RM, RS, TK, PAD multiples of 4, BQ % RM, BK % RS, DP % (4*NTX), DP % TK, BK % TV all 0 and at least BQ threads"
+    DP % (4 * NTX) || DP % TK || BK % TV || DP < D || NT < BQ || PS < 1 || (RS / 4) % PS || \
+    KP % TV
+#error "attn_flash_tiles: need RM, RS, TK, PAD multiples of 4, BQ % RM, BK % RS, DP % (4*NTX), DP % TK, BK % TV, (RS/4) % PS, (BK/PS) % TV all 0 and at least BQ threads"
 #endif
 
 // Chunk c of rows [0, n) of a (rows, D) matrix, columns c*TK .. c*TK+TK,
@@ -174,6 +183,23 @@ inline void store_v(__local float *dst, int tid, const float4 *r)
     }
 }
 
+// This thread's P values of pass ps (keys ps*KP .. ps*KP+KP) into Pt,
+// key-major. The pass is a run-time value but every register index is a
+// compile-time one: the stores of other passes are predicated off.
+inline void write_p(__local float *Pt, float s[RM][RS], int ps, int tx, int ty)
+{
+    #pragma unroll
+    for (int j = 0; j < RS; j++) {
+        if ((j / 4) / JPP != ps)
+            continue;
+        const int key = ((j / 4) % JPP) * 4 * NTX + tx * 4 + j % 4;
+        #pragma unroll
+        for (int i = 0; i < RM / 4; i++)
+            *(__local float4 *)(Pt + key * LDQ + i * 4 * NTY + ty * 4) =
+                (float4)(s[4 * i][j], s[4 * i + 1][j], s[4 * i + 2][j], s[4 * i + 3][j]);
+    }
+}
+
 __kernel __attribute__((reqd_work_group_size(NT, 1, 1)))
 void attn_fwd_tiles(__global const float *restrict Q, __global const float *restrict K,
                     __global const float *restrict V, __global float *restrict O,
@@ -187,7 +213,7 @@ void attn_fwd_tiles(__global const float *restrict Q, __global const float *rest
     __local float4 al4[BQ / 4];    // alpha of each row for this block
     __local float *scr = (__local float *)loc4;        // S chunks (step 1)
     __local float *Pt = (__local float *)loc4;         // P, key-major (steps 2-3)
-    __local float *soft = Pt + BK * LDQ;               // red (step 2), V chunks (step 3)
+    __local float *soft = Pt + KP * LDQ;               // red (step 2), V chunks (step 3)
     __local float *mref = (__local float *)mref4, *al = (__local float *)al4;
 
     const int tid = get_local_id(0), tx = tid % NTX, ty = tid / NTX;
@@ -339,14 +365,7 @@ void attn_fwd_tiles(__global const float *restrict Q, __global const float *rest
                     o[i][c] *= aa[u];
             }
         }
-        #pragma unroll
-        for (int j = 0; j < RS; j++) {
-            const int key = (j / 4) * 4 * NTX + tx * 4 + j % 4;
-            #pragma unroll
-            for (int i = 0; i < RM / 4; i++)
-                *(__local float4 *)(Pt + key * LDQ + i * 4 * NTY + ty * 4) =
-                    (float4)(s[4 * i][j], s[4 * i + 1][j], s[4 * i + 2][j], s[4 * i + 3][j]);
-        }
+        write_p(Pt, s, 0, tx, ty);
         store_v(soft, tid, rv);
         barrier(CLK_LOCAL_MEM_FENCE);
 
@@ -367,7 +386,8 @@ void attn_fwd_tiles(__global const float *restrict Q, __global const float *rest
                 #pragma unroll
                 for (int i = 0; i < RM / 4; i++) {
                     const float4 x =
-                        *(__local const float4 *)(Pt + (c * TV + kk) * LDQ + i * 4 * NTY + ty * 4);
+                        *(__local const float4 *)(Pt + ((c % CPP) * TV + kk) * LDQ + i * 4 * NTY +
+                                                  ty * 4);
                     p[4 * i + 0] = x.x;
                     p[4 * i + 1] = x.y;
                     p[4 * i + 2] = x.z;
@@ -390,6 +410,10 @@ void attn_fwd_tiles(__global const float *restrict Q, __global const float *rest
             if (more)
                 store_v(soft + ((c + 1) & 1) * TV * LDV, tid, rv);
             barrier(CLK_LOCAL_MEM_FENCE);
+            if (PS > 1 && more && (c + 1) % CPP == 0) {  // the next pass's keys of P
+                write_p(Pt, s, (c + 1) / CPP, tx, ty);
+                barrier(CLK_LOCAL_MEM_FENCE);
+            }
         }
     }
 

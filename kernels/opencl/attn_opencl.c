@@ -37,8 +37,8 @@ extern const char cb_cl_src_attn_flash_tiles[];
 // memory, RM x RS and RM x RO register tiles), for GPUs whose local memory
 // cannot hold a large Q block. Text: "BQ=32,BK=32,TX=16,RQ=4,PAD=4" (rows;
 // "rows:" may precede it) or
-// "tiles:BQ=64,BK=128,TK=16,TV=8,RM=8,RS=8,PAD=4[,REG=168]" (TV not given:
-// as TK; REG, NVIDIA only, not given: no register cap).
+// "tiles:BQ=64,BK=128,TK=16,TV=8,RM=8,RS=8,PAD=4[,PS=2][,REG=168]" (TV not
+// given: as TK; PS not given: 1; REG, NVIDIA only, not given: no cap).
 enum attn_variant { ATTN_ROWS, ATTN_TILES };
 
 struct attn_params {
@@ -52,6 +52,7 @@ struct attn_params {
     int rm;   // tiles: query rows per thread
     int rs;   // tiles: keys per thread in S
     int pad;  // floats of padding per local row (bank conflicts)
+    int ps;   // tiles: passes of P through local memory (Pt holds BK/PS keys)
     int reg;  // tiles: registers a thread may use (NVIDIA's -cl-nv-maxrregcount;
               // fewer registers, more resident groups), 0: the compiler's choice
 };
@@ -71,9 +72,12 @@ static const struct attn_params gpu_default = {
 // 36.5 and 32.9 TFLOP/s at B=4, H=16, L=2048, against 27.5 and 24.9 for the
 // rows default); the last fits 32 KiB of local memory and D up to 256.
 static const struct attn_params gpu_tiles[] = {
-    {.variant = ATTN_TILES, .bq = 64, .bk = 128, .tk = 8, .tv = 8, .rm = 8, .rs = 8, .pad = 4},
-    {.variant = ATTN_TILES, .bq = 64, .bk = 64, .tk = 16, .tv = 8, .rm = 8, .rs = 8, .pad = 4},
-    {.variant = ATTN_TILES, .bq = 64, .bk = 64, .tk = 8, .tv = 8, .rm = 4, .rs = 4, .pad = 4},
+    {.variant = ATTN_TILES, .bq = 64, .bk = 128, .tk = 8, .tv = 8, .rm = 8, .rs = 8, .pad = 4,
+     .ps = 1},
+    {.variant = ATTN_TILES, .bq = 64, .bk = 64, .tk = 16, .tv = 8, .rm = 8, .rs = 8, .pad = 4,
+     .ps = 1},
+    {.variant = ATTN_TILES, .bq = 64, .bk = 64, .tk = 8, .tv = 8, .rm = 4, .rs = 4, .pad = 4,
+     .ps = 1},
 };
 // CPU (PoCL and the like): work-items become loops over vector lanes, local
 // memory is cache; bigger blocks amortize the barriers.
@@ -83,7 +87,8 @@ static const struct attn_params cpu_default = {
 // 8 x 8 score tile and an 8 x 8 output tile at D=128 (BK=128 keys a block),
 // 43 KiB of local memory; TV is as TK unless the text gives it.
 static const struct attn_params tiles_default = {
-    .variant = ATTN_TILES, .bq = 64, .bk = 128, .tk = 8, .tv = 8, .rm = 8, .rs = 8, .pad = 4};
+    .variant = ATTN_TILES, .bq = 64, .bk = 128, .tk = 8, .tv = 8, .rm = 8, .rs = 8, .pad = 4,
+    .ps = 1};
 
 #define TILES_MAX_ACC 128  // RM x (RO + RS) floats of accumulators a thread may hold
 
@@ -120,7 +125,7 @@ static size_t local_bytes(const struct attn_params *p, int d)
     const size_t ldq = (size_t)(p->bq + p->pad), ldk = (size_t)(p->bk + p->pad);
     const size_t scr_s = 2 * (size_t)p->tk * (ldq + ldk), scr_v = 2 * (size_t)p->tv * (dp + p->pad);
     const size_t red = (size_t)(p->bk / p->rs) * ldq;
-    const size_t rest = (size_t)p->bk * ldq + (scr_v > red ? scr_v : red);
+    const size_t rest = (size_t)(p->bk / p->ps) * ldq + (scr_v > red ? scr_v : red);
     return sizeof(float) * ((scr_s > rest ? scr_s : rest) + 2 * (size_t)p->bq);
 }
 
@@ -139,6 +144,11 @@ static enum cb_status params_check(const struct attn_params *p)
         if (p->bq > 512 || p->bk > 512 || p->tk > 64 || p->tv > 64 || p->pad > 64 || nt > 1024)
             return cb_set_error(CB_ERR_INVALID_ARG, "tiles: BQ, BK <= 512, TK, TV, PAD <= 64, "
                                                     "(BK/RS)*(BQ/RM) <= 1024");
+        if (p->ps < 1 || (p->rs / 4) % p->ps || (p->bk / p->ps) % p->tv)
+            return cb_set_error(CB_ERR_INVALID_ARG,
+                                "tiles: PS must divide RS/4 and leave BK/PS a multiple of TV "
+                                "(RS=%d BK=%d TV=%d PS=%d)",
+                                p->rs, p->bk, p->tv, p->ps);
         if (p->reg && (p->reg < 32 || p->reg > 255))
             return cb_set_error(CB_ERR_INVALID_ARG, "tiles: REG is 0 (no cap) or 32..255, got %d",
                                 p->reg);
@@ -162,7 +172,7 @@ static enum cb_status params_check(const struct attn_params *p)
 }
 
 static const char *const param_keys[] = {"BQ", "BK", "TX", "RQ", "PAD"};
-static const char *const tiles_keys[] = {"BQ", "BK", "TK", "TV", "RM", "RS", "PAD", "REG"};
+static const char *const tiles_keys[] = {"BQ", "BK", "TK", "TV", "RM", "RS", "PAD", "REG", "PS"};
 
 static void params_str(const struct attn_params *p, char *buf, size_t len)
 {
@@ -172,7 +182,10 @@ static void params_str(const struct attn_params *p, char *buf, size_t len)
         if (n < len)
             cb_cl_params_str(tiles_keys, vals, 7, buf + n, len - n);
         n = strlen(buf);
-        if (p->reg && n < len)  // REG only when set: untouched texts stay as they were
+        // PS and REG only when set: untouched texts stay as they were.
+        if (p->ps != 1 && n < len)
+            n += (size_t)snprintf(buf + n, len - n, ",PS=%d", p->ps);
+        if (p->reg && n < len)
             snprintf(buf + n, len - n, ",REG=%d", p->reg);
         return;
     }
@@ -196,10 +209,11 @@ static enum cb_status params_parse(const char *text, struct attn_params *p)
         *p = v == ATTN_TILES ? tiles_default : gpu_default;
     enum cb_status s;
     if (v == ATTN_TILES) {
-        int *vals[] = {&p->bq, &p->bk, &p->tk, &p->tv, &p->rm, &p->rs, &p->pad, &p->reg};
+        int *vals[] = {&p->bq, &p->bk, &p->tk, &p->tv, &p->rm, &p->rs, &p->pad, &p->reg, &p->ps};
         p->tv = -1;  // not given: as TK
         p->reg = 0;  // not given: no cap
-        s = cb_cl_params_parse("", text, list, tiles_keys, vals, 8);
+        p->ps = 1;   // not given: one pass
+        s = cb_cl_params_parse("", text, list, tiles_keys, vals, 9);
         if (p->tv < 0)
             p->tv = p->tk;
     } else {
@@ -413,8 +427,9 @@ static enum cb_status attn_plan_make(const struct cb_kernel *k, const struct cb_
     if (p->variant == ATTN_TILES) {
         int n = snprintf(opts, sizeof opts,
                          "-cl-mad-enable -D D=%d -D DP=%d -D BQ=%d -D BK=%d -D TK=%d -D TV=%d "
-                         "-D RM=%d -D RS=%d -D PAD=%d",
-                         d, padded_d(p, d), p->bq, p->bk, p->tk, p->tv, p->rm, p->rs, p->pad);
+                         "-D RM=%d -D RS=%d -D PAD=%d -D PS=%d",
+                         d, padded_d(p, d), p->bq, p->bk, p->tk, p->tv, p->rm, p->rs, p->pad,
+                         p->ps);
         if (p->reg)  // params_fit let it through only for NVIDIA's compiler
             snprintf(opts + n, sizeof opts - (size_t)n, " -cl-nv-maxrregcount=%d", p->reg);
         CB_TRY(cb_clrt_program(rt, "attn_flash_tiles.cl", cb_cl_src_attn_flash_tiles, opts,

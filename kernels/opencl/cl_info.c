@@ -18,6 +18,8 @@
 // Vendor query ids, spelled out so older or vendor-trimmed headers still build.
 #define CB_CL_PLATFORM_NOT_FOUND_KHR (-1001)
 #define CB_CL_DEVICE_PCI_BUS_INFO_KHR 0x410F
+#define CB_CL_DEVICE_COMPUTE_CAPABILITY_MAJOR_NV 0x4000
+#define CB_CL_DEVICE_COMPUTE_CAPABILITY_MINOR_NV 0x4001
 #define CB_CL_DEVICE_PCI_BUS_ID_NV 0x4008
 #define CB_CL_DEVICE_PCI_SLOT_ID_NV 0x4009
 #define CB_CL_DEVICE_PCI_DOMAIN_ID_NV 0x400A
@@ -228,6 +230,18 @@ static enum cb_status fill_device(cl_device_id id, struct cb_ocl_device *d)
             d->fp64 = cfg != 0;
     }
     pci_bus(id, exts, d->pci_bus, sizeof d->pci_bus);
+    if (has_ext(exts, "cl_nv_device_attribute_query")) {
+        // What decides which PTX matrix instructions exist (mma.sync bf16
+        // needs 8.0); a failing query leaves 0.0, "unknown".
+        cl_uint ma = 0, mi = 0;
+        if (clGetDeviceInfo(id, CB_CL_DEVICE_COMPUTE_CAPABILITY_MAJOR_NV, sizeof ma, &ma,
+                            NULL) == CL_SUCCESS &&
+            clGetDeviceInfo(id, CB_CL_DEVICE_COMPUTE_CAPABILITY_MINOR_NV, sizeof mi, &mi,
+                            NULL) == CL_SUCCESS) {
+            d->nv_cc_major = (int)ma;
+            d->nv_cc_minor = (int)mi;
+        }
+    }
 out:
     free(exts);
     return s;

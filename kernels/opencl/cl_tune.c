@@ -185,7 +185,9 @@ static void gemm_class(const struct cb_call *shape, char *buf, size_t len)
 // BK, chunk depths TK (S) and TV (P V), register tile RM x RS. Ranked
 // towards what an H200 measured (results/h200-20261128-attn-tune-log.txt):
 // on GPUs the tiles variant first, 8 x 8 register tiles, 64 rows and 128
-// keys a block, deep S chunks (TK 4 was always slowest, so it is left out);
+// keys a block, deep S chunks (TK 4 was always slowest, so it is left out),
+// P in two passes (PS=2: half the local memory, so the untried 128 x 128
+// blocks fit at D=128; they come early);
 // then rows with 128-thread groups of 32 rows; on CPUs rows with bigger key
 // blocks first. On NVIDIA each 8-row tiles set comes again with a register
 // cap (REG=168, 128), ranked just after it.
@@ -232,12 +234,14 @@ static int attn_candidates(const struct cb_clrt *rt, const struct cb_call *shape
         for (int b = 0; b < 3; b++)
             for (int t = 0; t < 3; t++)
                 for (int v = 0; v < 3; v++)
-                    for (int r = 0; r < 4 && n < cap; r++) {
+                    for (int r = 0; r < 8 && n < cap; r++) {
                         const int bq = tbqs[a], bk = tbks[b], tk = tks[t], tv = tvs[v],
-                                  rm = trs[r / 2], rs = trs[r % 2];
+                                  rm = trs[r / 2 % 2], rs = trs[r % 2], ps = r < 4 ? 1 : 2;
+                        if (ps == 2 && rs != 8)
+                            continue;
                         snprintf(txt[n], TEXT,
-                                 "tiles:BQ=%d,BK=%d,TK=%d,TV=%d,RM=%d,RS=%d,PAD=4", bq, bk, tk,
-                                 tv, rm, rs);
+                                 "tiles:BQ=%d,BK=%d,TK=%d,TV=%d,RM=%d,RS=%d,PAD=4%s", bq, bk,
+                                 tk, tv, rm, rs, ps == 2 ? ",PS=2" : "");
                         if (cb_cl_attn_params_fit(rt, txt[n], d) != CB_OK) {
                             cb_clear_error();
                             continue;
@@ -246,7 +250,8 @@ static int attn_candidates(const struct cb_clrt *rt, const struct cb_call *shape
                         c[n].rank = fabs(log2(bq / 64.0)) + 0.5 * fabs(log2(bk / 128.0)) +
                                     0.5 * fabs(log2(tk / 16.0)) + 0.5 * fabs(log2(tv / 8.0)) +
                                     (rm == 8 ? 0.0 : 1.0) + (rs == 8 ? 0.0 : 0.5) +
-                                    0.5 * fabs(log2(wg / 128.0)) + (cpu ? 8.0 : 0.0);
+                                    0.5 * fabs(log2(wg / 128.0)) + (cpu ? 8.0 : 0.0) +
+                                    (ps == 2 ? (bq == 128 ? -0.8 : 0.3) : 0.0);
                         c[n].p.tm = n;
                         n++;
                         // NVIDIA: the 8-row tiles again under a register cap
