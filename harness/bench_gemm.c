@@ -130,7 +130,7 @@ static enum cb_status gemm_setup(const struct cb_call *shape, enum cb_dtype d, i
     struct gemm_data *b = calloc(1, sizeof *b);
     if (!b)
         return cb_set_error(CB_ERR_NO_MEMORY, "gemm bench");
-    if (d != CB_DTYPE_F32 && d != CB_DTYPE_BF16 && d != CB_DTYPE_F16) {
+    if (d != CB_DTYPE_F32 && d != CB_DTYPE_BF16 && d != CB_DTYPE_F16 && d != CB_DTYPE_TF32) {
         s = cb_set_error(CB_ERR_UNSUPPORTED, "gemm bench: dtype %s not supported yet",
                          cb_dtype_name(d));
         goto out;
@@ -168,7 +168,7 @@ static enum cb_status gemm_setup(const struct cb_call *shape, enum cb_dtype d, i
         cb_rng_fill_f32(rng, b->a[i], b->a_len, -1.0f, 1.0f);
         cb_rng_fill_f32(rng, b->b[i], b->b_len, -1.0f, 1.0f);
         cb_rng_fill_f32(rng, b->c[i], b->c_len, -1.0f, 1.0f);
-        if (d != CB_DTYPE_F32) {
+        if (d == CB_DTYPE_BF16 || d == CB_DTYPE_F16) {
             to_16bit_in_place(b->a[i], b->a_len, d);
             to_16bit_in_place(b->b[i], b->b_len, d);
         }
@@ -313,8 +313,12 @@ static enum cb_status gemm_verify(void *data, int bi, double *max_err, double *t
     char *rows = NULL;
     // bf16 (8-bit) and f16 (11-bit) products are exact in f32, so their
     // GEMM error is f32 accumulation too; dot-product instructions (vdpbf16ps)
-    // add one rounding per pair: twice the f32 bound.
-    *tol = (bd->dtype != CB_DTYPE_F32 ? 8.0 : 4.0) * u * (2.0 + sqrt((double)g->k));
+    // add one rounding per pair: twice the f32 bound. tf32 inputs stay f32
+    // here and the matrix unit rounds (or truncates) each to 11 significant
+    // bits: up to 2^-10 per input, 2^-9 per product, on top of the
+    // accumulation.
+    *tol = (bd->dtype == CB_DTYPE_F32 ? 4.0 : 8.0) * u * (2.0 + sqrt((double)g->k)) +
+           (bd->dtype == CB_DTYPE_TF32 ? 0x1p-9 : 0.0);
     *max_err = 0.0;
 
     // Every element written and finite; padding untouched.

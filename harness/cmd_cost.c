@@ -145,7 +145,8 @@ static int parse(int argc, char **argv, struct cost_cfg *c)
             *(k == 1 ? &c->batch : &c->seq) = x;
             break;
         case 3:
-            if (cb_dtype_parse(v, &c->dtype) != CB_OK || c->dtype == CB_DTYPE_F16)
+            if (cb_dtype_parse(v, &c->dtype) != CB_OK ||
+                (c->dtype != CB_DTYPE_F32 && c->dtype != CB_DTYPE_BF16))
                 return bad("--dtype is f32 or bf16, got '%s'", v);
             break;
         case 4:
@@ -190,7 +191,8 @@ static int parse(int argc, char **argv, struct cost_cfg *c)
             c->set_dp = 1;
             break;
         case 15:
-            if (cb_dtype_parse(v, &c->grad_dtype) != CB_OK || c->grad_dtype == CB_DTYPE_F16)
+            if (cb_dtype_parse(v, &c->grad_dtype) != CB_OK ||
+                (c->grad_dtype != CB_DTYPE_F32 && c->grad_dtype != CB_DTYPE_BF16))
                 return bad("--grad-dtype is f32 or bf16, got '%s'", v);
             c->set_dp = 1;
             break;

@@ -182,11 +182,13 @@ static const char *const dtype_names[CB_DTYPE_COUNT] = {
     [CB_DTYPE_F32] = "f32",
     [CB_DTYPE_F16] = "f16",
     [CB_DTYPE_BF16] = "bf16",
+    [CB_DTYPE_TF32] = "tf32",
 };
 static const int dtype_sizes[CB_DTYPE_COUNT] = {
     [CB_DTYPE_F32] = 4,
     [CB_DTYPE_F16] = 2,
     [CB_DTYPE_BF16] = 2,
+    [CB_DTYPE_TF32] = 4,
 };
 static const char *const backend_names[CB_BACKEND_COUNT] = {
     [CB_BACKEND_REF] = "ref",

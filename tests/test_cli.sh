@@ -160,10 +160,11 @@ fake=$(dirname "$CB")/tests/libfake_cuda.so
 if [ -r "$fake" ]; then
     expect cublas_no_device 0 "no CUDA device" env CHIPBENCH_CUDART_LIB="$fake" \
         CHIPBENCH_CUBLAS_LIB="$fake" FAKE_CUDA_DEVICES=0 "$CB" list
-    expect cublas_fake_rows 0 "2 rows: 2 ok" env CHIPBENCH_CUDART_LIB="$fake" \
+    expect cublas_fake_rows 0 "3 rows: 3 ok" env CHIPBENCH_CUDART_LIB="$fake" \
         CHIPBENCH_CUBLAS_LIB="$fake" "$CB" run --kernel 'gemm_*_cublas' --shape 24x20x28:nt $fast \
         --csv "$tmp/cublas.csv"
-    if grep -q ',gemm_bf16_cublas,gemm,bf16,cublas,' "$tmp/cublas.csv"; then ok cublas_csv
+    if grep -q ',gemm_bf16_cublas,gemm,bf16,cublas,' "$tmp/cublas.csv" &&
+       grep -q ',gemm_tf32_cublas,gemm,tf32,cublas,' "$tmp/cublas.csv"; then ok cublas_csv
     else ko cublas_csv "$(cut -c1-300 "$tmp/cublas.csv" | tail -n 1)"; fi
 else
     skip=$((skip + 1)); echo "SKIP cublas_fake: $fake not built"

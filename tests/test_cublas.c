@@ -41,9 +41,9 @@ static const char *const shapes[] = {
 
 static void test_fake_gemms(void)
 {
-    const char *names[] = {"gemm_f32_cublas", "gemm_bf16_cublas"};
+    const char *names[] = {"gemm_f32_cublas", "gemm_tf32_cublas", "gemm_bf16_cublas"};
     uint64_t seed = 11;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         const struct cb_kernel *k = cb_registry_find(names[i]);
         CB_CHECK(k != NULL);
         CB_CHECK_MSG(cb_kernel_usable(k) == CB_OK, "%s: %s", names[i], cb_error_text());

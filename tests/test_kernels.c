@@ -262,6 +262,24 @@ static void test_gemm_known_answer(void)
 // Round to nearest even on exact ties, and the special values.
 static void test_bf16_rounding(void)
 {
+    // TF32: 10 mantissa bits, nearest with ties away (cvt.rna), against the
+    // float64 value of the neighbours 2^-10 apart.
+    CB_CHECK(cb_f32_to_tf32(1.0f) == 1.0f);
+    CB_CHECK(cb_f32_to_tf32(1.0f + 0x1p-11f) == 1.0f + 0x1p-10f);  // tie: away from zero
+    CB_CHECK(cb_f32_to_tf32(-(1.0f + 0x1p-11f)) == -(1.0f + 0x1p-10f));
+    CB_CHECK(cb_f32_to_tf32(1.0f + 0x1p-11f - 0x1p-23f) == 1.0f);  // just below the tie
+    CB_CHECK(cb_f32_to_tf32(2.0f - 0x1p-23f) == 2.0f);              // carries into the exponent
+    CB_CHECK(isinf(cb_f32_to_tf32(INFINITY)) && isnan(cb_f32_to_tf32(NAN)));
+    for (int i = 0; i < 10000; i++) {
+        float x = (float)((i * 2654435761u) % 2000003u) / 1000001.0f - 1.0f;
+        double r = cb_f32_to_tf32(x);
+        // A TF32 value, within half an ulp (2^-11 relative) of x.
+        CB_CHECK(fabs(r - x) <= 0x1p-11 * fabs(x) + 1e-45);
+        float rf = (float)r;
+        uint32_t u;
+        memcpy(&u, &rf, sizeof u);
+        CB_CHECK((u & 0x1fffu) == 0);
+    }
     CB_CHECK(cb_f32_to_bf16(1.0f) == 0x3f80);
     CB_CHECK(cb_f32_to_bf16(-2.0f) == 0xc000);
     // 1 + 2^-8 is halfway between bf16 1.0 and 1 + 2^-7: ties to even (1.0).

@@ -42,7 +42,10 @@
 enum cb_op {
     CB_OP_GEMM, CB_OP_ATTN, CB_OP_ATTN_BWD, CB_OP_STREAM, CB_OP_ALLREDUCE, CB_OP_COUNT
 };
-enum cb_dtype { CB_DTYPE_F32, CB_DTYPE_F16, CB_DTYPE_BF16, CB_DTYPE_COUNT };
+// tf32: f32 storage, products at TensorFloat-32 precision (inputs rounded to
+// an 11-bit significand by the matrix unit), f32 accumulate; checked within
+// that rounding, never passed off as f32.
+enum cb_dtype { CB_DTYPE_F32, CB_DTYPE_F16, CB_DTYPE_BF16, CB_DTYPE_TF32, CB_DTYPE_COUNT };
 
 // Where a kernel runs / whose code it is. Closed set; names in registry.c.
 enum cb_backend {

@@ -42,6 +42,18 @@ static inline float cb_bf16_to_f32(uint16_t h)
     return x.f;
 }
 
+// f32 -> TensorFloat-32 as a matrix unit sees it: the same exponent, 10 of
+// the 23 mantissa bits, rounded to nearest with ties away from zero (PTX's
+// cvt.rna.tf32.f32); the result is an f32 whose low 13 bits are 0. Inf and
+// NaN stay as they are; a value within half an ulp of FLT_MAX rounds to inf.
+static inline float cb_f32_to_tf32(float f)
+{
+    union { float f; uint32_t u; } x = {f};
+    if ((x.u & 0x7f800000u) != 0x7f800000u)
+        x.u = (x.u + 0x1000u) & 0xffffe000u;
+    return x.f;
+}
+
 // IEEE binary16 (f16) <-> f32. f32 -> f16 rounds to nearest, ties to even,
 // subnormals included (what vcvtps2ph and OpenCL's vstore_half_rte do);
 // values from 65520 up become infinity; NaN stays NaN (quiet). f16 -> f32 is

@@ -1,5 +1,6 @@
 // gemm_cublas.c: NVIDIA's cuBLAS as the vendor baseline of the GPU GEMM rows
-// (gemm_f32_cublas: cublasSgemm, fp32 FMA, no TF32; gemm_bf16_cublas:
+// (gemm_f32_cublas: cublasSgemm, fp32 FMA, no TF32; gemm_tf32_cublas:
+// cublasGemmEx on f32 data with TF32 products; gemm_bf16_cublas:
 // cublasGemmEx with bf16 inputs, f32 accumulate and output), loaded at run
 // time: dlopen of the CUDA runtime and cuBLAS (CHIPBENCH_CUDART_LIB and
 // CHIPBENCH_CUBLAS_LIB override the names), so chipbench has no link-time
@@ -44,6 +45,7 @@ enum {
     CUDA_R_32F = 0,
     CUDA_R_16BF = 14,
     CUBLAS_COMPUTE_32F = 68,
+    CUBLAS_COMPUTE_32F_FAST_TF32 = 77,
     CUBLAS_GEMM_DEFAULT = -1,
 };
 #define CU_PROP_BYTES 8192  // larger than any cudaDeviceProp; its name is first
@@ -177,7 +179,7 @@ static enum cb_status cublas_available(void)
 
 struct cublas_plan {
     void *handle;
-    int dev, bf16;
+    int dev, bf16, tf32;
     void *a, *b, *c;
     void *ev0, *ev1;
     char label[300], chip_class[160], pci[32], lib[64];
@@ -311,6 +313,7 @@ static enum cb_status plan_make(const struct cb_kernel *k, const struct cb_plan_
         goto out;
     }
     pl->bf16 = k->dtype == CB_DTYPE_BF16;
+    pl->tf32 = k->dtype == CB_DTYPE_TF32;
     const size_t el = pl->bf16 ? 2 : 4;
     CB_TRY(upload(g->a, g->trans_a ? g->k : g->m, g->trans_a ? g->m : g->k, g->lda, el, &pl->a));
     CB_TRY(upload(g->b, g->trans_b ? g->n : g->k, g->trans_b ? g->k : g->n, g->ldb, el, &pl->b));
@@ -342,16 +345,21 @@ static enum cb_status cublas_run(void *plan, const struct cb_call *call)
     if (e)
         return cu_fail(e, "cudaEventRecord");
     // Operands swapped: C^T = op(B)^T op(A)^T in cuBLAS's column-major terms.
+    // bf16: bf16 inputs; tf32: f32 inputs, TF32 products (the compute type
+    // asks for the matrix unit); both f32 accumulate and C.
+    const int in = pl->bf16 ? CUDA_R_16BF : CUDA_R_32F;
     const int st =
-        pl->bf16 ? L.gemm_ex(pl->handle, op_b, op_a, (int)g->n, (int)g->m, (int)g->k, &alpha,
-                             pl->b, CUDA_R_16BF, (int)g->ldb, pl->a, CUDA_R_16BF, (int)g->lda,
-                             &beta, pl->c, CUDA_R_32F, (int)g->ldc, CUBLAS_COMPUTE_32F,
-                             CUBLAS_GEMM_DEFAULT)
-                 : L.sgemm(pl->handle, op_b, op_a, (int)g->n, (int)g->m, (int)g->k, &alpha,
-                           pl->b, (int)g->ldb, pl->a, (int)g->lda, &beta, pl->c, (int)g->ldc);
+        pl->bf16 || pl->tf32
+            ? L.gemm_ex(pl->handle, op_b, op_a, (int)g->n, (int)g->m, (int)g->k, &alpha, pl->b,
+                        in, (int)g->ldb, pl->a, in, (int)g->lda, &beta, pl->c, CUDA_R_32F,
+                        (int)g->ldc, pl->tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F,
+                        CUBLAS_GEMM_DEFAULT)
+            : L.sgemm(pl->handle, op_b, op_a, (int)g->n, (int)g->m, (int)g->k, &alpha, pl->b,
+                      (int)g->ldb, pl->a, (int)g->lda, &beta, pl->c, (int)g->ldc);
     if (st != CUBLAS_OK)
         return cb_set_error(st == CUBLAS_ALLOC_FAILED ? CB_ERR_NO_MEMORY : CB_ERR_BACKEND,
-                            "%s: status %d", pl->bf16 ? "cublasGemmEx" : "cublasSgemm", st);
+                            "%s: status %d",
+                            pl->bf16 || pl->tf32 ? "cublasGemmEx" : "cublasSgemm", st);
     if ((e = L.ev_record(pl->ev1, NULL)))
         return cu_fail(e, "cudaEventRecord");
     return CB_OK;
@@ -434,6 +442,9 @@ const struct cb_kernel cb_gemm_cublas_kernels[] = {
     CUBLAS_KERNEL("gemm_f32_cublas", CB_DTYPE_F32,
                   "cuBLAS cublasSgemm, fp32 FMA without TF32 (vendor baseline, loaded at run "
                   "time)"),
+    CUBLAS_KERNEL("gemm_tf32_cublas", CB_DTYPE_TF32,
+                  "cuBLAS cublasGemmEx, f32 inputs with TF32 products (CUBLAS_COMPUTE_32F_FAST_"
+                  "TF32), f32 accumulate and output (vendor baseline, loaded at run time)"),
     CUBLAS_KERNEL("gemm_bf16_cublas", CB_DTYPE_BF16,
                   "cuBLAS cublasGemmEx, bf16 inputs, f32 accumulate and output (vendor "
                   "baseline, loaded at run time)"),

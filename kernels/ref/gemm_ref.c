@@ -4,7 +4,9 @@
 // this is a plain, reasonably cache-friendly kernel that accumulates in f32
 // like the tuned kernels do, so it is a fair "no SIMD work at all" baseline.
 // Single-threaded by design. gemm_bf16_ref and gemm_f16_ref are the same for
-// bf16 and f16 inputs.
+// bf16 and f16 inputs; gemm_tf32_ref rounds each f32 input to TF32 as it is
+// read (what a matrix unit's tf32 mode does), the plain version of the tf32
+// rows.
 //
 // C(m,n) = alpha * op(A)(m,k) * op(B)(k,n) + beta * C, row-major, any ld.
 #include <stddef.h>
@@ -77,6 +79,26 @@ static enum cb_status gemm_f32_ref(void *plan, const struct cb_call *call)
 GEMM_16BIT_REF(gemm_bf16_ref, cb_bf16_to_f32)
 GEMM_16BIT_REF(gemm_f16_ref, cb_f16_to_f32)
 
+static enum cb_status gemm_tf32_ref(void *plan, const struct cb_call *call)
+{
+    const struct cb_gemm_args *g = &call->u.gemm;
+    const float *a = g->a, *b = g->b;
+    float *c = g->c;
+    for (int64_t i = 0; i < g->m; i++) {
+        float *ci = c + i * g->ldc;
+        for (int64_t j = 0; j < g->n; j++)
+            ci[j] = g->beta == 0.0f ? 0.0f : g->beta * ci[j];
+        for (int64_t p = 0; p < g->k; p++) {
+            // alpha applies to the product, after the inputs are rounded.
+            float av = g->alpha * cb_f32_to_tf32(A_AT(i, p));
+            for (int64_t j = 0; j < g->n; j++)
+                ci[j] += av * cb_f32_to_tf32(B_AT(p, j));
+        }
+    }
+    (void)plan;
+    return CB_OK;
+}
+
 const struct cb_kernel cb_gemm_ref_kernels[] = {
     {
         .name = "gemm_f32_ref",
@@ -97,6 +119,17 @@ const struct cb_kernel cb_gemm_ref_kernels[] = {
         .max_threads = 1,
         .run = gemm_bf16_ref,
         .desc = "portable C, bf16 inputs widened to f32, f32 accumulate, single thread",
+    },
+    {
+        .name = "gemm_tf32_ref",
+        .op = CB_OP_GEMM,
+        .dtype = CB_DTYPE_TF32,
+        .backend = CB_BACKEND_REF,
+        .priority = 0,
+        .max_threads = 1,
+        .run = gemm_tf32_ref,
+        .desc = "portable C, f32 inputs rounded to TF32 (cvt.rna) as read, f32 accumulate, "
+                "single thread",
     },
     {
         .name = "gemm_f16_ref",
