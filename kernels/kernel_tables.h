@@ -22,6 +22,7 @@ extern const struct cb_kernel cb_gemm_openblas_kernels[];
 extern const struct cb_kernel cb_attn_openblas_kernels[];
 extern const struct cb_kernel cb_gemm_onednn_kernels[];
 extern const struct cb_kernel cb_gemm_opencl_kernels[];
+extern const struct cb_kernel cb_gemm_mma_opencl_kernels[];
 extern const struct cb_kernel cb_gemm_clblast_kernels[];
 extern const struct cb_kernel cb_gemm_cublas_kernels[];
 extern const struct cb_kernel cb_attn_opencl_kernels[];

@@ -46,6 +46,7 @@ static const struct cb_kernel *const cb_tables[] = {
 #endif
 #if CB_HAVE_OPENCL
     cb_gemm_opencl_kernels,
+    cb_gemm_mma_opencl_kernels,
     cb_attn_opencl_kernels,
     cb_attn_bwd_opencl_kernels,
     cb_stream_opencl_kernels,

@@ -12,7 +12,7 @@
 #   tuneattn  autotune only the attention forward, both variants (rows and
 #           tiles): d128 for ATUNE_BUDGET seconds, then d64 for a third of
 #           it, into the same tuning file
-#   gemm    ours (f32, and f16 storage) vs CLBlast and cuBLAS (f32 without
+#   gemm    ours (f32, f16 storage, bf16 on the matrix units) vs CLBlast and cuBLAS (f32 without
 #           TF32, bf16; found on the machine, else skipped with the reason)
 #           on the same device, one run
 #   training  the GEMM and attention shapes of one GPT-2 124M training step
@@ -109,7 +109,7 @@ fi
 if want gemm; then
     log "gemm: ours vs CLBlast"
     timeout 200 "$CB" run --device "$DEV" \
-        --kernel gemm_f32_opencl,gemm_f16_opencl,gemm_f32_clblast,'gemm_*_cublas' \
+        --kernel gemm_f32_opencl,gemm_f16_opencl,gemm_bf16_opencl,gemm_f32_clblast,'gemm_*_cublas' \
         --threads 1 \
         --shape ${BIG}x${BIG}x${BIG} --shape ${MID}x${MID}x${MID} --shape ${MID}x${MID}x${MID}:nt \
         --shape ${MID}x${MID}x${MID}:tn --shape ${SMALL}x${SMALL}x${SMALL} \

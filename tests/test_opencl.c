@@ -306,6 +306,43 @@ static void test_attn_default_choice(void)
     free(rt);
 }
 
+// The bf16 matrix-unit GEMM: unavailable here with the reason; with its
+// PTX instruction emulated (CHIPBENCH_CL_MMA=emulate) every other part of
+// it (tiles, fragment loads and stores, both layouts of A and B, padding,
+// alpha/beta, bounds) against float64 through the harness row.
+static void test_mma_gemm_emulated(void)
+{
+    if (!device_or_skip())
+        CB_SKIP("no OpenCL device: %s", cb_error_text());
+    const struct cb_kernel *k = cb_registry_find("gemm_bf16_opencl");
+    CB_CHECK(k != NULL);
+    struct cb_clrt *rt = device_or_skip();
+    if (!strstr(rt->info.vendor, "NVIDIA")) {
+        CB_CHECK(cb_kernel_usable(k) == CB_ERR_UNSUPPORTED);
+        CB_CHECK_MSG(strstr(cb_error_text(), "matrix units") != NULL, "%s", cb_error_text());
+        cb_clear_error();
+    }
+    static const char *const shapes[] = {
+        "130x140x70,alpha=-0.75,beta=0.5", "65x63x9:nt,ldc=70", "33x17x257:tn",
+        "31x29x37:tt,lda=40,ldb=48", NULL,
+    };
+    struct cb_bench_opts o;
+    quick_opts(&o);
+    setenv("CHIPBENCH_CL_MMA", "emulate", 1);
+    CB_CHECK(cb_kernel_usable(k) == CB_OK);
+    for (int j = 0; shapes[j]; j++) {
+        struct cb_call c;
+        struct cb_result r;
+        CB_CHECK(cb_shape_parse(shapes[j], &c) == CB_OK);
+        enum cb_status s = cb_bench_row(k, &c, 1, &o, &r);
+        CB_CHECK_MSG(s == CB_OK, "%s: %.300s", shapes[j], r.note);
+        CB_CHECK_MSG(strstr(r.device, "mma.sync bf16") && strstr(r.device, "emulated"), "%s",
+                     r.device);
+        cb_result_free(&r);
+    }
+    unsetenv("CHIPBENCH_CL_MMA");
+}
+
 static void test_build_failure(void)
 {
     struct cb_clrt *rt = device_or_skip();
@@ -455,6 +492,7 @@ int main(void)
     CB_RUN(test_variants_all_layouts);
     CB_RUN(test_attn_variants);
     CB_RUN(test_attn_default_choice);
+    CB_RUN(test_mma_gemm_emulated);
     CB_RUN(test_build_failure);
     CB_RUN(test_tuning_file);
     CB_RUN(test_device_time);

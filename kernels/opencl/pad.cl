@@ -40,3 +40,15 @@ __kernel void pad_copy(__global const float *restrict src, int ld, int rows, int
 #define STORE_FLOAT(v, i, p) ((p)[i] = (v))
 PAD_FROM_HALF(pad_copy_h, half, STORE_HALF)
 PAD_FROM_HALF(pad_copy_hf, float, STORE_FLOAT)
+
+// The same for any 16-bit storage copied bit for bit (bf16 for the
+// matrix-unit GEMM: no conversion touches the values).
+__kernel void pad_copy_u16(__global const ushort *restrict src, int ld, int rows, int cols,
+                           int trans, __global ushort *restrict dst, int ldd)
+{
+    const int c = get_global_id(0), r = get_global_id(1);
+    ushort v = 0;
+    if (r < rows && c < cols)
+        v = trans ? src[(size_t)c * ld + r] : src[(size_t)r * ld + c];
+    dst[(size_t)r * ldd + c] = v;
+}

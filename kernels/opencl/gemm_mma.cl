@@ -1,0 +1,261 @@
+// gemm_mma.cl: bf16 GEMM on NVIDIA's matrix units from OpenCL, through
+// inline PTX (mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32, sm_80
+// and later): C(M,N) = alpha * op(A) op(B) + beta * C, A and B stored as
+// bf16 bit patterns (ushort), f32 accumulate and C.
+//
+// What it is: a work-group of 4 warps (2 x 2) owns a BM x BN = 2WM x 2WN
+// block of C; per BK = 32 step the next A and B tiles are fetched into
+// registers while the current ones (local memory, As[m][k] and Bs[n][k],
+// k contiguous, rows padded by 8 bf16 so the fragment reads hit 32 banks)
+// are multiplied: each warp a WM x WN tile of 16 x 8 mma tiles.
+// What it is not: tuned (no ldmatrix, no cp.async yet), or portable: the
+// PTX only builds on NVIDIA's OpenCL. MMA_EMULATE=1 replaces the one PTX
+// instruction by the same operation written out per the PTX ISA's fragment
+// layout, through local memory, so every other line (tiling, fragment
+// loads and stores, layouts, bounds) runs and is checked on any device.
+//
+// Fragments (PTX ISA, mma.m16n8k16 .bf16, lane = 4 * g + t):
+//   A (16 x 16, row): a[0] = A[g][2t..2t+1]   a[1] = A[g+8][2t..2t+1]
+//                     a[2] = A[g][2t+8..+9]   a[3] = A[g+8][2t+8..+9]
+//   B (16 x 8, col):  b[0] = B[2t..2t+1][g]   b[1] = B[2t+8..+9][g]
+//   C, D (16 x 8):    d[0] = C[g][2t]  d[1] = C[g][2t+1]
+//                     d[2] = C[g+8][2t]  d[3] = C[g+8][2t+1]
+//   Each 32-bit register holds two bf16, the lower column / row first.
+//
+// The host guarantees M % BM, N % BN, K % BK = 0 *for A and B* and rows of
+// a multiple of 8 elements (16-byte aligned), padding copies otherwise
+// (gemm_mma_opencl.c); C is written with bounds checks.
+// Layouts: A_T=0: A (M,K), A_T=1: A (K,M); B_T=0: B (K,N), B_T=1: B (N,K).
+#ifndef WM
+#define WM 64
+#endif
+#ifndef WN
+#define WN 64
+#endif
+#ifndef A_T
+#define A_T 0
+#endif
+#ifndef B_T
+#define B_T 0
+#endif
+#ifndef MMA_EMULATE
+#define MMA_EMULATE 0
+#endif
+
+#define BM (2 * WM)
+#define BN (2 * WN)
+#define BK 32
+#define NT 128
+#define MI (WM / 16)        // m16 tiles a warp
+#define NI (WN / 8)         // n8 tiles a warp
+#define LDS (BK + 8)        // ushorts a local row: 80 bytes, conflict-free fragments
+#define LA (BM * BK / 8 / NT)  // uint4 (8 bf16) loads a thread per A tile
+#define LB (BN * BK / 8 / NT)
+
+#if WM % 16 || WN % 8 || LA < 1 || LB < 1 || LA * 8 * NT != BM * BK || LB * 8 * NT != BN * BK
+#error "gemm_mma: WM % 16, WN % 8 and whole uint4 loads per thread"
+#endif
+
+// The tile of A at depth k0 (rows m0..m0+BM), 8 bf16 per uint4.
+inline void fetch_a(__global const ushort *A, int lda, int m0, int k0, int tid, uint4 *r)
+{
+    for (int l = 0; l < LA; l++) {
+        const int v = tid + l * NT;
+#if A_T
+        const int kk = v / (BM / 8), mm = (v % (BM / 8)) * 8;
+        r[l] = *(__global const uint4 *)(A + (size_t)(k0 + kk) * lda + m0 + mm);
+#else
+        const int mm = v / (BK / 8), kk = (v % (BK / 8)) * 8;
+        r[l] = *(__global const uint4 *)(A + (size_t)(m0 + mm) * lda + k0 + kk);
+#endif
+    }
+}
+
+inline void fetch_b(__global const ushort *B, int ldb, int n0, int k0, int tid, uint4 *r)
+{
+    for (int l = 0; l < LB; l++) {
+        const int v = tid + l * NT;
+#if B_T
+        const int nn = v / (BK / 8), kk = (v % (BK / 8)) * 8;
+        r[l] = *(__global const uint4 *)(B + (size_t)(n0 + nn) * ldb + k0 + kk);
+#else
+        const int kk = v / (BN / 8), nn = (v % (BN / 8)) * 8;
+        r[l] = *(__global const uint4 *)(B + (size_t)(k0 + kk) * ldb + n0 + nn);
+#endif
+    }
+}
+
+// Eight bf16 (a uint4) into consecutive rows r..r+7 of column c.
+inline void scatter8(__local ushort *dst, int r, int c, uint4 x)
+{
+    const uint w[4] = {x.x, x.y, x.z, x.w};
+    for (int i = 0; i < 4; i++) {
+        dst[(r + 2 * i) * LDS + c] = (ushort)(w[i] & 0xffffu);
+        dst[(r + 2 * i + 1) * LDS + c] = (ushort)(w[i] >> 16);
+    }
+}
+
+// Into As[m][k] / Bs[n][k]: a k-contiguous source is stored as it is, an
+// m- (n-) contiguous one is scattered down the rows.
+inline void store_a(__local ushort *As, int tid, const uint4 *r)
+{
+    for (int l = 0; l < LA; l++) {
+        const int v = tid + l * NT;
+#if A_T
+        scatter8(As, (v % (BM / 8)) * 8, v / (BM / 8), r[l]);
+#else
+        *(__local uint4 *)(As + (v / (BK / 8)) * LDS + (v % (BK / 8)) * 8) = r[l];
+#endif
+    }
+}
+
+inline void store_b(__local ushort *Bs, int tid, const uint4 *r)
+{
+    for (int l = 0; l < LB; l++) {
+        const int v = tid + l * NT;
+#if B_T
+        *(__local uint4 *)(Bs + (v / (BK / 8)) * LDS + (v % (BK / 8)) * 8) = r[l];
+#else
+        scatter8(Bs, (v % (BN / 8)) * 8, v / (BN / 8), r[l]);
+#endif
+    }
+}
+
+#if MMA_EMULATE
+inline float bf(uint bits)
+{
+    return as_float(bits << 16);
+}
+
+// d = A B + c for one 16 x 8 x 16 tile, every lane of the warp at once, as
+// the PTX instruction defines it: the fragments go to the warp's scratch
+// (A 16 x 16, B 16 x 8, C 16 x 8 floats) in the documented positions, each
+// lane then forms its four outputs. The barriers are the work-group's: all
+// warps reach every call (uniform control flow).
+inline void mma_bf16(float *d, const uint *a, const uint *b, const float *c, int lane,
+                     __local float *scr)
+{
+    __local float *sa = scr, *sb = scr + 256, *sc = scr + 384;
+    const int g = lane >> 2, t = lane & 3;
+    for (int h = 0; h < 2; h++) {
+        sa[g * 16 + 2 * t + h] = bf(h ? a[0] >> 16 : a[0] & 0xffffu);
+        sa[(g + 8) * 16 + 2 * t + h] = bf(h ? a[1] >> 16 : a[1] & 0xffffu);
+        sa[g * 16 + 2 * t + 8 + h] = bf(h ? a[2] >> 16 : a[2] & 0xffffu);
+        sa[(g + 8) * 16 + 2 * t + 8 + h] = bf(h ? a[3] >> 16 : a[3] & 0xffffu);
+        sb[(2 * t + h) * 8 + g] = bf(h ? b[0] >> 16 : b[0] & 0xffffu);
+        sb[(2 * t + 8 + h) * 8 + g] = bf(h ? b[1] >> 16 : b[1] & 0xffffu);
+    }
+    sc[g * 8 + 2 * t] = c[0];
+    sc[g * 8 + 2 * t + 1] = c[1];
+    sc[(g + 8) * 8 + 2 * t] = c[2];
+    sc[(g + 8) * 8 + 2 * t + 1] = c[3];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int q = 0; q < 4; q++) {
+        const int row = g + (q >> 1) * 8, col = 2 * t + (q & 1);
+        float acc = sc[row * 8 + col];
+        for (int k = 0; k < 16; k++)
+            acc = fma(sa[row * 16 + k], sb[k * 8 + col], acc);
+        d[q] = acc;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+#else
+inline void mma_bf16(float *d, const uint *a, const uint *b, const float *c, int lane,
+                     __local float *scr)
+{
+    (void)lane;
+    (void)scr;
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+        "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};"
+        : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]),
+          "f"(c[1]), "f"(c[2]), "f"(c[3]));
+}
+#endif
+
+__kernel __attribute__((reqd_work_group_size(NT, 1, 1)))
+void gemm_mma(int M, int N, int K, float alpha, float beta, __global const ushort *restrict A,
+              int lda, __global const ushort *restrict B, int ldb, __global float *restrict C,
+              int ldc)
+{
+    __local uint4 as4[2 * BM * LDS / 8];
+    __local uint4 bs4[2 * BN * LDS / 8];
+    __local ushort *As = (__local ushort *)as4, *Bs = (__local ushort *)bs4;
+#if MMA_EMULATE
+    __local float scratch[4 * 512];
+#else
+    __local float *scratch = 0;
+#endif
+    const int tid = get_local_id(0), warp = tid / 32, lane = tid % 32;
+    const int g = lane >> 2, t = lane & 3;
+    const int wm0 = (warp / 2) * WM, wn0 = (warp % 2) * WN;  // the warp's tile in the block
+    const int m0 = get_group_id(1) * BM, n0 = get_group_id(0) * BN;
+    __local float *scr = scratch + (MMA_EMULATE ? warp * 512 : 0);
+
+    float acc[MI][NI][4];
+    for (int i = 0; i < MI; i++)
+        for (int j = 0; j < NI; j++)
+            for (int q = 0; q < 4; q++)
+                acc[i][j][q] = 0.0f;
+
+    uint4 ra[LA], rb[LB];
+    fetch_a(A, lda, m0, 0, tid, ra);
+    fetch_b(B, ldb, n0, 0, tid, rb);
+    store_a(As, tid, ra);
+    store_b(Bs, tid, rb);
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    int cur = 0;
+    for (int k0 = 0; k0 < K; k0 += BK) {
+        const int more = k0 + BK < K;
+        if (more) {
+            fetch_a(A, lda, m0, k0 + BK, tid, ra);
+            fetch_b(B, ldb, n0, k0 + BK, tid, rb);
+        }
+        __local const ushort *as = As + cur * BM * LDS + wm0 * LDS;
+        __local const ushort *bs = Bs + cur * BN * LDS + wn0 * LDS;
+        #pragma unroll
+        for (int kk = 0; kk < BK; kk += 16) {
+            uint af[MI][4], bfr[NI][2];
+            #pragma unroll
+            for (int i = 0; i < MI; i++) {
+                __local const ushort *p = as + (i * 16 + g) * LDS + kk + 2 * t;
+                af[i][0] = *(__local const uint *)p;
+                af[i][1] = *(__local const uint *)(p + 8 * LDS);
+                af[i][2] = *(__local const uint *)(p + 8);
+                af[i][3] = *(__local const uint *)(p + 8 * LDS + 8);
+            }
+            #pragma unroll
+            for (int j = 0; j < NI; j++) {
+                __local const ushort *p = bs + (j * 8 + g) * LDS + kk + 2 * t;
+                bfr[j][0] = *(__local const uint *)p;
+                bfr[j][1] = *(__local const uint *)(p + 8);
+            }
+            #pragma unroll
+            for (int i = 0; i < MI; i++)
+                #pragma unroll
+                for (int j = 0; j < NI; j++)
+                    mma_bf16(acc[i][j], af[i], bfr[j], acc[i][j], lane, scr);
+        }
+        if (more) {
+            store_a(As + (cur ^ 1) * BM * LDS, tid, ra);
+            store_b(Bs + (cur ^ 1) * BN * LDS, tid, rb);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        cur ^= 1;
+    }
+
+    // Bounds-checked store; beta == 0 never reads C (NaN there must not leak).
+    for (int i = 0; i < MI; i++)
+        for (int j = 0; j < NI; j++)
+            for (int q = 0; q < 4; q++) {
+                const int row = m0 + wm0 + i * 16 + g + (q >> 1) * 8;
+                const int col = n0 + wn0 + j * 8 + 2 * t + (q & 1);
+                if (row < M && col < N) {
+                    __global float *c = C + (size_t)row * ldc + col;
+                    const float v = alpha * acc[i][j][q];
+                    *c = beta == 0.0f ? v : fma(beta, *c, v);
+                }
+            }
+}

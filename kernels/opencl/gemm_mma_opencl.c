@@ -1,0 +1,363 @@
+// gemm_mma_opencl.c: gemm_bf16_opencl, the bf16 GEMM on NVIDIA's matrix
+// units through OpenCL (gemm_mma.cl: inline PTX mma.sync, sm_80 and later),
+// host side: plan = check the device can (NVIDIA platform, compute
+// capability 8.0+, a self-test once per device), build, upload; run = zero-
+// padded copies where the shape or alignment needs them (on the device,
+// inside the timed call, padded FLOPs never reported), then the GEMM.
+//
+// What it is not: a kernel for other devices. Elsewhere the row is skipped
+// with the reason; CHIPBENCH_CL_MMA=emulate (a test hook) builds the same
+// kernel with the PTX instruction written out (MMA_EMULATE), so tiling,
+// fragments, layouts and bounds run on PoCL in the tests.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chipbench/cb_kernel.h"
+#include "chipbench/cb_ocl.h"
+#include "chipbench/cb_util.h"
+#include "../kernel_tables.h"
+#include "clrt.h"
+
+extern const char cb_cl_src_gemm_mma[];
+
+#define MMA_WM 64  // warp tile (gemm_mma.cl): 4 warps, a 128 x 128 block
+#define MMA_WN 64
+#define MMA_BK 32
+
+static int emulate(void)
+{
+    const char *e = getenv("CHIPBENCH_CL_MMA");
+    return e && !strcmp(e, "emulate");
+}
+
+struct operand {
+    cl_mem user, padded;
+    cl_kernel pad;
+    size_t pad_gws[2];
+    int ld;
+};
+
+struct mma_plan {
+    struct cb_cl_plan base;  // first: the shared plan callbacks use it
+    struct operand a, b;
+    cl_mem c;
+    cl_kernel gemm;
+    size_t gws[2], lws[2];
+};
+
+static void operand_free(struct operand *o)
+{
+    if (o->pad)
+        clReleaseKernel(o->pad);
+    if (o->padded)
+        clReleaseMemObject(o->padded);
+    if (o->user)
+        clReleaseMemObject(o->user);
+}
+
+static void mma_plan_free(void *plan)
+{
+    struct mma_plan *pl = plan;
+    if (!pl)
+        return;
+    cb_cl_plan_release(&pl->base);
+    operand_free(&pl->a);
+    operand_free(&pl->b);
+    if (pl->c)
+        clReleaseMemObject(pl->c);
+    if (pl->gemm)
+        clReleaseKernel(pl->gemm);
+    free(pl);
+}
+
+// Operand stored (rows, cols), stride ld: used in place when both are tile
+// multiples (prow, pcol) and rows are 16-byte aligned, else copied into a
+// zero-padded (prow, pcol) buffer of the same orientation.
+static enum cb_status operand_setup(struct cb_clrt *rt, struct operand *o, cl_program padp,
+                                    int rows, int cols, int ld, int prow, int pcol)
+{
+    enum cb_status s = CB_OK;
+    if (rows == prow && cols == pcol && ld % 8 == 0) {
+        o->ld = ld;
+        return CB_OK;
+    }
+    const int trans = 0;
+    CB_TRY(cb_clrt_buffer(rt, (size_t)prow * (size_t)pcol * 2, CL_MEM_READ_WRITE, &o->padded));
+    CB_TRY(cb_clrt_kernel(padp, "pad_copy_u16", &o->pad));
+    CB_TRY(cb_clrt_arg(o->pad, 0, sizeof(cl_mem), &o->user));
+    CB_TRY(cb_clrt_arg(o->pad, 1, sizeof(int), &ld));
+    CB_TRY(cb_clrt_arg(o->pad, 2, sizeof(int), &rows));
+    CB_TRY(cb_clrt_arg(o->pad, 3, sizeof(int), &cols));
+    CB_TRY(cb_clrt_arg(o->pad, 4, sizeof(int), &trans));
+    CB_TRY(cb_clrt_arg(o->pad, 5, sizeof(cl_mem), &o->padded));
+    CB_TRY(cb_clrt_arg(o->pad, 6, sizeof(int), &pcol));
+    o->pad_gws[0] = (size_t)pcol;
+    o->pad_gws[1] = (size_t)prow;
+    o->ld = pcol;
+out:
+    return s;
+}
+
+// The GEMM program for one pair of layouts.
+static enum cb_status build(struct cb_clrt *rt, int ta, int tb, cl_kernel *k)
+{
+    char opts[160];
+    cl_program p;
+    snprintf(opts, sizeof opts, "-D WM=%d -D WN=%d -D A_T=%d -D B_T=%d -D MMA_EMULATE=%d",
+             MMA_WM, MMA_WN, ta, tb, emulate());
+    enum cb_status s = cb_clrt_program(rt, "gemm_mma.cl", cb_cl_src_gemm_mma, opts, &p);
+    return s == CB_OK ? cb_clrt_kernel(p, "gemm_mma", k) : s;
+}
+
+// Small exact problem (integers -2..2 in bf16, sums far below 2^24): one
+// 128 x 128 x 64 GEMM, A (M,K), B (N,K), against the exact host product.
+static enum cb_status self_test(struct cb_clrt *rt)
+{
+    enum { M = 2 * MMA_WM, N = 2 * MMA_WN, K = 2 * MMA_BK };
+    enum cb_status s = CB_OK;
+    uint16_t *a = malloc(M * K * 2), *b = malloc(N * K * 2);
+    float *c = malloc(M * N * sizeof(float));
+    cl_mem da = NULL, db = NULL, dc = NULL;
+    cl_kernel k = NULL;
+    if (!a || !b || !c) {
+        s = cb_set_error(CB_ERR_NO_MEMORY, "matrix-unit self-test");
+        goto out;
+    }
+    for (int i = 0; i < M * K; i++)
+        a[i] = cb_f32_to_bf16((float)((i * 7 + i / K) % 5 - 2));
+    for (int i = 0; i < N * K; i++)
+        b[i] = cb_f32_to_bf16((float)((i * 3 + i / K) % 5 - 2));
+    CB_TRY(build(rt, 0, 1, &k));
+    CB_TRY(cb_clrt_upload_elems(rt, a, M, K, K, 2, &da));
+    CB_TRY(cb_clrt_upload_elems(rt, b, N, K, K, 2, &db));
+    CB_TRY(cb_clrt_buffer(rt, M * N * sizeof(float), CL_MEM_READ_WRITE, &dc));
+    CB_TRY(cb_clrt_fill_nan(rt, dc, M * N));
+    const int m = M, n = N, kk = K, lda = K, ldb = K, ldc = N;
+    const float one = 1.0f, zero = 0.0f;
+    CB_TRY(cb_clrt_arg(k, 0, sizeof(int), &m));
+    CB_TRY(cb_clrt_arg(k, 1, sizeof(int), &n));
+    CB_TRY(cb_clrt_arg(k, 2, sizeof(int), &kk));
+    CB_TRY(cb_clrt_arg(k, 3, sizeof(float), &one));
+    CB_TRY(cb_clrt_arg(k, 4, sizeof(float), &zero));
+    CB_TRY(cb_clrt_arg(k, 5, sizeof(cl_mem), &da));
+    CB_TRY(cb_clrt_arg(k, 6, sizeof(int), &lda));
+    CB_TRY(cb_clrt_arg(k, 7, sizeof(cl_mem), &db));
+    CB_TRY(cb_clrt_arg(k, 8, sizeof(int), &ldb));
+    CB_TRY(cb_clrt_arg(k, 9, sizeof(cl_mem), &dc));
+    CB_TRY(cb_clrt_arg(k, 10, sizeof(int), &ldc));
+    size_t gws[2] = {128, 1}, lws[2] = {128, 1};
+    cl_int e = clEnqueueNDRangeKernel(rt->queue, k, 2, NULL, gws, lws, 0, NULL, NULL);
+    if (e != CL_SUCCESS) {
+        s = cb_cl_fail(e, "clEnqueueNDRangeKernel(matrix-unit self-test)");
+        goto out;
+    }
+    CB_TRY(cb_clrt_download(rt, dc, c, M, N, N));
+    for (int i = 0; i < M && s == CB_OK; i++)
+        for (int j = 0; j < N; j++) {
+            float want = 0.0f;
+            for (int p = 0; p < K; p++)
+                want += cb_bf16_to_f32(a[i * K + p]) * cb_bf16_to_f32(b[j * K + p]);
+            if (c[i * N + j] != want) {
+                s = cb_set_error(CB_ERR_UNSUPPORTED,
+                                 "matrix-unit self-test failed: C[%d][%d] = %g, exact %g", i,
+                                 j, c[i * N + j], want);
+                break;
+            }
+        }
+out:
+    if (k)
+        clReleaseKernel(k);
+    cl_mem bufs[3] = {da, db, dc};
+    for (int i = 0; i < 3; i++)
+        if (bufs[i])
+            clReleaseMemObject(bufs[i]);
+    free(a);
+    free(b);
+    free(c);
+    return s;
+}
+
+// Can this device run it? NVIDIA's platform, compute capability 8.0 or
+// later (mma.sync with bf16), and the self-test passing, remembered per
+// device (a test failure is the reason in every later row).
+static enum cb_status device_ok(struct cb_clrt *rt)
+{
+    static char done[8][300], why[8][400];
+    static int n;
+    if (emulate())
+        return CB_OK;
+    const struct cb_ocl_device *d = &rt->info;
+    if (!strstr(d->platform_vendor, "NVIDIA") && !strstr(d->vendor, "NVIDIA"))
+        return cb_set_error(CB_ERR_UNSUPPORTED,
+                            "bf16 on matrix units needs NVIDIA's OpenCL (inline PTX mma.sync); "
+                            "%s is %s",
+                            d->name, d->vendor);
+    if (d->nv_cc_major < 8)
+        return cb_set_error(CB_ERR_UNSUPPORTED,
+                            "mma.sync with bf16 needs compute capability 8.0 or later; %s "
+                            "reports %d.%d",
+                            d->name, d->nv_cc_major, d->nv_cc_minor);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(done[i], rt->label))
+            return why[i][0] ? cb_set_error(CB_ERR_UNSUPPORTED, "%s", why[i]) : CB_OK;
+    enum cb_status s = self_test(rt);
+    if (n < 8) {
+        snprintf(done[n], sizeof done[n], "%s", rt->label);
+        snprintf(why[n], sizeof why[n], "%s", s == CB_OK ? "" : cb_error_text());
+        n++;
+    }
+    return s;
+}
+
+// Listed as usable only where some device could run it (or under the
+// emulation hook): an NVIDIA OpenCL device of compute capability 8.0+.
+static enum cb_status mma_available(void)
+{
+    if (emulate())
+        return cb_cl_available();
+    struct cb_ocl_device *d = NULL;
+    int n = 0, found = 0;
+    enum cb_status s = cb_ocl_list(&d, &n);
+    for (int i = 0; s == CB_OK && i < n; i++)
+        found |= strstr(d[i].vendor, "NVIDIA") && d[i].nv_cc_major >= 8;
+    free(d);
+    if (s != CB_OK)
+        return s;
+    return found ? CB_OK
+                 : cb_set_error(CB_ERR_UNSUPPORTED,
+                                "no OpenCL device with NVIDIA matrix units (sm_80+ for "
+                                "mma.sync bf16) among %d device(s)",
+                                n);
+}
+
+static enum cb_status mma_plan_make(const struct cb_kernel *k, const struct cb_plan_req *req,
+                                    void **plan)
+{
+    (void)k;
+    enum cb_status s = CB_OK;
+    const struct cb_gemm_args *g = &req->shape->u.gemm;
+    struct mma_plan *pl = calloc(1, sizeof *pl);
+    if (!pl)
+        return cb_set_error(CB_ERR_NO_MEMORY, "bf16 GEMM plan");
+    CB_TRY(cb_clrt_open(req->device, &pl->base.rt));
+    struct cb_clrt *rt = pl->base.rt;
+    if (g->m > INT32_MAX / 2 || g->n > INT32_MAX / 2 || g->k > INT32_MAX / 2 ||
+        g->lda > INT32_MAX || g->ldb > INT32_MAX || g->ldc > INT32_MAX) {
+        s = cb_set_error(CB_ERR_UNSUPPORTED, "OpenCL GEMM takes dimensions below 2^30");
+        goto out;
+    }
+    CB_TRY(device_ok(rt));
+    snprintf(pl->base.params, sizeof pl->base.params, "mma.sync bf16:WM=%d,WN=%d,BK=%d%s",
+             MMA_WM, MMA_WN, MMA_BK, emulate() ? ",emulated" : "");
+
+    const int m = (int)g->m, n = (int)g->n, kk = (int)g->k;
+    const int lda = (int)g->lda, ldb = (int)g->ldb, ldc = (int)g->ldc;
+    const int mp = (int)cb_round_up((size_t)m, 2 * MMA_WM);
+    const int np = (int)cb_round_up((size_t)n, 2 * MMA_WN);
+    const int kp = (int)cb_round_up((size_t)kk, MMA_BK);
+    CB_TRY(cb_clrt_upload_elems(rt, g->a, g->trans_a ? kk : m, g->trans_a ? m : kk, lda, 2,
+                                &pl->a.user));
+    CB_TRY(cb_clrt_upload_elems(rt, g->b, g->trans_b ? n : kk, g->trans_b ? kk : n, ldb, 2,
+                                &pl->b.user));
+    if (g->beta == 0.0f) {
+        size_t nc = (size_t)(m - 1) * (size_t)ldc + (size_t)n;
+        CB_TRY(cb_clrt_buffer(rt, nc * sizeof(float), CL_MEM_READ_WRITE, &pl->c));
+        CB_TRY(cb_clrt_fill_nan(rt, pl->c, nc));
+    } else {
+        CB_TRY(cb_clrt_upload(rt, g->c, m, n, ldc, &pl->c));
+    }
+    cl_program padp;
+    CB_TRY(cb_clrt_program(rt, "pad.cl", cb_cl_src_pad, "", &padp));
+    // The kernel reads either layout (A_T, B_T): copies only pad.
+    if (g->trans_a)
+        CB_TRY(operand_setup(rt, &pl->a, padp, kk, m, lda, kp, mp));
+    else
+        CB_TRY(operand_setup(rt, &pl->a, padp, m, kk, lda, mp, kp));
+    if (g->trans_b)
+        CB_TRY(operand_setup(rt, &pl->b, padp, n, kk, ldb, np, kp));
+    else
+        CB_TRY(operand_setup(rt, &pl->b, padp, kk, n, ldb, kp, np));
+    CB_TRY(build(rt, g->trans_a, g->trans_b, &pl->gemm));
+    cl_mem am = pl->a.padded ? pl->a.padded : pl->a.user;
+    cl_mem bm = pl->b.padded ? pl->b.padded : pl->b.user;
+    CB_TRY(cb_clrt_arg(pl->gemm, 0, sizeof(int), &m));
+    CB_TRY(cb_clrt_arg(pl->gemm, 1, sizeof(int), &n));
+    CB_TRY(cb_clrt_arg(pl->gemm, 2, sizeof(int), &kp));
+    CB_TRY(cb_clrt_arg(pl->gemm, 3, sizeof(float), &g->alpha));
+    CB_TRY(cb_clrt_arg(pl->gemm, 4, sizeof(float), &g->beta));
+    CB_TRY(cb_clrt_arg(pl->gemm, 5, sizeof(cl_mem), &am));
+    CB_TRY(cb_clrt_arg(pl->gemm, 6, sizeof(int), &pl->a.ld));
+    CB_TRY(cb_clrt_arg(pl->gemm, 7, sizeof(cl_mem), &bm));
+    CB_TRY(cb_clrt_arg(pl->gemm, 8, sizeof(int), &pl->b.ld));
+    CB_TRY(cb_clrt_arg(pl->gemm, 9, sizeof(cl_mem), &pl->c));
+    CB_TRY(cb_clrt_arg(pl->gemm, 10, sizeof(int), &ldc));
+    pl->lws[0] = 128;
+    pl->lws[1] = 1;
+    pl->gws[0] = (size_t)(np / (2 * MMA_WN)) * 128;
+    pl->gws[1] = (size_t)(mp / (2 * MMA_WM));
+    cl_int e = clFinish(rt->queue);
+    if (e != CL_SUCCESS)
+        s = cb_cl_fail(e, "clFinish after upload");
+out:
+    if (s != CB_OK) {
+        mma_plan_free(pl);
+        pl = NULL;
+    }
+    *plan = pl;
+    return s;
+}
+
+static enum cb_status mma_run(void *plan, const struct cb_call *call)
+{
+    (void)call;  // inputs live on the device since the plan
+    struct mma_plan *pl = plan;
+    cl_command_queue q = pl->base.rt->queue;
+    cl_event ev;
+    cl_int e;
+    cb_cl_timing_begin(&pl->base.t);
+    struct operand *ops[2] = {&pl->a, &pl->b};
+    for (int i = 0; i < 2; i++) {
+        if (!ops[i]->pad)
+            continue;
+        e = clEnqueueNDRangeKernel(q, ops[i]->pad, 2, NULL, ops[i]->pad_gws, NULL, 0, NULL, &ev);
+        if (e != CL_SUCCESS)
+            return cb_cl_fail(e, "clEnqueueNDRangeKernel(pad_copy_u16)");
+        cb_cl_timing_event(&pl->base.t, ev);
+    }
+    e = clEnqueueNDRangeKernel(q, pl->gemm, 2, NULL, pl->gws, pl->lws, 0, NULL, &ev);
+    if (e != CL_SUCCESS)
+        return cb_cl_fail(e, "clEnqueueNDRangeKernel(gemm_mma)");
+    cb_cl_timing_event(&pl->base.t, ev);
+    return CB_OK;
+}
+
+static enum cb_status mma_readback(void *plan, const struct cb_call *call)
+{
+    struct mma_plan *pl = plan;
+    const struct cb_gemm_args *g = &call->u.gemm;
+    return cb_clrt_download(pl->base.rt, pl->c, g->c, g->m, g->n, g->ldc);
+}
+
+const struct cb_kernel cb_gemm_mma_opencl_kernels[] = {
+    {
+        .name = "gemm_bf16_opencl",
+        .op = CB_OP_GEMM,
+        .dtype = CB_DTYPE_BF16,
+        .backend = CB_BACKEND_OPENCL,
+        .priority = 1,
+        .max_threads = 1,
+        .available = mma_available,
+        .plan = mma_plan_make,
+        .run = mma_run,
+        .finish = cb_cl_plan_finish,
+        .readback = mma_readback,
+        .plan_free = mma_plan_free,
+        .where = cb_cl_plan_where,
+        .pci_bus = cb_cl_plan_pci_bus,
+        .device_time_ns = cb_cl_plan_device_ns,
+        .desc = "OpenCL bf16 GEMM on NVIDIA matrix units (inline PTX mma.sync m16n8k16, "
+                "sm_80+), f32 accumulate; elsewhere skipped with the reason",
+    },
+    {.name = NULL},
+};
