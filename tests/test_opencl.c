@@ -306,8 +306,8 @@ static void test_attn_default_choice(void)
     free(rt);
 }
 
-// The bf16 matrix-unit GEMM: unavailable here with the reason; with its
-// PTX instruction emulated (CHIPBENCH_CL_MMA=emulate) every other part of
+// The matrix-unit GEMMs (bf16, tf32): unavailable here with the reason;
+// with the PTX instruction emulated (CHIPBENCH_CL_MMA=emulate) every other part of
 // it (tiles, fragment loads and stores, both layouts of A and B, padding,
 // alpha/beta, bounds) against float64 through the harness row.
 static void test_mma_gemm_emulated(void)
@@ -326,19 +326,27 @@ static void test_mma_gemm_emulated(void)
         "130x140x70,alpha=-0.75,beta=0.5", "65x63x9:nt,ldc=70", "33x17x257:tn",
         "31x29x37:tt,lda=40,ldb=48", NULL,
     };
+    // tf32: f32 operands, the two layouts that scatter 4-element vectors.
+    static const char *const tf32_shapes[] = {"65x63x9:nt,ldc=70", "33x17x257:tn", NULL};
+    const struct cb_kernel *kt = cb_registry_find("gemm_tf32_opencl");
+    CB_CHECK(kt != NULL);
     struct cb_bench_opts o;
     quick_opts(&o);
     setenv("CHIPBENCH_CL_MMA", "emulate", 1);
     CB_CHECK(cb_kernel_usable(k) == CB_OK);
-    for (int j = 0; shapes[j]; j++) {
-        struct cb_call c;
-        struct cb_result r;
-        CB_CHECK(cb_shape_parse(shapes[j], &c) == CB_OK);
-        enum cb_status s = cb_bench_row(k, &c, 1, &o, &r);
-        CB_CHECK_MSG(s == CB_OK, "%s: %.300s", shapes[j], r.note);
-        CB_CHECK_MSG(strstr(r.device, "mma.sync bf16") && strstr(r.device, "emulated"), "%s",
-                     r.device);
-        cb_result_free(&r);
+    for (int v = 0; v < 2; v++) {
+        const char *const *sh = v ? tf32_shapes : shapes;
+        for (int j = 0; sh[j]; j++) {
+            struct cb_call c;
+            struct cb_result r;
+            CB_CHECK(cb_shape_parse(sh[j], &c) == CB_OK);
+            enum cb_status s = cb_bench_row(v ? kt : k, &c, 1, &o, &r);
+            CB_CHECK_MSG(s == CB_OK, "%s %s: %.300s", v ? kt->name : k->name, sh[j], r.note);
+            CB_CHECK_MSG(strstr(r.device, v ? "mma.sync tf32" : "mma.sync bf16") &&
+                             strstr(r.device, "emulated"),
+                         "%s", r.device);
+            cb_result_free(&r);
+        }
     }
     unsetenv("CHIPBENCH_CL_MMA");
 }

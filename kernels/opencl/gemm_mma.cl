@@ -1,7 +1,9 @@
-// gemm_mma.cl: bf16 GEMM on NVIDIA's matrix units from OpenCL, through
-// inline PTX (mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32, sm_80
-// and later): C(M,N) = alpha * op(A) op(B) + beta * C, A and B stored as
-// bf16 bit patterns (ushort), f32 accumulate and C.
+// gemm_mma.cl: GEMM on NVIDIA's matrix units from OpenCL, through inline
+// PTX (sm_80 and later): C(M,N) = alpha * op(A) op(B) + beta * C with f32
+// accumulate and C, and A, B either
+//   TF32=0: bf16 bit patterns (ushort), mma.sync.aligned.m16n8k16 .bf16
+//   TF32=1: f32, rounded to TF32 (cvt.rna.tf32.f32) as the tiles are stored
+//           to local memory, mma.sync.aligned.m16n8k8 .tf32.
 //
 // What it is: a work-group of 4 warps (2 x 2) owns a BM x BN = 2WM x 2WN
 // block of C; per BK = 32 step the next A and B tiles are fetched into
@@ -14,16 +16,19 @@
 // layout, through local memory, so every other line (tiling, fragment
 // loads and stores, layouts, bounds) runs and is checked on any device.
 //
-// Fragments (PTX ISA, mma.m16n8k16 .bf16, lane = 4 * g + t):
+// Fragments (PTX ISA, lane = 4 * g + t), C and D (16 x 8 f32) alike:
+//   d[0] = C[g][2t]  d[1] = C[g][2t+1]  d[2] = C[g+8][2t]  d[3] = C[g+8][2t+1]
+// m16n8k16 .bf16 (each 32-bit register two bf16, the lower column/row first):
 //   A (16 x 16, row): a[0] = A[g][2t..2t+1]   a[1] = A[g+8][2t..2t+1]
 //                     a[2] = A[g][2t+8..+9]   a[3] = A[g+8][2t+8..+9]
 //   B (16 x 8, col):  b[0] = B[2t..2t+1][g]   b[1] = B[2t+8..+9][g]
-//   C, D (16 x 8):    d[0] = C[g][2t]  d[1] = C[g][2t+1]
-//                     d[2] = C[g+8][2t]  d[3] = C[g+8][2t+1]
-//   Each 32-bit register holds two bf16, the lower column / row first.
+// m16n8k8 .tf32 (each register one tf32):
+//   A (16 x 8, row):  a[0] = A[g][t]  a[1] = A[g+8][t]  a[2] = A[g][t+4]
+//                     a[3] = A[g+8][t+4]
+//   B (8 x 8, col):   b[0] = B[t][g]  b[1] = B[t+4][g]
 //
 // The host guarantees M % BM, N % BN, K % BK = 0 *for A and B* and rows of
-// a multiple of 8 elements (16-byte aligned), padding copies otherwise
+// a multiple of 16 bytes (8 bf16, 4 f32), padding copies otherwise
 // (gemm_mma_opencl.c); C is written with bounds checks.
 // Layouts: A_T=0: A (M,K), A_T=1: A (K,M); B_T=0: B (K,N), B_T=1: B (N,K).
 #ifndef WM
@@ -41,6 +46,21 @@
 #ifndef MMA_EMULATE
 #define MMA_EMULATE 0
 #endif
+#ifndef TF32
+#define TF32 0
+#endif
+
+#if TF32
+#define ELEM float
+#define EPV 4               // elements a uint4 holds
+#define KSTEP 8             // k of one mma
+#define LDS (32 + 4)        // floats a local row: conflict-free fragments
+#else
+#define ELEM ushort
+#define EPV 8
+#define KSTEP 16
+#define LDS (32 + 8)        // ushorts a local row: 80 bytes, conflict-free fragments
+#endif
 
 #define BM (2 * WM)
 #define BN (2 * WN)
@@ -48,80 +68,150 @@
 #define NT 128
 #define MI (WM / 16)        // m16 tiles a warp
 #define NI (WN / 8)         // n8 tiles a warp
-#define LDS (BK + 8)        // ushorts a local row: 80 bytes, conflict-free fragments
-#define LA (BM * BK / 8 / NT)  // uint4 (8 bf16) loads a thread per A tile
-#define LB (BN * BK / 8 / NT)
+#define LA (BM * BK / EPV / NT)  // uint4 loads a thread per A tile
+#define LB (BN * BK / EPV / NT)
 
-#if WM % 16 || WN % 8 || LA < 1 || LB < 1 || LA * 8 * NT != BM * BK || LB * 8 * NT != BN * BK
+#if WM % 16 || WN % 8 || LA < 1 || LB < 1 || LA * EPV * NT != BM * BK || LB * EPV * NT != BN * BK
 #error "gemm_mma: WM % 16, WN % 8 and whole uint4 loads per thread"
 #endif
 
-// The tile of A at depth k0 (rows m0..m0+BM), 8 bf16 per uint4.
-inline void fetch_a(__global const ushort *A, int lda, int m0, int k0, int tid, uint4 *r)
+// The tile of A at depth k0 (rows m0..m0+BM), EPV elements per uint4.
+inline void fetch_a(__global const ELEM *A, int lda, int m0, int k0, int tid, uint4 *r)
 {
     for (int l = 0; l < LA; l++) {
         const int v = tid + l * NT;
 #if A_T
-        const int kk = v / (BM / 8), mm = (v % (BM / 8)) * 8;
+        const int kk = v / (BM / EPV), mm = (v % (BM / EPV)) * EPV;
         r[l] = *(__global const uint4 *)(A + (size_t)(k0 + kk) * lda + m0 + mm);
 #else
-        const int mm = v / (BK / 8), kk = (v % (BK / 8)) * 8;
+        const int mm = v / (BK / EPV), kk = (v % (BK / EPV)) * EPV;
         r[l] = *(__global const uint4 *)(A + (size_t)(m0 + mm) * lda + k0 + kk);
 #endif
     }
 }
 
-inline void fetch_b(__global const ushort *B, int ldb, int n0, int k0, int tid, uint4 *r)
+inline void fetch_b(__global const ELEM *B, int ldb, int n0, int k0, int tid, uint4 *r)
 {
     for (int l = 0; l < LB; l++) {
         const int v = tid + l * NT;
 #if B_T
-        const int nn = v / (BK / 8), kk = (v % (BK / 8)) * 8;
+        const int nn = v / (BK / EPV), kk = (v % (BK / EPV)) * EPV;
         r[l] = *(__global const uint4 *)(B + (size_t)(n0 + nn) * ldb + k0 + kk);
 #else
-        const int kk = v / (BN / 8), nn = (v % (BN / 8)) * 8;
+        const int kk = v / (BN / EPV), nn = (v % (BN / EPV)) * EPV;
         r[l] = *(__global const uint4 *)(B + (size_t)(k0 + kk) * ldb + n0 + nn);
 #endif
     }
 }
 
-// Eight bf16 (a uint4) into consecutive rows r..r+7 of column c.
-inline void scatter8(__local ushort *dst, int r, int c, uint4 x)
+#if TF32
+// f32 bits to TF32 bits, nearest with ties away (the matrix unit's input).
+#if MMA_EMULATE
+inline uint to_tf32(uint u)
+{
+    return (u & 0x7f800000u) == 0x7f800000u ? u : (u + 0x1000u) & 0xffffe000u;
+}
+#else
+inline uint to_tf32(uint u)
+{
+    uint r;
+    asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(as_float(u)));
+    return r;
+}
+#endif
+inline uint4 cvt4(uint4 x)
+{
+    return (uint4)(to_tf32(x.x), to_tf32(x.y), to_tf32(x.z), to_tf32(x.w));
+}
+#else
+inline uint4 cvt4(uint4 x)
+{
+    return x;
+}
+#endif
+
+// EPV elements (a uint4) into consecutive rows r.. of column c.
+inline void scatter(__local ELEM *dst, int r, int c, uint4 x)
 {
     const uint w[4] = {x.x, x.y, x.z, x.w};
     for (int i = 0; i < 4; i++) {
+#if TF32
+        dst[(r + i) * LDS + c] = as_float(w[i]);
+#else
         dst[(r + 2 * i) * LDS + c] = (ushort)(w[i] & 0xffffu);
         dst[(r + 2 * i + 1) * LDS + c] = (ushort)(w[i] >> 16);
+#endif
     }
 }
 
 // Into As[m][k] / Bs[n][k]: a k-contiguous source is stored as it is, an
 // m- (n-) contiguous one is scattered down the rows.
-inline void store_a(__local ushort *As, int tid, const uint4 *r)
+inline void store_a(__local ELEM *As, int tid, const uint4 *r)
 {
     for (int l = 0; l < LA; l++) {
         const int v = tid + l * NT;
 #if A_T
-        scatter8(As, (v % (BM / 8)) * 8, v / (BM / 8), r[l]);
+        scatter(As, (v % (BM / EPV)) * EPV, v / (BM / EPV), cvt4(r[l]));
 #else
-        *(__local uint4 *)(As + (v / (BK / 8)) * LDS + (v % (BK / 8)) * 8) = r[l];
+        *(__local uint4 *)(As + (v / (BK / EPV)) * LDS + (v % (BK / EPV)) * EPV) = cvt4(r[l]);
 #endif
     }
 }
 
-inline void store_b(__local ushort *Bs, int tid, const uint4 *r)
+inline void store_b(__local ELEM *Bs, int tid, const uint4 *r)
 {
     for (int l = 0; l < LB; l++) {
         const int v = tid + l * NT;
 #if B_T
-        *(__local uint4 *)(Bs + (v / (BK / 8)) * LDS + (v % (BK / 8)) * 8) = r[l];
+        *(__local uint4 *)(Bs + (v / (BK / EPV)) * LDS + (v % (BK / EPV)) * EPV) = cvt4(r[l]);
 #else
-        scatter8(Bs, (v % (BN / 8)) * 8, v / (BN / 8), r[l]);
+        scatter(Bs, (v % (BN / EPV)) * EPV, v / (BN / EPV), cvt4(r[l]));
 #endif
     }
 }
 
-#if MMA_EMULATE
+#if MMA_EMULATE && TF32
+// d = A B + c for one 16 x 8 x 8 tf32 tile, written out as the PTX
+// instruction defines it (see the bf16 one below for how).
+inline void mma_op(float *d, const uint *a, const uint *b, const float *c, int lane,
+                   __local float *scr)
+{
+    __local float *sa = scr, *sb = scr + 256, *sc = scr + 384;
+    const int g = lane >> 2, t = lane & 3;
+    sa[g * 8 + t] = as_float(a[0]);
+    sa[(g + 8) * 8 + t] = as_float(a[1]);
+    sa[g * 8 + t + 4] = as_float(a[2]);
+    sa[(g + 8) * 8 + t + 4] = as_float(a[3]);
+    sb[t * 8 + g] = as_float(b[0]);
+    sb[(t + 4) * 8 + g] = as_float(b[1]);
+    sc[g * 8 + 2 * t] = c[0];
+    sc[g * 8 + 2 * t + 1] = c[1];
+    sc[(g + 8) * 8 + 2 * t] = c[2];
+    sc[(g + 8) * 8 + 2 * t + 1] = c[3];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int q = 0; q < 4; q++) {
+        const int row = g + (q >> 1) * 8, col = 2 * t + (q & 1);
+        float acc = sc[row * 8 + col];
+        for (int k = 0; k < 8; k++)
+            acc = fma(sa[row * 8 + k], sb[k * 8 + col], acc);
+        d[q] = acc;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+#elif TF32
+inline void mma_op(float *d, const uint *a, const uint *b, const float *c, int lane,
+                   __local float *scr)
+{
+    (void)lane;
+    (void)scr;
+    asm volatile(
+        "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
+        "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};"
+        : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]),
+          "f"(c[1]), "f"(c[2]), "f"(c[3]));
+}
+#elif MMA_EMULATE
 inline float bf(uint bits)
 {
     return as_float(bits << 16);
@@ -132,8 +222,8 @@ inline float bf(uint bits)
 // (A 16 x 16, B 16 x 8, C 16 x 8 floats) in the documented positions, each
 // lane then forms its four outputs. The barriers are the work-group's: all
 // warps reach every call (uniform control flow).
-inline void mma_bf16(float *d, const uint *a, const uint *b, const float *c, int lane,
-                     __local float *scr)
+inline void mma_op(float *d, const uint *a, const uint *b, const float *c, int lane,
+                   __local float *scr)
 {
     __local float *sa = scr, *sb = scr + 256, *sc = scr + 384;
     const int g = lane >> 2, t = lane & 3;
@@ -160,8 +250,8 @@ inline void mma_bf16(float *d, const uint *a, const uint *b, const float *c, int
     barrier(CLK_LOCAL_MEM_FENCE);
 }
 #else
-inline void mma_bf16(float *d, const uint *a, const uint *b, const float *c, int lane,
-                     __local float *scr)
+inline void mma_op(float *d, const uint *a, const uint *b, const float *c, int lane,
+                   __local float *scr)
 {
     (void)lane;
     (void)scr;
@@ -175,13 +265,13 @@ inline void mma_bf16(float *d, const uint *a, const uint *b, const float *c, int
 #endif
 
 __kernel __attribute__((reqd_work_group_size(NT, 1, 1)))
-void gemm_mma(int M, int N, int K, float alpha, float beta, __global const ushort *restrict A,
-              int lda, __global const ushort *restrict B, int ldb, __global float *restrict C,
+void gemm_mma(int M, int N, int K, float alpha, float beta, __global const ELEM *restrict A,
+              int lda, __global const ELEM *restrict B, int ldb, __global float *restrict C,
               int ldc)
 {
-    __local uint4 as4[2 * BM * LDS / 8];
-    __local uint4 bs4[2 * BN * LDS / 8];
-    __local ushort *As = (__local ushort *)as4, *Bs = (__local ushort *)bs4;
+    __local uint4 as4[2 * BM * LDS / EPV];
+    __local uint4 bs4[2 * BN * LDS / EPV];
+    __local ELEM *As = (__local ELEM *)as4, *Bs = (__local ELEM *)bs4;
 #if MMA_EMULATE
     __local float scratch[4 * 512];
 #else
@@ -213,30 +303,37 @@ void gemm_mma(int M, int N, int K, float alpha, float beta, __global const ushor
             fetch_a(A, lda, m0, k0 + BK, tid, ra);
             fetch_b(B, ldb, n0, k0 + BK, tid, rb);
         }
-        __local const ushort *as = As + cur * BM * LDS + wm0 * LDS;
-        __local const ushort *bs = Bs + cur * BN * LDS + wn0 * LDS;
+        __local const ELEM *as = As + cur * BM * LDS + wm0 * LDS;
+        __local const ELEM *bs = Bs + cur * BN * LDS + wn0 * LDS;
         #pragma unroll
-        for (int kk = 0; kk < BK; kk += 16) {
+        for (int kk = 0; kk < BK; kk += KSTEP) {
             uint af[MI][4], bfr[NI][2];
+            // A fragment rows g and g+8, k offsets (bf16: pairs) t and t+4
+            // (tf32) or 2t and 2t+8 (bf16); B likewise along its column g.
+#if TF32
+            const int k0f = t, k1f = t + 4;
+#else
+            const int k0f = 2 * t, k1f = 2 * t + 8;
+#endif
             #pragma unroll
             for (int i = 0; i < MI; i++) {
-                __local const ushort *p = as + (i * 16 + g) * LDS + kk + 2 * t;
-                af[i][0] = *(__local const uint *)p;
-                af[i][1] = *(__local const uint *)(p + 8 * LDS);
-                af[i][2] = *(__local const uint *)(p + 8);
-                af[i][3] = *(__local const uint *)(p + 8 * LDS + 8);
+                __local const ELEM *p = as + (i * 16 + g) * LDS + kk;
+                af[i][0] = *(__local const uint *)(p + k0f);
+                af[i][1] = *(__local const uint *)(p + 8 * LDS + k0f);
+                af[i][2] = *(__local const uint *)(p + k1f);
+                af[i][3] = *(__local const uint *)(p + 8 * LDS + k1f);
             }
             #pragma unroll
             for (int j = 0; j < NI; j++) {
-                __local const ushort *p = bs + (j * 8 + g) * LDS + kk + 2 * t;
-                bfr[j][0] = *(__local const uint *)p;
-                bfr[j][1] = *(__local const uint *)(p + 8);
+                __local const ELEM *p = bs + (j * 8 + g) * LDS + kk;
+                bfr[j][0] = *(__local const uint *)(p + k0f);
+                bfr[j][1] = *(__local const uint *)(p + k1f);
             }
             #pragma unroll
             for (int i = 0; i < MI; i++)
                 #pragma unroll
                 for (int j = 0; j < NI; j++)
-                    mma_bf16(acc[i][j], af[i], bfr[j], acc[i][j], lane, scr);
+                    mma_op(acc[i][j], af[i], bfr[j], acc[i][j], lane, scr);
         }
         if (more) {
             store_a(As + (cur ^ 1) * BM * LDS, tid, ra);

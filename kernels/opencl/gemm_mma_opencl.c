@@ -1,5 +1,6 @@
-// gemm_mma_opencl.c: gemm_bf16_opencl, the bf16 GEMM on NVIDIA's matrix
-// units through OpenCL (gemm_mma.cl: inline PTX mma.sync, sm_80 and later),
+// gemm_mma_opencl.c: gemm_bf16_opencl and gemm_tf32_opencl, GEMM on
+// NVIDIA's matrix units through OpenCL (gemm_mma.cl: inline PTX mma.sync,
+// bf16 m16n8k16 or tf32 m16n8k8, sm_80 and later),
 // host side: plan = check the device can (NVIDIA platform, compute
 // capability 8.0+, a self-test once per device), build, upload; run = zero-
 // padded copies where the shape or alignment needs them (on the device,
@@ -40,6 +41,8 @@ struct operand {
 
 struct mma_plan {
     struct cb_cl_plan base;  // first: the shared plan callbacks use it
+    int tf32;                // f32 operands with TF32 products, else bf16 ones
+    size_t elem;             // bytes of one A or B element
     struct operand a, b;
     cl_mem c;
     cl_kernel gemm;
@@ -75,16 +78,17 @@ static void mma_plan_free(void *plan)
 // multiples (prow, pcol) and rows are 16-byte aligned, else copied into a
 // zero-padded (prow, pcol) buffer of the same orientation.
 static enum cb_status operand_setup(struct cb_clrt *rt, struct operand *o, cl_program padp,
-                                    int rows, int cols, int ld, int prow, int pcol)
+                                    size_t elem, int rows, int cols, int ld, int prow, int pcol)
 {
     enum cb_status s = CB_OK;
-    if (rows == prow && cols == pcol && ld % 8 == 0) {
+    if (rows == prow && cols == pcol && (ld * (int)elem) % 16 == 0) {
         o->ld = ld;
         return CB_OK;
     }
     const int trans = 0;
-    CB_TRY(cb_clrt_buffer(rt, (size_t)prow * (size_t)pcol * 2, CL_MEM_READ_WRITE, &o->padded));
-    CB_TRY(cb_clrt_kernel(padp, "pad_copy_u16", &o->pad));
+    CB_TRY(cb_clrt_buffer(rt, (size_t)prow * (size_t)pcol * elem, CL_MEM_READ_WRITE,
+                          &o->padded));
+    CB_TRY(cb_clrt_kernel(padp, elem == 2 ? "pad_copy_u16" : "pad_copy", &o->pad));
     CB_TRY(cb_clrt_arg(o->pad, 0, sizeof(cl_mem), &o->user));
     CB_TRY(cb_clrt_arg(o->pad, 1, sizeof(int), &ld));
     CB_TRY(cb_clrt_arg(o->pad, 2, sizeof(int), &rows));
@@ -99,38 +103,46 @@ out:
     return s;
 }
 
-// The GEMM program for one pair of layouts.
-static enum cb_status build(struct cb_clrt *rt, int ta, int tb, cl_kernel *k)
+// The GEMM program for one element type and pair of layouts.
+static enum cb_status build(struct cb_clrt *rt, int tf32, int ta, int tb, cl_kernel *k)
 {
     char opts[160];
     cl_program p;
-    snprintf(opts, sizeof opts, "-D WM=%d -D WN=%d -D A_T=%d -D B_T=%d -D MMA_EMULATE=%d",
-             MMA_WM, MMA_WN, ta, tb, emulate());
+    snprintf(opts, sizeof opts,
+             "-D WM=%d -D WN=%d -D A_T=%d -D B_T=%d -D TF32=%d -D MMA_EMULATE=%d", MMA_WM,
+             MMA_WN, ta, tb, tf32, emulate());
     enum cb_status s = cb_clrt_program(rt, "gemm_mma.cl", cb_cl_src_gemm_mma, opts, &p);
     return s == CB_OK ? cb_clrt_kernel(p, "gemm_mma", k) : s;
 }
 
-// Small exact problem (integers -2..2 in bf16, sums far below 2^24): one
-// 128 x 128 x 64 GEMM, A (M,K), B (N,K), against the exact host product.
-static enum cb_status self_test(struct cb_clrt *rt)
+// Small exact problem (integers -2..2, exact in bf16 and tf32, sums far
+// below 2^24): one 128 x 128 x 64 GEMM, A (M,K), B (N,K), against the exact
+// host product.
+static enum cb_status self_test(struct cb_clrt *rt, int tf32)
 {
     enum { M = 2 * MMA_WM, N = 2 * MMA_WN, K = 2 * MMA_BK };
     enum cb_status s = CB_OK;
+    const size_t el = tf32 ? 4 : 2;
     uint16_t *a = malloc(M * K * 2), *b = malloc(N * K * 2);
+    float *af = malloc(M * K * sizeof(float)), *bf = malloc(N * K * sizeof(float));
     float *c = malloc(M * N * sizeof(float));
     cl_mem da = NULL, db = NULL, dc = NULL;
     cl_kernel k = NULL;
-    if (!a || !b || !c) {
+    if (!a || !b || !af || !bf || !c) {
         s = cb_set_error(CB_ERR_NO_MEMORY, "matrix-unit self-test");
         goto out;
     }
-    for (int i = 0; i < M * K; i++)
-        a[i] = cb_f32_to_bf16((float)((i * 7 + i / K) % 5 - 2));
-    for (int i = 0; i < N * K; i++)
-        b[i] = cb_f32_to_bf16((float)((i * 3 + i / K) % 5 - 2));
-    CB_TRY(build(rt, 0, 1, &k));
-    CB_TRY(cb_clrt_upload_elems(rt, a, M, K, K, 2, &da));
-    CB_TRY(cb_clrt_upload_elems(rt, b, N, K, K, 2, &db));
+    for (int i = 0; i < M * K; i++) {
+        af[i] = (float)((i * 7 + i / K) % 5 - 2);
+        a[i] = cb_f32_to_bf16(af[i]);
+    }
+    for (int i = 0; i < N * K; i++) {
+        bf[i] = (float)((i * 3 + i / K) % 5 - 2);
+        b[i] = cb_f32_to_bf16(bf[i]);
+    }
+    CB_TRY(build(rt, tf32, 0, 1, &k));
+    CB_TRY(cb_clrt_upload_elems(rt, tf32 ? (void *)af : (void *)a, M, K, K, el, &da));
+    CB_TRY(cb_clrt_upload_elems(rt, tf32 ? (void *)bf : (void *)b, N, K, K, el, &db));
     CB_TRY(cb_clrt_buffer(rt, M * N * sizeof(float), CL_MEM_READ_WRITE, &dc));
     CB_TRY(cb_clrt_fill_nan(rt, dc, M * N));
     const int m = M, n = N, kk = K, lda = K, ldb = K, ldc = N;
@@ -157,11 +169,11 @@ static enum cb_status self_test(struct cb_clrt *rt)
         for (int j = 0; j < N; j++) {
             float want = 0.0f;
             for (int p = 0; p < K; p++)
-                want += cb_bf16_to_f32(a[i * K + p]) * cb_bf16_to_f32(b[j * K + p]);
+                want += af[i * K + p] * bf[j * K + p];
             if (c[i * N + j] != want) {
                 s = cb_set_error(CB_ERR_UNSUPPORTED,
-                                 "matrix-unit self-test failed: C[%d][%d] = %g, exact %g", i,
-                                 j, c[i * N + j], want);
+                                 "matrix-unit self-test (%s) failed: C[%d][%d] = %g, exact %g",
+                                 tf32 ? "tf32" : "bf16", i, j, c[i * N + j], want);
                 break;
             }
         }
@@ -174,6 +186,8 @@ out:
             clReleaseMemObject(bufs[i]);
     free(a);
     free(b);
+    free(af);
+    free(bf);
     free(c);
     return s;
 }
@@ -181,28 +195,29 @@ out:
 // Can this device run it? NVIDIA's platform, compute capability 8.0 or
 // later (mma.sync with bf16), and the self-test passing, remembered per
 // device (a test failure is the reason in every later row).
-static enum cb_status device_ok(struct cb_clrt *rt)
+static enum cb_status device_ok(struct cb_clrt *rt, int tf32)
 {
     static char done[8][300], why[8][400];
-    static int n;
+    static int n, type[8];
     if (emulate())
         return CB_OK;
     const struct cb_ocl_device *d = &rt->info;
     if (!strstr(d->platform_vendor, "NVIDIA") && !strstr(d->vendor, "NVIDIA"))
         return cb_set_error(CB_ERR_UNSUPPORTED,
-                            "bf16 on matrix units needs NVIDIA's OpenCL (inline PTX mma.sync); "
+                            "%s on matrix units needs NVIDIA's OpenCL (inline PTX mma.sync); "
                             "%s is %s",
-                            d->name, d->vendor);
+                            tf32 ? "tf32" : "bf16", d->name, d->vendor);
     if (d->nv_cc_major < 8)
         return cb_set_error(CB_ERR_UNSUPPORTED,
-                            "mma.sync with bf16 needs compute capability 8.0 or later; %s "
+                            "mma.sync with %s needs compute capability 8.0 or later; %s "
                             "reports %d.%d",
-                            d->name, d->nv_cc_major, d->nv_cc_minor);
+                            tf32 ? "tf32" : "bf16", d->name, d->nv_cc_major, d->nv_cc_minor);
     for (int i = 0; i < n; i++)
-        if (!strcmp(done[i], rt->label))
+        if (type[i] == tf32 && !strcmp(done[i], rt->label))
             return why[i][0] ? cb_set_error(CB_ERR_UNSUPPORTED, "%s", why[i]) : CB_OK;
-    enum cb_status s = self_test(rt);
+    enum cb_status s = self_test(rt, tf32);
     if (n < 8) {
+        type[n] = tf32;
         snprintf(done[n], sizeof done[n], "%s", rt->label);
         snprintf(why[n], sizeof why[n], "%s", s == CB_OK ? "" : cb_error_text());
         n++;
@@ -234,12 +249,13 @@ static enum cb_status mma_available(void)
 static enum cb_status mma_plan_make(const struct cb_kernel *k, const struct cb_plan_req *req,
                                     void **plan)
 {
-    (void)k;
     enum cb_status s = CB_OK;
     const struct cb_gemm_args *g = &req->shape->u.gemm;
     struct mma_plan *pl = calloc(1, sizeof *pl);
     if (!pl)
-        return cb_set_error(CB_ERR_NO_MEMORY, "bf16 GEMM plan");
+        return cb_set_error(CB_ERR_NO_MEMORY, "matrix-unit GEMM plan");
+    pl->tf32 = k->dtype == CB_DTYPE_TF32;
+    pl->elem = pl->tf32 ? 4 : 2;
     CB_TRY(cb_clrt_open(req->device, &pl->base.rt));
     struct cb_clrt *rt = pl->base.rt;
     if (g->m > INT32_MAX / 2 || g->n > INT32_MAX / 2 || g->k > INT32_MAX / 2 ||
@@ -247,19 +263,19 @@ static enum cb_status mma_plan_make(const struct cb_kernel *k, const struct cb_p
         s = cb_set_error(CB_ERR_UNSUPPORTED, "OpenCL GEMM takes dimensions below 2^30");
         goto out;
     }
-    CB_TRY(device_ok(rt));
-    snprintf(pl->base.params, sizeof pl->base.params, "mma.sync bf16:WM=%d,WN=%d,BK=%d%s",
-             MMA_WM, MMA_WN, MMA_BK, emulate() ? ",emulated" : "");
+    CB_TRY(device_ok(rt, pl->tf32));
+    snprintf(pl->base.params, sizeof pl->base.params, "mma.sync %s:WM=%d,WN=%d,BK=%d%s",
+             pl->tf32 ? "tf32" : "bf16", MMA_WM, MMA_WN, MMA_BK, emulate() ? ",emulated" : "");
 
     const int m = (int)g->m, n = (int)g->n, kk = (int)g->k;
     const int lda = (int)g->lda, ldb = (int)g->ldb, ldc = (int)g->ldc;
     const int mp = (int)cb_round_up((size_t)m, 2 * MMA_WM);
     const int np = (int)cb_round_up((size_t)n, 2 * MMA_WN);
     const int kp = (int)cb_round_up((size_t)kk, MMA_BK);
-    CB_TRY(cb_clrt_upload_elems(rt, g->a, g->trans_a ? kk : m, g->trans_a ? m : kk, lda, 2,
-                                &pl->a.user));
-    CB_TRY(cb_clrt_upload_elems(rt, g->b, g->trans_b ? n : kk, g->trans_b ? kk : n, ldb, 2,
-                                &pl->b.user));
+    CB_TRY(cb_clrt_upload_elems(rt, g->a, g->trans_a ? kk : m, g->trans_a ? m : kk, lda,
+                                pl->elem, &pl->a.user));
+    CB_TRY(cb_clrt_upload_elems(rt, g->b, g->trans_b ? n : kk, g->trans_b ? kk : n, ldb,
+                                pl->elem, &pl->b.user));
     if (g->beta == 0.0f) {
         size_t nc = (size_t)(m - 1) * (size_t)ldc + (size_t)n;
         CB_TRY(cb_clrt_buffer(rt, nc * sizeof(float), CL_MEM_READ_WRITE, &pl->c));
@@ -271,14 +287,14 @@ static enum cb_status mma_plan_make(const struct cb_kernel *k, const struct cb_p
     CB_TRY(cb_clrt_program(rt, "pad.cl", cb_cl_src_pad, "", &padp));
     // The kernel reads either layout (A_T, B_T): copies only pad.
     if (g->trans_a)
-        CB_TRY(operand_setup(rt, &pl->a, padp, kk, m, lda, kp, mp));
+        CB_TRY(operand_setup(rt, &pl->a, padp, pl->elem, kk, m, lda, kp, mp));
     else
-        CB_TRY(operand_setup(rt, &pl->a, padp, m, kk, lda, mp, kp));
+        CB_TRY(operand_setup(rt, &pl->a, padp, pl->elem, m, kk, lda, mp, kp));
     if (g->trans_b)
-        CB_TRY(operand_setup(rt, &pl->b, padp, n, kk, ldb, np, kp));
+        CB_TRY(operand_setup(rt, &pl->b, padp, pl->elem, n, kk, ldb, np, kp));
     else
-        CB_TRY(operand_setup(rt, &pl->b, padp, kk, n, ldb, kp, np));
-    CB_TRY(build(rt, g->trans_a, g->trans_b, &pl->gemm));
+        CB_TRY(operand_setup(rt, &pl->b, padp, pl->elem, kk, n, ldb, kp, np));
+    CB_TRY(build(rt, pl->tf32, g->trans_a, g->trans_b, &pl->gemm));
     cl_mem am = pl->a.padded ? pl->a.padded : pl->a.user;
     cl_mem bm = pl->b.padded ? pl->b.padded : pl->b.user;
     CB_TRY(cb_clrt_arg(pl->gemm, 0, sizeof(int), &m));
@@ -339,25 +355,28 @@ static enum cb_status mma_readback(void *plan, const struct cb_call *call)
     return cb_clrt_download(pl->base.rt, pl->c, g->c, g->m, g->n, g->ldc);
 }
 
+#define MMA_ENTRY                                                                       \
+    .op = CB_OP_GEMM, .backend = CB_BACKEND_OPENCL, .priority = 1, .max_threads = 1,    \
+    .available = mma_available, .plan = mma_plan_make, .run = mma_run,                  \
+    .finish = cb_cl_plan_finish, .readback = mma_readback, .plan_free = mma_plan_free,  \
+    .where = cb_cl_plan_where, .pci_bus = cb_cl_plan_pci_bus,                           \
+    .device_time_ns = cb_cl_plan_device_ns
+
 const struct cb_kernel cb_gemm_mma_opencl_kernels[] = {
     {
         .name = "gemm_bf16_opencl",
-        .op = CB_OP_GEMM,
         .dtype = CB_DTYPE_BF16,
-        .backend = CB_BACKEND_OPENCL,
-        .priority = 1,
-        .max_threads = 1,
-        .available = mma_available,
-        .plan = mma_plan_make,
-        .run = mma_run,
-        .finish = cb_cl_plan_finish,
-        .readback = mma_readback,
-        .plan_free = mma_plan_free,
-        .where = cb_cl_plan_where,
-        .pci_bus = cb_cl_plan_pci_bus,
-        .device_time_ns = cb_cl_plan_device_ns,
+        MMA_ENTRY,
         .desc = "OpenCL bf16 GEMM on NVIDIA matrix units (inline PTX mma.sync m16n8k16, "
                 "sm_80+), f32 accumulate; elsewhere skipped with the reason",
+    },
+    {
+        .name = "gemm_tf32_opencl",
+        .dtype = CB_DTYPE_TF32,
+        MMA_ENTRY,
+        .desc = "OpenCL GEMM of f32 data with TF32 products on NVIDIA matrix units (inline "
+                "PTX cvt.rna.tf32 + mma.sync m16n8k8, sm_80+), f32 accumulate; elsewhere "
+                "skipped with the reason",
     },
     {.name = NULL},
 };
