@@ -7,11 +7,26 @@
 #ifndef CHIPBENCH_CB_TEST_H
 #define CHIPBENCH_CB_TEST_H
 
+#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static int cb_t_pass, cb_t_fail, cb_t_skip;
+
+// The path of `name` in the folder of this test binary (fake libraries are
+// built there); 0 when it cannot be read.
+static inline int cb_t_beside_exe(const char *name, char *out, size_t len)
+{
+    char exe[512];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return 0;
+    exe[n] = 0;
+    snprintf(out, len, "%s/%s", dirname(exe), name);
+    return access(out, R_OK) == 0;
+}
 static int cb_t_state;  // 0 running, 1 failed, 2 skipped
 static char cb_t_why[512];
 

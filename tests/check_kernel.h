@@ -47,4 +47,16 @@ out:
     return s;
 }
 
+// Harness options for a full cb_bench_row that checks, not times: no
+// warm-up, one or two samples.
+static inline void check_quick_opts(struct cb_bench_opts *o)
+{
+    cb_bench_opts_default(o);
+    o->warmup_s = 0;
+    o->min_time_s = 0;
+    o->max_time_s = 0.001;
+    o->min_samples = 1;
+    o->max_samples = 2;
+}
+
 #endif

@@ -5,12 +5,10 @@
 // through the harness's own path), bf16 storage, the device column, chip
 // class and PCI address, device time, device selection and an out-of-memory
 // plan. The no-library path needs a fresh process: tests/test_cli.sh.
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cb_test.h"
 #include "check_kernel.h"
@@ -19,13 +17,8 @@
 
 static int use_fake(void)
 {
-    char exe[512], lib[600];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        return 0;
-    exe[n] = 0;
-    snprintf(lib, sizeof lib, "%s/libfake_cuda.so", dirname(exe));
-    if (access(lib, R_OK) != 0)
+    char lib[600];
+    if (!cb_t_beside_exe("libfake_cuda.so", lib, sizeof lib))
         return 0;
     setenv("CHIPBENCH_CUDART_LIB", lib, 1);
     setenv("CHIPBENCH_CUBLAS_LIB", lib, 1);
@@ -56,16 +49,6 @@ static void test_fake_gemms(void)
     }
 }
 
-static void quick_opts(struct cb_bench_opts *o)
-{
-    cb_bench_opts_default(o);
-    o->warmup_s = 0;
-    o->min_time_s = 0;
-    o->max_time_s = 0.001;
-    o->min_samples = 1;
-    o->max_samples = 3;
-}
-
 // A full harness row: the columns a comparison with the OpenCL rows needs.
 static void test_row_columns(void)
 {
@@ -73,7 +56,7 @@ static void test_row_columns(void)
     struct cb_bench_opts o;
     struct cb_call c;
     struct cb_result r;
-    quick_opts(&o);
+    check_quick_opts(&o);
     CB_CHECK(cb_shape_parse("64x48x32", &c) == CB_OK);
     CB_CHECK(cb_bench_row(k, &c, 1, &o, &r) == CB_OK);
     CB_CHECK_MSG(strstr(r.device, "cuda:0 Fake GPU 9000 [cuBLAS 12.4.3") == r.device, "%s",

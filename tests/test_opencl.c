@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cb_test.h"
+#include "check_kernel.h"
 #include "chipbench/cb_bench.h"
 #include "chipbench/cb_csv.h"
 #include "chipbench/cb_shape.h"
@@ -114,16 +115,6 @@ static struct cb_clrt *device_or_skip(void)
     return rt;
 }
 
-static void quick_opts(struct cb_bench_opts *o)
-{
-    cb_bench_opts_default(o);
-    o->warmup_s = 0;
-    o->min_time_s = 0;
-    o->max_time_s = 0.001;
-    o->min_samples = 1;
-    o->max_samples = 2;
-}
-
 // Every variant the tuner can pick must be right on every layout, with f32
 // and with f16 storage: forced
 // parameter sets (small tiles so the odd shapes cross tile edges in M, N
@@ -145,7 +136,7 @@ static void test_variants_all_layouts(void)
         NULL,
     };
     struct cb_bench_opts o;
-    quick_opts(&o);
+    check_quick_opts(&o);
     // f16 storage: the tiled kernel reads halves itself (vload_half4); the
     // reg variant packs them to f32 first (pad_copy_hf).
     for (int kn = 0; kn < 2; kn++)
@@ -201,7 +192,7 @@ static void test_attn_variants(void)
     const struct cb_kernel *k = cb_registry_find("attn_f32_opencl");
     CB_CHECK(k != NULL);
     struct cb_bench_opts o;
-    quick_opts(&o);
+    check_quick_opts(&o);
     for (int i = 0; params[i]; i++)
         for (int j = 0; shapes[j]; j++) {
             struct cb_call c;
@@ -331,7 +322,7 @@ static void test_mma_gemm_emulated(void)
     const struct cb_kernel *kt = cb_registry_find("gemm_tf32_opencl");
     CB_CHECK(kt != NULL);
     struct cb_bench_opts o;
-    quick_opts(&o);
+    check_quick_opts(&o);
     setenv("CHIPBENCH_CL_MMA", "emulate", 1);
     CB_CHECK(cb_kernel_usable(k) == CB_OK);
     for (int v = 0; v < 2; v++) {
@@ -384,7 +375,7 @@ static void test_build_failure(void)
     struct cb_bench_opts o;
     struct cb_result r;
     struct cb_call c;
-    quick_opts(&o);
+    check_quick_opts(&o);
     CB_CHECK(cb_shape_parse("64x64x64", &c) == CB_OK);
     cb_cl_gemm_force(&huge);
     enum cb_status s = cb_bench_row(k, &c, 1, &o, &r);
@@ -436,7 +427,7 @@ static void test_tuning_file(void)
     struct cb_bench_opts o;
     struct cb_result r;
     struct cb_call c;
-    quick_opts(&o);
+    check_quick_opts(&o);
     CB_CHECK(cb_shape_parse("30x20x10", &c) == CB_OK);
     CB_CHECK(cb_bench_row(k, &c, 1, &o, &r) == CB_OK);
     CB_CHECK_MSG(strstr(r.device, "reg:MR=6,VW=8,NV=1") && strstr(r.device, path), "%s",
@@ -474,7 +465,7 @@ static void test_device_time(void)
         struct cb_bench_opts o;
         struct cb_result r;
         struct cb_call c;
-        quick_opts(&o);
+        check_quick_opts(&o);
         o.max_time_s = 0.05;
         o.min_samples = 3;
         CB_CHECK(cb_shape_parse("128x128x128", &c) == CB_OK);

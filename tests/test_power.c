@@ -543,13 +543,8 @@ static void test_hwmon_xe_energy(void)
 // Point CHIPBENCH_NVML_LIB at the fake library beside this binary.
 static int use_fake_nvml(void)
 {
-    char exe[512], lib[600];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        return 0;
-    exe[n] = 0;
-    snprintf(lib, sizeof lib, "%s/libfake_nvml.so", dirname(exe));
-    if (access(lib, R_OK) != 0)
+    char lib[600];
+    if (!cb_t_beside_exe("libfake_nvml.so", lib, sizeof lib))
         return 0;
     setenv("CHIPBENCH_NVML_LIB", lib, 1);
     return 1;

@@ -170,70 +170,42 @@ inline void store_b(__local ELEM *Bs, int tid, const uint4 *r)
     }
 }
 
-#if MMA_EMULATE && TF32
-// d = A B + c for one 16 x 8 x 8 tf32 tile, written out as the PTX
-// instruction defines it (see the bf16 one below for how).
-inline void mma_op(float *d, const uint *a, const uint *b, const float *c, int lane,
-                   __local float *scr)
+#if MMA_EMULATE
+// Element h (0 low, 1 high) of a fragment register: a bf16 half, or the
+// whole register as one tf32.
+inline float frag(uint r, int h)
 {
-    __local float *sa = scr, *sb = scr + 256, *sc = scr + 384;
-    const int g = lane >> 2, t = lane & 3;
-    sa[g * 8 + t] = as_float(a[0]);
-    sa[(g + 8) * 8 + t] = as_float(a[1]);
-    sa[g * 8 + t + 4] = as_float(a[2]);
-    sa[(g + 8) * 8 + t + 4] = as_float(a[3]);
-    sb[t * 8 + g] = as_float(b[0]);
-    sb[(t + 4) * 8 + g] = as_float(b[1]);
-    sc[g * 8 + 2 * t] = c[0];
-    sc[g * 8 + 2 * t + 1] = c[1];
-    sc[(g + 8) * 8 + 2 * t] = c[2];
-    sc[(g + 8) * 8 + 2 * t + 1] = c[3];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int q = 0; q < 4; q++) {
-        const int row = g + (q >> 1) * 8, col = 2 * t + (q & 1);
-        float acc = sc[row * 8 + col];
-        for (int k = 0; k < 8; k++)
-            acc = fma(sa[row * 8 + k], sb[k * 8 + col], acc);
-        d[q] = acc;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-}
-#elif TF32
-inline void mma_op(float *d, const uint *a, const uint *b, const float *c, int lane,
-                   __local float *scr)
-{
-    (void)lane;
-    (void)scr;
-    asm volatile(
-        "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
-        "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};"
-        : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]),
-          "f"(c[1]), "f"(c[2]), "f"(c[3]));
-}
-#elif MMA_EMULATE
-inline float bf(uint bits)
-{
-    return as_float(bits << 16);
+#if TF32
+    (void)h;
+    return as_float(r);
+#else
+    return as_float((h ? r >> 16 : r & 0xffffu) << 16);
+#endif
 }
 
-// d = A B + c for one 16 x 8 x 16 tile, every lane of the warp at once, as
-// the PTX instruction defines it: the fragments go to the warp's scratch
-// (A 16 x 16, B 16 x 8, C 16 x 8 floats) in the documented positions, each
-// lane then forms its four outputs. The barriers are the work-group's: all
-// warps reach every call (uniform control flow).
+// d = A B + c for one 16 x 8 x KSTEP tile, every lane of the warp at once,
+// as the PTX instruction defines it: the fragments go to the warp's
+// scratch (A 16 x KSTEP, B KSTEP x 8, C 16 x 8 floats) in the documented
+// positions (top of the file), each lane then forms its four outputs. The
+// barriers are the work-group's: all warps reach every call (uniform
+// control flow).
 inline void mma_op(float *d, const uint *a, const uint *b, const float *c, int lane,
                    __local float *scr)
 {
     __local float *sa = scr, *sb = scr + 256, *sc = scr + 384;
     const int g = lane >> 2, t = lane & 3;
-    for (int h = 0; h < 2; h++) {
-        sa[g * 16 + 2 * t + h] = bf(h ? a[0] >> 16 : a[0] & 0xffffu);
-        sa[(g + 8) * 16 + 2 * t + h] = bf(h ? a[1] >> 16 : a[1] & 0xffffu);
-        sa[g * 16 + 2 * t + 8 + h] = bf(h ? a[2] >> 16 : a[2] & 0xffffu);
-        sa[(g + 8) * 16 + 2 * t + 8 + h] = bf(h ? a[3] >> 16 : a[3] & 0xffffu);
-        sb[(2 * t + h) * 8 + g] = bf(h ? b[0] >> 16 : b[0] & 0xffffu);
-        sb[(2 * t + 8 + h) * 8 + g] = bf(h ? b[1] >> 16 : b[1] & 0xffffu);
+#if TF32
+    const int per = 1, k0 = t, k1 = t + 4;          // one tf32 a register
+#else
+    const int per = 2, k0 = 2 * t, k1 = 2 * t + 8;  // two bf16 a register
+#endif
+    for (int h = 0; h < per; h++) {
+        sa[g * KSTEP + k0 + h] = frag(a[0], h);
+        sa[(g + 8) * KSTEP + k0 + h] = frag(a[1], h);
+        sa[g * KSTEP + k1 + h] = frag(a[2], h);
+        sa[(g + 8) * KSTEP + k1 + h] = frag(a[3], h);
+        sb[(k0 + h) * 8 + g] = frag(b[0], h);
+        sb[(k1 + h) * 8 + g] = frag(b[1], h);
     }
     sc[g * 8 + 2 * t] = c[0];
     sc[g * 8 + 2 * t + 1] = c[1];
@@ -243,24 +215,27 @@ inline void mma_op(float *d, const uint *a, const uint *b, const float *c, int l
     for (int q = 0; q < 4; q++) {
         const int row = g + (q >> 1) * 8, col = 2 * t + (q & 1);
         float acc = sc[row * 8 + col];
-        for (int k = 0; k < 16; k++)
-            acc = fma(sa[row * 16 + k], sb[k * 8 + col], acc);
+        for (int k = 0; k < KSTEP; k++)
+            acc = fma(sa[row * KSTEP + k], sb[k * 8 + col], acc);
         d[q] = acc;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 }
 #else
+#if TF32
+#define MMA_PTX "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
+#else
+#define MMA_PTX "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+#endif
 inline void mma_op(float *d, const uint *a, const uint *b, const float *c, int lane,
                    __local float *scr)
 {
     (void)lane;
     (void)scr;
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-        "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};"
-        : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]),
-          "f"(c[1]), "f"(c[2]), "f"(c[3]));
+    asm volatile(MMA_PTX "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};"
+                 : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]),
+                   "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
 }
 #endif
 

@@ -18,7 +18,7 @@
 #include "chipbench/cb_ocl.h"
 #include "chipbench/cb_util.h"
 #include "../kernel_tables.h"
-#include "clrt.h"
+#include "cl_operand.h"
 
 extern const char cb_cl_src_gemm_mma[];
 
@@ -32,32 +32,15 @@ static int emulate(void)
     return e && !strcmp(e, "emulate");
 }
 
-struct operand {
-    cl_mem user, padded;
-    cl_kernel pad;
-    size_t pad_gws[2];
-    int ld;
-};
-
 struct mma_plan {
     struct cb_cl_plan base;  // first: the shared plan callbacks use it
     int tf32;                // f32 operands with TF32 products, else bf16 ones
     size_t elem;             // bytes of one A or B element
-    struct operand a, b;
+    struct cb_cl_operand a, b;
     cl_mem c;
     cl_kernel gemm;
     size_t gws[2], lws[2];
 };
-
-static void operand_free(struct operand *o)
-{
-    if (o->pad)
-        clReleaseKernel(o->pad);
-    if (o->padded)
-        clReleaseMemObject(o->padded);
-    if (o->user)
-        clReleaseMemObject(o->user);
-}
 
 static void mma_plan_free(void *plan)
 {
@@ -65,8 +48,8 @@ static void mma_plan_free(void *plan)
     if (!pl)
         return;
     cb_cl_plan_release(&pl->base);
-    operand_free(&pl->a);
-    operand_free(&pl->b);
+    cb_cl_operand_free(&pl->a);
+    cb_cl_operand_free(&pl->b);
     if (pl->c)
         clReleaseMemObject(pl->c);
     if (pl->gemm)
@@ -77,30 +60,16 @@ static void mma_plan_free(void *plan)
 // Operand stored (rows, cols), stride ld: used in place when both are tile
 // multiples (prow, pcol) and rows are 16-byte aligned, else copied into a
 // zero-padded (prow, pcol) buffer of the same orientation.
-static enum cb_status operand_setup(struct cb_clrt *rt, struct operand *o, cl_program padp,
-                                    size_t elem, int rows, int cols, int ld, int prow, int pcol)
+static enum cb_status operand_setup(struct cb_clrt *rt, struct cb_cl_operand *o,
+                                    cl_program padp, size_t elem, int rows, int cols, int ld,
+                                    int prow, int pcol)
 {
-    enum cb_status s = CB_OK;
     if (rows == prow && cols == pcol && (ld * (int)elem) % 16 == 0) {
         o->ld = ld;
         return CB_OK;
     }
-    const int trans = 0;
-    CB_TRY(cb_clrt_buffer(rt, (size_t)prow * (size_t)pcol * elem, CL_MEM_READ_WRITE,
-                          &o->padded));
-    CB_TRY(cb_clrt_kernel(padp, elem == 2 ? "pad_copy_u16" : "pad_copy", &o->pad));
-    CB_TRY(cb_clrt_arg(o->pad, 0, sizeof(cl_mem), &o->user));
-    CB_TRY(cb_clrt_arg(o->pad, 1, sizeof(int), &ld));
-    CB_TRY(cb_clrt_arg(o->pad, 2, sizeof(int), &rows));
-    CB_TRY(cb_clrt_arg(o->pad, 3, sizeof(int), &cols));
-    CB_TRY(cb_clrt_arg(o->pad, 4, sizeof(int), &trans));
-    CB_TRY(cb_clrt_arg(o->pad, 5, sizeof(cl_mem), &o->padded));
-    CB_TRY(cb_clrt_arg(o->pad, 6, sizeof(int), &pcol));
-    o->pad_gws[0] = (size_t)pcol;
-    o->pad_gws[1] = (size_t)prow;
-    o->ld = pcol;
-out:
-    return s;
+    return cb_cl_operand_pad(rt, o, padp, elem == 2 ? "pad_copy_u16" : "pad_copy", elem, rows,
+                             cols, ld, 0, prow, pcol);
 }
 
 // The GEMM program for one element type and pair of layouts.
@@ -145,19 +114,8 @@ static enum cb_status self_test(struct cb_clrt *rt, int tf32)
     CB_TRY(cb_clrt_upload_elems(rt, tf32 ? (void *)bf : (void *)b, N, K, K, el, &db));
     CB_TRY(cb_clrt_buffer(rt, M * N * sizeof(float), CL_MEM_READ_WRITE, &dc));
     CB_TRY(cb_clrt_fill_nan(rt, dc, M * N));
-    const int m = M, n = N, kk = K, lda = K, ldb = K, ldc = N;
-    const float one = 1.0f, zero = 0.0f;
-    CB_TRY(cb_clrt_arg(k, 0, sizeof(int), &m));
-    CB_TRY(cb_clrt_arg(k, 1, sizeof(int), &n));
-    CB_TRY(cb_clrt_arg(k, 2, sizeof(int), &kk));
-    CB_TRY(cb_clrt_arg(k, 3, sizeof(float), &one));
-    CB_TRY(cb_clrt_arg(k, 4, sizeof(float), &zero));
-    CB_TRY(cb_clrt_arg(k, 5, sizeof(cl_mem), &da));
-    CB_TRY(cb_clrt_arg(k, 6, sizeof(int), &lda));
-    CB_TRY(cb_clrt_arg(k, 7, sizeof(cl_mem), &db));
-    CB_TRY(cb_clrt_arg(k, 8, sizeof(int), &ldb));
-    CB_TRY(cb_clrt_arg(k, 9, sizeof(cl_mem), &dc));
-    CB_TRY(cb_clrt_arg(k, 10, sizeof(int), &ldc));
+    const struct cb_cl_operand oa = {.user = da, .ld = K}, ob = {.user = db, .ld = K};
+    CB_TRY(cb_cl_gemm_args(k, M, N, K, 1.0f, 0.0f, &oa, &ob, dc, N));
     size_t gws[2] = {128, 1}, lws[2] = {128, 1};
     cl_int e = clEnqueueNDRangeKernel(rt->queue, k, 2, NULL, gws, lws, 0, NULL, NULL);
     if (e != CL_SUCCESS) {
@@ -295,19 +253,7 @@ static enum cb_status mma_plan_make(const struct cb_kernel *k, const struct cb_p
     else
         CB_TRY(operand_setup(rt, &pl->b, padp, pl->elem, kk, n, ldb, kp, np));
     CB_TRY(build(rt, pl->tf32, g->trans_a, g->trans_b, &pl->gemm));
-    cl_mem am = pl->a.padded ? pl->a.padded : pl->a.user;
-    cl_mem bm = pl->b.padded ? pl->b.padded : pl->b.user;
-    CB_TRY(cb_clrt_arg(pl->gemm, 0, sizeof(int), &m));
-    CB_TRY(cb_clrt_arg(pl->gemm, 1, sizeof(int), &n));
-    CB_TRY(cb_clrt_arg(pl->gemm, 2, sizeof(int), &kp));
-    CB_TRY(cb_clrt_arg(pl->gemm, 3, sizeof(float), &g->alpha));
-    CB_TRY(cb_clrt_arg(pl->gemm, 4, sizeof(float), &g->beta));
-    CB_TRY(cb_clrt_arg(pl->gemm, 5, sizeof(cl_mem), &am));
-    CB_TRY(cb_clrt_arg(pl->gemm, 6, sizeof(int), &pl->a.ld));
-    CB_TRY(cb_clrt_arg(pl->gemm, 7, sizeof(cl_mem), &bm));
-    CB_TRY(cb_clrt_arg(pl->gemm, 8, sizeof(int), &pl->b.ld));
-    CB_TRY(cb_clrt_arg(pl->gemm, 9, sizeof(cl_mem), &pl->c));
-    CB_TRY(cb_clrt_arg(pl->gemm, 10, sizeof(int), &ldc));
+    CB_TRY(cb_cl_gemm_args(pl->gemm, m, n, kp, g->alpha, g->beta, &pl->a, &pl->b, pl->c, ldc));
     pl->lws[0] = 128;
     pl->lws[1] = 1;
     pl->gws[0] = (size_t)(np / (2 * MMA_WN)) * 128;
@@ -328,20 +274,14 @@ static enum cb_status mma_run(void *plan, const struct cb_call *call)
 {
     (void)call;  // inputs live on the device since the plan
     struct mma_plan *pl = plan;
-    cl_command_queue q = pl->base.rt->queue;
     cl_event ev;
-    cl_int e;
     cb_cl_timing_begin(&pl->base.t);
-    struct operand *ops[2] = {&pl->a, &pl->b};
-    for (int i = 0; i < 2; i++) {
-        if (!ops[i]->pad)
-            continue;
-        e = clEnqueueNDRangeKernel(q, ops[i]->pad, 2, NULL, ops[i]->pad_gws, NULL, 0, NULL, &ev);
-        if (e != CL_SUCCESS)
-            return cb_cl_fail(e, "clEnqueueNDRangeKernel(pad_copy_u16)");
-        cb_cl_timing_event(&pl->base.t, ev);
-    }
-    e = clEnqueueNDRangeKernel(q, pl->gemm, 2, NULL, pl->gws, pl->lws, 0, NULL, &ev);
+    struct cb_cl_operand *const ops[2] = {&pl->a, &pl->b};
+    enum cb_status s = cb_cl_operands_pad(pl->base.rt, &pl->base.t, ops, 2);
+    if (s != CB_OK)
+        return s;
+    cl_int e = clEnqueueNDRangeKernel(pl->base.rt->queue, pl->gemm, 2, NULL, pl->gws, pl->lws, 0,
+                                      NULL, &ev);
     if (e != CL_SUCCESS)
         return cb_cl_fail(e, "clEnqueueNDRangeKernel(gemm_mma)");
     cb_cl_timing_event(&pl->base.t, ev);

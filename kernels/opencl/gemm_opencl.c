@@ -16,6 +16,7 @@
 #include "chipbench/cb_kernel.h"
 #include "../kernel_tables.h"
 #include "cl_gemm.h"
+#include "cl_operand.h"
 #include "cl_params.h"
 #include "cl_tuning.h"
 #include "clrt.h"
@@ -164,22 +165,12 @@ static enum cb_status choose_params(struct cb_clrt *rt, const struct cb_gemm_arg
 
 // Plan ----------------------------------------------------------------------
 
-// One operand as the kernel sees it: the user's buffer, or a padded copy
-// made by pad_copy inside each call.
-struct operand {
-    cl_mem user;        // user layout, uploaded by the plan
-    cl_mem padded;      // NULL when the user buffer is used directly
-    cl_kernel pad;      // pad_copy bound to user -> padded
-    size_t pad_gws[2];
-    int ld;             // leading dimension the GEMM kernel reads
-};
-
 struct gemm_plan {
     struct cb_cl_plan base;        // first: the shared plan callbacks use it
     struct cb_gemm_args g;         // shape only (pointers not kept)
     struct cb_cl_gemm_params p;
     size_t elem;                   // bytes of one A or B element: 4 (f32), 2 (f16)
-    struct operand a, b;
+    struct cb_cl_operand a, b;
     cl_mem c;
     cl_kernel gemm;
     size_t gws[2], lws[2];
@@ -191,15 +182,8 @@ static void gemm_plan_free(void *plan)
     if (!pl)
         return;
     cb_cl_plan_release(&pl->base);
-    struct operand *ops[2] = {&pl->a, &pl->b};
-    for (int i = 0; i < 2; i++) {
-        if (ops[i]->pad)
-            clReleaseKernel(ops[i]->pad);
-        if (ops[i]->padded)
-            clReleaseMemObject(ops[i]->padded);
-        if (ops[i]->user)
-            clReleaseMemObject(ops[i]->user);
-    }
+    cb_cl_operand_free(&pl->a);
+    cb_cl_operand_free(&pl->b);
     if (pl->c)
         clReleaseMemObject(pl->c);
     if (pl->gemm)
@@ -211,33 +195,17 @@ static void gemm_plan_free(void *plan)
 // the kernel wants (prow, pcol) with transposition `trans` and a leading
 // dimension that is a multiple of 4. Pad when anything differs, or when
 // `widen` asks for f16 storage to be converted to an f32 copy.
-static enum cb_status operand_setup(struct gemm_plan *pl, struct operand *o, cl_program padp,
-                                    int rows, int cols, int ld, int trans, int prow, int pcol,
-                                    int widen)
+static enum cb_status operand_setup(struct gemm_plan *pl, struct cb_cl_operand *o,
+                                    cl_program padp, int rows, int cols, int ld, int trans,
+                                    int prow, int pcol, int widen)
 {
-    enum cb_status s = CB_OK;
     if (!widen && !trans && prow == rows && pcol == cols && ld % 4 == 0) {
         o->ld = ld;
         return CB_OK;
     }
     const char *kname = widen ? "pad_copy_hf" : pl->elem == 2 ? "pad_copy_h" : "pad_copy";
-    size_t bytes = (size_t)prow * (size_t)pcol * (widen ? sizeof(float) : pl->elem);
-    CB_TRY(cb_clrt_buffer(pl->base.rt, bytes, CL_MEM_READ_WRITE, &o->padded));
-    CB_TRY(cb_clrt_kernel(padp, kname, &o->pad));
-    // pad_copy's rows/cols are of the destination's orientation.
-    int drows = trans ? cols : rows, dcols = trans ? rows : cols;
-    CB_TRY(cb_clrt_arg(o->pad, 0, sizeof(cl_mem), &o->user));
-    CB_TRY(cb_clrt_arg(o->pad, 1, sizeof(int), &ld));
-    CB_TRY(cb_clrt_arg(o->pad, 2, sizeof(int), &drows));
-    CB_TRY(cb_clrt_arg(o->pad, 3, sizeof(int), &dcols));
-    CB_TRY(cb_clrt_arg(o->pad, 4, sizeof(int), &trans));
-    CB_TRY(cb_clrt_arg(o->pad, 5, sizeof(cl_mem), &o->padded));
-    CB_TRY(cb_clrt_arg(o->pad, 6, sizeof(int), &pcol));
-    o->pad_gws[0] = (size_t)pcol;
-    o->pad_gws[1] = (size_t)prow;
-    o->ld = pcol;
-out:
-    return s;
+    return cb_cl_operand_pad(pl->base.rt, o, padp, kname, widen ? sizeof(float) : pl->elem,
+                             rows, cols, ld, trans, prow, pcol);
 }
 
 static enum cb_status gemm_plan_make(const struct cb_kernel *k, const struct cb_plan_req *req,
@@ -333,19 +301,7 @@ static enum cb_status gemm_plan_make(const struct cb_kernel *k, const struct cb_
         pl->gws[0] = cb_round_up(tx, pl->lws[0]);
         pl->gws[1] = cb_round_up(ty, pl->lws[1]);
     }
-    cl_mem am = pl->a.padded ? pl->a.padded : pl->a.user;
-    cl_mem bm = pl->b.padded ? pl->b.padded : pl->b.user;
-    CB_TRY(cb_clrt_arg(pl->gemm, 0, sizeof(int), &m));
-    CB_TRY(cb_clrt_arg(pl->gemm, 1, sizeof(int), &n));
-    CB_TRY(cb_clrt_arg(pl->gemm, 2, sizeof(int), &kdim));
-    CB_TRY(cb_clrt_arg(pl->gemm, 3, sizeof(float), &g->alpha));
-    CB_TRY(cb_clrt_arg(pl->gemm, 4, sizeof(float), &g->beta));
-    CB_TRY(cb_clrt_arg(pl->gemm, 5, sizeof(cl_mem), &am));
-    CB_TRY(cb_clrt_arg(pl->gemm, 6, sizeof(int), &pl->a.ld));
-    CB_TRY(cb_clrt_arg(pl->gemm, 7, sizeof(cl_mem), &bm));
-    CB_TRY(cb_clrt_arg(pl->gemm, 8, sizeof(int), &pl->b.ld));
-    CB_TRY(cb_clrt_arg(pl->gemm, 9, sizeof(cl_mem), &pl->c));
-    CB_TRY(cb_clrt_arg(pl->gemm, 10, sizeof(int), &ldc));
+    CB_TRY(cb_cl_gemm_args(pl->gemm, m, n, kdim, g->alpha, g->beta, &pl->a, &pl->b, pl->c, ldc));
     cl_int e = clFinish(rt->queue);
     if (e != CL_SUCCESS)
         s = cb_cl_fail(e, "clFinish after upload");
@@ -362,20 +318,14 @@ static enum cb_status gemm_run(void *plan, const struct cb_call *call)
 {
     (void)call;  // inputs live on the device since the plan
     struct gemm_plan *pl = plan;
-    cl_command_queue q = pl->base.rt->queue;
-    cl_int e;
     cl_event ev;
     cb_cl_timing_begin(&pl->base.t);
-    struct operand *ops[2] = {&pl->a, &pl->b};
-    for (int i = 0; i < 2; i++) {
-        if (!ops[i]->pad)
-            continue;
-        e = clEnqueueNDRangeKernel(q, ops[i]->pad, 2, NULL, ops[i]->pad_gws, NULL, 0, NULL, &ev);
-        if (e != CL_SUCCESS)
-            return cb_cl_fail(e, "clEnqueueNDRangeKernel(pad_copy)");
-        cb_cl_timing_event(&pl->base.t, ev);
-    }
-    e = clEnqueueNDRangeKernel(q, pl->gemm, 2, NULL, pl->gws, pl->lws, 0, NULL, &ev);
+    struct cb_cl_operand *const ops[2] = {&pl->a, &pl->b};
+    enum cb_status s = cb_cl_operands_pad(pl->base.rt, &pl->base.t, ops, 2);
+    if (s != CB_OK)
+        return s;
+    cl_int e = clEnqueueNDRangeKernel(pl->base.rt->queue, pl->gemm, 2, NULL, pl->gws, pl->lws, 0,
+                                      NULL, &ev);
     if (e != CL_SUCCESS)
         return cb_cl_fail(e, "clEnqueueNDRangeKernel(gemm)");
     cb_cl_timing_event(&pl->base.t, ev);

@@ -53,51 +53,31 @@ static enum cb_status gemm_f32_ref(void *plan, const struct cb_call *call)
     return CB_OK;
 }
 
-// bf16 or f16 inputs (uint16_t bit patterns), f32 accumulate and output: the
-// same loops with each element widened exactly to f32 as it is read.
-#define GEMM_16BIT_REF(name, widen)                                                  \
+// bf16 or f16 inputs (uint16_t bit patterns) widened exactly to f32 as they
+// are read, or f32 inputs rounded to TF32 as they are read; f32 accumulate
+// and output: the same loops with `widen` applied to every element.
+#define GEMM_WIDEN_REF(name, T, widen)                                               \
     static enum cb_status name(void *plan, const struct cb_call *call)               \
     {                                                                                 \
         const struct cb_gemm_args *g = &call->u.gemm;                                 \
-        const uint16_t *a = g->a, *b = g->b;                                          \
+        const T *a = g->a, *b = g->b;                                                 \
         float *c = g->c;                                                              \
         for (int64_t i = 0; i < g->m; i++) {                                          \
             float *ci = c + i * g->ldc;                                               \
             for (int64_t j = 0; j < g->n; j++)                                        \
                 ci[j] = g->beta == 0.0f ? 0.0f : g->beta * ci[j];                     \
             for (int64_t p = 0; p < g->k; p++) {                                      \
-                float av = g->alpha * widen(A16_IDX(i, p));                           \
+                float av = g->alpha * widen(A_AT(i, p));                           \
                 for (int64_t j = 0; j < g->n; j++)                                    \
-                    ci[j] += av * widen(B16_IDX(p, j));                               \
+                    ci[j] += av * widen(B_AT(p, j));                               \
             }                                                                         \
         }                                                                             \
         (void)plan;                                                                   \
         return CB_OK;                                                                 \
     }
-#define A16_IDX(i, p) (g->trans_a ? a[(p) * g->lda + (i)] : a[(i) * g->lda + (p)])
-#define B16_IDX(p, j) (g->trans_b ? b[(j) * g->ldb + (p)] : b[(p) * g->ldb + (j)])
-GEMM_16BIT_REF(gemm_bf16_ref, cb_bf16_to_f32)
-GEMM_16BIT_REF(gemm_f16_ref, cb_f16_to_f32)
-
-static enum cb_status gemm_tf32_ref(void *plan, const struct cb_call *call)
-{
-    const struct cb_gemm_args *g = &call->u.gemm;
-    const float *a = g->a, *b = g->b;
-    float *c = g->c;
-    for (int64_t i = 0; i < g->m; i++) {
-        float *ci = c + i * g->ldc;
-        for (int64_t j = 0; j < g->n; j++)
-            ci[j] = g->beta == 0.0f ? 0.0f : g->beta * ci[j];
-        for (int64_t p = 0; p < g->k; p++) {
-            // alpha applies to the product, after the inputs are rounded.
-            float av = g->alpha * cb_f32_to_tf32(A_AT(i, p));
-            for (int64_t j = 0; j < g->n; j++)
-                ci[j] += av * cb_f32_to_tf32(B_AT(p, j));
-        }
-    }
-    (void)plan;
-    return CB_OK;
-}
+GEMM_WIDEN_REF(gemm_bf16_ref, uint16_t, cb_bf16_to_f32)
+GEMM_WIDEN_REF(gemm_f16_ref, uint16_t, cb_f16_to_f32)
+GEMM_WIDEN_REF(gemm_tf32_ref, float, cb_f32_to_tf32)
 
 const struct cb_kernel cb_gemm_ref_kernels[] = {
     {
