@@ -52,6 +52,42 @@ enum cb_status cb_cl_operands_pad(struct cb_clrt *rt, struct cb_cl_timing *t,
     return CB_OK;
 }
 
+enum cb_status cb_cl_gemm_run(void *plan, const struct cb_call *call)
+{
+    (void)call;  // inputs live on the device since the plan
+    struct cb_cl_gemm_plan *pl = plan;
+    cl_event ev;
+    cb_cl_timing_begin(&pl->base.t);
+    struct cb_cl_operand *const ops[2] = {&pl->a, &pl->b};
+    enum cb_status s = cb_cl_operands_pad(pl->base.rt, &pl->base.t, ops, 2);
+    if (s != CB_OK)
+        return s;
+    cl_int e = clEnqueueNDRangeKernel(pl->base.rt->queue, pl->gemm, 2, NULL, pl->gws, pl->lws, 0,
+                                      NULL, &ev);
+    if (e != CL_SUCCESS)
+        return cb_cl_fail(e, "clEnqueueNDRangeKernel(gemm)");
+    cb_cl_timing_event(&pl->base.t, ev);
+    return CB_OK;
+}
+
+enum cb_status cb_cl_gemm_readback(void *plan, const struct cb_call *call)
+{
+    struct cb_cl_gemm_plan *pl = plan;
+    const struct cb_gemm_args *g = &call->u.gemm;
+    return cb_clrt_download(pl->base.rt, pl->c, g->c, g->m, g->n, g->ldc);
+}
+
+void cb_cl_gemm_plan_release(struct cb_cl_gemm_plan *p)
+{
+    cb_cl_plan_release(&p->base);
+    cb_cl_operand_free(&p->a);
+    cb_cl_operand_free(&p->b);
+    if (p->c)
+        clReleaseMemObject(p->c);
+    if (p->gemm)
+        clReleaseKernel(p->gemm);
+}
+
 enum cb_status cb_cl_gemm_args(cl_kernel k, int m, int n, int kdim, float alpha, float beta,
                                const struct cb_cl_operand *a, const struct cb_cl_operand *b,
                                cl_mem c, int ldc)

@@ -6,6 +6,7 @@
 #ifndef CHIPBENCH_CL_OPERAND_H
 #define CHIPBENCH_CL_OPERAND_H
 
+#include "chipbench/cb_kernel.h"
 #include "clrt.h"
 
 struct cb_cl_operand {
@@ -30,6 +31,23 @@ void cb_cl_operand_free(struct cb_cl_operand *o);
 // recorded in t (the call's device time includes them).
 enum cb_status cb_cl_operands_pad(struct cb_clrt *rt, struct cb_cl_timing *t,
                                   struct cb_cl_operand *const *ops, int n);
+
+// The part of a GEMM plan that run, readback and release share; the plans
+// of gemm_opencl.c and gemm_mma_opencl.c start with it.
+struct cb_cl_gemm_plan {
+    struct cb_cl_plan base;  // first: the shared plan callbacks use it
+    struct cb_cl_operand a, b;
+    cl_mem c;
+    cl_kernel gemm;
+    size_t gws[2], lws[2];
+};
+
+// run: the pad copies, then the GEMM kernel, all in the call's device time.
+enum cb_status cb_cl_gemm_run(void *plan, const struct cb_call *call);
+// readback: C into the call's host C (rows with stride ldc, padding kept).
+enum cb_status cb_cl_gemm_readback(void *plan, const struct cb_call *call);
+// Release what the head holds (waits for the queue first).
+void cb_cl_gemm_plan_release(struct cb_cl_gemm_plan *p);
 
 // The arguments every GEMM kernel here takes: (M, N, K, alpha, beta, A, lda,
 // B, ldb, C, ldc), A and B the padded copies where there are any.

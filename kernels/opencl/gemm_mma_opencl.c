@@ -33,13 +33,9 @@ static int emulate(void)
 }
 
 struct mma_plan {
-    struct cb_cl_plan base;  // first: the shared plan callbacks use it
-    int tf32;                // f32 operands with TF32 products, else bf16 ones
-    size_t elem;             // bytes of one A or B element
-    struct cb_cl_operand a, b;
-    cl_mem c;
-    cl_kernel gemm;
-    size_t gws[2], lws[2];
+    struct cb_cl_gemm_plan gp;  // first: the shared GEMM and plan callbacks use it
+    int tf32;                   // f32 operands with TF32 products, else bf16 ones
+    size_t elem;                // bytes of one A or B element
 };
 
 static void mma_plan_free(void *plan)
@@ -47,13 +43,7 @@ static void mma_plan_free(void *plan)
     struct mma_plan *pl = plan;
     if (!pl)
         return;
-    cb_cl_plan_release(&pl->base);
-    cb_cl_operand_free(&pl->a);
-    cb_cl_operand_free(&pl->b);
-    if (pl->c)
-        clReleaseMemObject(pl->c);
-    if (pl->gemm)
-        clReleaseKernel(pl->gemm);
+    cb_cl_gemm_plan_release(&pl->gp);
     free(pl);
 }
 
@@ -214,15 +204,15 @@ static enum cb_status mma_plan_make(const struct cb_kernel *k, const struct cb_p
         return cb_set_error(CB_ERR_NO_MEMORY, "matrix-unit GEMM plan");
     pl->tf32 = k->dtype == CB_DTYPE_TF32;
     pl->elem = pl->tf32 ? 4 : 2;
-    CB_TRY(cb_clrt_open(req->device, &pl->base.rt));
-    struct cb_clrt *rt = pl->base.rt;
+    CB_TRY(cb_clrt_open(req->device, &pl->gp.base.rt));
+    struct cb_clrt *rt = pl->gp.base.rt;
     if (g->m > INT32_MAX / 2 || g->n > INT32_MAX / 2 || g->k > INT32_MAX / 2 ||
         g->lda > INT32_MAX || g->ldb > INT32_MAX || g->ldc > INT32_MAX) {
         s = cb_set_error(CB_ERR_UNSUPPORTED, "OpenCL GEMM takes dimensions below 2^30");
         goto out;
     }
     CB_TRY(device_ok(rt, pl->tf32));
-    snprintf(pl->base.params, sizeof pl->base.params, "mma.sync %s:WM=%d,WN=%d,BK=%d%s",
+    snprintf(pl->gp.base.params, sizeof pl->gp.base.params, "mma.sync %s:WM=%d,WN=%d,BK=%d%s",
              pl->tf32 ? "tf32" : "bf16", MMA_WM, MMA_WN, MMA_BK, emulate() ? ",emulated" : "");
 
     const int m = (int)g->m, n = (int)g->n, kk = (int)g->k;
@@ -231,33 +221,33 @@ static enum cb_status mma_plan_make(const struct cb_kernel *k, const struct cb_p
     const int np = (int)cb_round_up((size_t)n, 2 * MMA_WN);
     const int kp = (int)cb_round_up((size_t)kk, MMA_BK);
     CB_TRY(cb_clrt_upload_elems(rt, g->a, g->trans_a ? kk : m, g->trans_a ? m : kk, lda,
-                                pl->elem, &pl->a.user));
+                                pl->elem, &pl->gp.a.user));
     CB_TRY(cb_clrt_upload_elems(rt, g->b, g->trans_b ? n : kk, g->trans_b ? kk : n, ldb,
-                                pl->elem, &pl->b.user));
+                                pl->elem, &pl->gp.b.user));
     if (g->beta == 0.0f) {
         size_t nc = (size_t)(m - 1) * (size_t)ldc + (size_t)n;
-        CB_TRY(cb_clrt_buffer(rt, nc * sizeof(float), CL_MEM_READ_WRITE, &pl->c));
-        CB_TRY(cb_clrt_fill_nan(rt, pl->c, nc));
+        CB_TRY(cb_clrt_buffer(rt, nc * sizeof(float), CL_MEM_READ_WRITE, &pl->gp.c));
+        CB_TRY(cb_clrt_fill_nan(rt, pl->gp.c, nc));
     } else {
-        CB_TRY(cb_clrt_upload(rt, g->c, m, n, ldc, &pl->c));
+        CB_TRY(cb_clrt_upload(rt, g->c, m, n, ldc, &pl->gp.c));
     }
     cl_program padp;
     CB_TRY(cb_clrt_program(rt, "pad.cl", cb_cl_src_pad, "", &padp));
     // The kernel reads either layout (A_T, B_T): copies only pad.
     if (g->trans_a)
-        CB_TRY(operand_setup(rt, &pl->a, padp, pl->elem, kk, m, lda, kp, mp));
+        CB_TRY(operand_setup(rt, &pl->gp.a, padp, pl->elem, kk, m, lda, kp, mp));
     else
-        CB_TRY(operand_setup(rt, &pl->a, padp, pl->elem, m, kk, lda, mp, kp));
+        CB_TRY(operand_setup(rt, &pl->gp.a, padp, pl->elem, m, kk, lda, mp, kp));
     if (g->trans_b)
-        CB_TRY(operand_setup(rt, &pl->b, padp, pl->elem, n, kk, ldb, np, kp));
+        CB_TRY(operand_setup(rt, &pl->gp.b, padp, pl->elem, n, kk, ldb, np, kp));
     else
-        CB_TRY(operand_setup(rt, &pl->b, padp, pl->elem, kk, n, ldb, kp, np));
-    CB_TRY(build(rt, pl->tf32, g->trans_a, g->trans_b, &pl->gemm));
-    CB_TRY(cb_cl_gemm_args(pl->gemm, m, n, kp, g->alpha, g->beta, &pl->a, &pl->b, pl->c, ldc));
-    pl->lws[0] = 128;
-    pl->lws[1] = 1;
-    pl->gws[0] = (size_t)(np / (2 * MMA_WN)) * 128;
-    pl->gws[1] = (size_t)(mp / (2 * MMA_WM));
+        CB_TRY(operand_setup(rt, &pl->gp.b, padp, pl->elem, kk, n, ldb, kp, np));
+    CB_TRY(build(rt, pl->tf32, g->trans_a, g->trans_b, &pl->gp.gemm));
+    CB_TRY(cb_cl_gemm_args(pl->gp.gemm, m, n, kp, g->alpha, g->beta, &pl->gp.a, &pl->gp.b, pl->gp.c, ldc));
+    pl->gp.lws[0] = 128;
+    pl->gp.lws[1] = 1;
+    pl->gp.gws[0] = (size_t)(np / (2 * MMA_WN)) * 128;
+    pl->gp.gws[1] = (size_t)(mp / (2 * MMA_WM));
     cl_int e = clFinish(rt->queue);
     if (e != CL_SUCCESS)
         s = cb_cl_fail(e, "clFinish after upload");
@@ -270,37 +260,12 @@ out:
     return s;
 }
 
-static enum cb_status mma_run(void *plan, const struct cb_call *call)
-{
-    (void)call;  // inputs live on the device since the plan
-    struct mma_plan *pl = plan;
-    cl_event ev;
-    cb_cl_timing_begin(&pl->base.t);
-    struct cb_cl_operand *const ops[2] = {&pl->a, &pl->b};
-    enum cb_status s = cb_cl_operands_pad(pl->base.rt, &pl->base.t, ops, 2);
-    if (s != CB_OK)
-        return s;
-    cl_int e = clEnqueueNDRangeKernel(pl->base.rt->queue, pl->gemm, 2, NULL, pl->gws, pl->lws, 0,
-                                      NULL, &ev);
-    if (e != CL_SUCCESS)
-        return cb_cl_fail(e, "clEnqueueNDRangeKernel(gemm_mma)");
-    cb_cl_timing_event(&pl->base.t, ev);
-    return CB_OK;
-}
-
-static enum cb_status mma_readback(void *plan, const struct cb_call *call)
-{
-    struct mma_plan *pl = plan;
-    const struct cb_gemm_args *g = &call->u.gemm;
-    return cb_clrt_download(pl->base.rt, pl->c, g->c, g->m, g->n, g->ldc);
-}
-
 #define MMA_ENTRY                                                                       \
     .op = CB_OP_GEMM, .backend = CB_BACKEND_OPENCL, .priority = 1, .max_threads = 1,    \
-    .available = mma_available, .plan = mma_plan_make, .run = mma_run,                  \
-    .finish = cb_cl_plan_finish, .readback = mma_readback, .plan_free = mma_plan_free,  \
-    .where = cb_cl_plan_where, .pci_bus = cb_cl_plan_pci_bus,                           \
-    .device_time_ns = cb_cl_plan_device_ns
+    .available = mma_available, .plan = mma_plan_make, .run = cb_cl_gemm_run,           \
+    .finish = cb_cl_plan_finish, .readback = cb_cl_gemm_readback,                       \
+    .plan_free = mma_plan_free, .where = cb_cl_plan_where,                              \
+    .pci_bus = cb_cl_plan_pci_bus, .device_time_ns = cb_cl_plan_device_ns
 
 const struct cb_kernel cb_gemm_mma_opencl_kernels[] = {
     {

@@ -166,14 +166,10 @@ static enum cb_status choose_params(struct cb_clrt *rt, const struct cb_gemm_arg
 // Plan ----------------------------------------------------------------------
 
 struct gemm_plan {
-    struct cb_cl_plan base;        // first: the shared plan callbacks use it
+    struct cb_cl_gemm_plan gp;     // first: the shared GEMM and plan callbacks use it
     struct cb_gemm_args g;         // shape only (pointers not kept)
     struct cb_cl_gemm_params p;
     size_t elem;                   // bytes of one A or B element: 4 (f32), 2 (f16)
-    struct cb_cl_operand a, b;
-    cl_mem c;
-    cl_kernel gemm;
-    size_t gws[2], lws[2];
 };
 
 static void gemm_plan_free(void *plan)
@@ -181,13 +177,7 @@ static void gemm_plan_free(void *plan)
     struct gemm_plan *pl = plan;
     if (!pl)
         return;
-    cb_cl_plan_release(&pl->base);
-    cb_cl_operand_free(&pl->a);
-    cb_cl_operand_free(&pl->b);
-    if (pl->c)
-        clReleaseMemObject(pl->c);
-    if (pl->gemm)
-        clReleaseKernel(pl->gemm);
+    cb_cl_gemm_plan_release(&pl->gp);
     free(pl);
 }
 
@@ -204,7 +194,7 @@ static enum cb_status operand_setup(struct gemm_plan *pl, struct cb_cl_operand *
         return CB_OK;
     }
     const char *kname = widen ? "pad_copy_hf" : pl->elem == 2 ? "pad_copy_h" : "pad_copy";
-    return cb_cl_operand_pad(pl->base.rt, o, padp, kname, widen ? sizeof(float) : pl->elem,
+    return cb_cl_operand_pad(pl->gp.base.rt, o, padp, kname, widen ? sizeof(float) : pl->elem,
                              rows, cols, ld, trans, prow, pcol);
 }
 
@@ -217,8 +207,8 @@ static enum cb_status gemm_plan_make(const struct cb_kernel *k, const struct cb_
     if (!pl)
         return cb_set_error(CB_ERR_NO_MEMORY, "GEMM plan");
     pl->elem = k->dtype == CB_DTYPE_F16 ? 2 : 4;
-    CB_TRY(cb_clrt_open(req->device, &pl->base.rt));
-    struct cb_clrt *rt = pl->base.rt;
+    CB_TRY(cb_clrt_open(req->device, &pl->gp.base.rt));
+    struct cb_clrt *rt = pl->gp.base.rt;
     pl->g = *g;
     pl->g.a = pl->g.b = NULL;
     pl->g.c = NULL;
@@ -227,23 +217,23 @@ static enum cb_status gemm_plan_make(const struct cb_kernel *k, const struct cb_
         s = cb_set_error(CB_ERR_UNSUPPORTED, "OpenCL GEMM takes dimensions below 2^30");
         goto out;
     }
-    CB_TRY(choose_params(rt, g, &pl->p, pl->base.origin, sizeof pl->base.origin));
+    CB_TRY(choose_params(rt, g, &pl->p, pl->gp.base.origin, sizeof pl->gp.base.origin));
     CB_TRY(params_check(&pl->p));
     CB_TRY(cb_cl_gemm_fits(rt, &pl->p));
-    cb_cl_gemm_params_str(&pl->p, pl->base.params, sizeof pl->base.params);
+    cb_cl_gemm_params_str(&pl->p, pl->gp.base.params, sizeof pl->gp.base.params);
 
     const int m = (int)g->m, n = (int)g->n, kk = (int)g->k;
     const int lda = (int)g->lda, ldb = (int)g->ldb, ldc = (int)g->ldc;
     CB_TRY(cb_clrt_upload_elems(rt, g->a, g->trans_a ? kk : m, g->trans_a ? m : kk, lda,
-                                pl->elem, &pl->a.user));
+                                pl->elem, &pl->gp.a.user));
     CB_TRY(cb_clrt_upload_elems(rt, g->b, g->trans_b ? n : kk, g->trans_b ? kk : n, ldb,
-                                pl->elem, &pl->b.user));
+                                pl->elem, &pl->gp.b.user));
     if (g->beta == 0.0f) {
         size_t nc = (size_t)(m - 1) * (size_t)ldc + (size_t)n;
-        CB_TRY(cb_clrt_buffer(rt, nc * sizeof(float), CL_MEM_READ_WRITE, &pl->c));
-        CB_TRY(cb_clrt_fill_nan(rt, pl->c, nc));  // unwritten elements show up in verify
+        CB_TRY(cb_clrt_buffer(rt, nc * sizeof(float), CL_MEM_READ_WRITE, &pl->gp.c));
+        CB_TRY(cb_clrt_fill_nan(rt, pl->gp.c, nc));  // unwritten elements show up in verify
     } else {
-        CB_TRY(cb_clrt_upload(rt, g->c, m, n, ldc, &pl->c));
+        CB_TRY(cb_clrt_upload(rt, g->c, m, n, ldc, &pl->gp.c));
     }
 
     cl_program padp, gp;
@@ -258,24 +248,24 @@ static enum cb_status gemm_plan_make(const struct cb_kernel *k, const struct cb_
         kdim = kp;
         // A_T/B_T follow the user's layout: the kernel transposes on load.
         if (g->trans_a)
-            CB_TRY(operand_setup(pl, &pl->a, padp, kk, m, lda, 0, kp, mp, 0));
+            CB_TRY(operand_setup(pl, &pl->gp.a, padp, kk, m, lda, 0, kp, mp, 0));
         else
-            CB_TRY(operand_setup(pl, &pl->a, padp, m, kk, lda, 0, mp, kp, 0));
+            CB_TRY(operand_setup(pl, &pl->gp.a, padp, m, kk, lda, 0, mp, kp, 0));
         if (g->trans_b)
-            CB_TRY(operand_setup(pl, &pl->b, padp, n, kk, ldb, 0, np, kp, 0));
+            CB_TRY(operand_setup(pl, &pl->gp.b, padp, n, kk, ldb, 0, np, kp, 0));
         else
-            CB_TRY(operand_setup(pl, &pl->b, padp, kk, n, ldb, 0, kp, np, 0));
+            CB_TRY(operand_setup(pl, &pl->gp.b, padp, kk, n, ldb, 0, kp, np, 0));
         snprintf(opts, sizeof opts,
                  "-cl-mad-enable -D TM=%d -D TN=%d -D TK=%d -D RM=%d -D RN=%d -D LPAD=%d "
                  "-D WX=%d -D A_T=%d -D B_T=%d -D IN_F16=%d",
                  p->tm, p->tn, p->tk, p->rm, p->rn, p->lpad, p->wx, g->trans_a, g->trans_b,
                  pl->elem == 2);
         CB_TRY(cb_clrt_program(rt, "gemm_tiled.cl", cb_cl_src_gemm_tiled, opts, &gp));
-        CB_TRY(cb_clrt_kernel(gp, "gemm_tiled", &pl->gemm));
-        pl->lws[0] = (size_t)(p->tn / p->rn);
-        pl->lws[1] = (size_t)(p->tm / p->rm);
-        pl->gws[0] = (size_t)(np / p->tn) * pl->lws[0];
-        pl->gws[1] = (size_t)(mp / p->tm) * pl->lws[1];
+        CB_TRY(cb_clrt_kernel(gp, "gemm_tiled", &pl->gp.gemm));
+        pl->gp.lws[0] = (size_t)(p->tn / p->rn);
+        pl->gp.lws[1] = (size_t)(p->tm / p->rm);
+        pl->gp.gws[0] = (size_t)(np / p->tn) * pl->gp.lws[0];
+        pl->gp.gws[1] = (size_t)(mp / p->tm) * pl->gp.lws[1];
     } else {
         // Packed: AT (K, Mp) and B (K, Np); a user buffer already in that
         // form (trans_a, trans_b = 0, tile-multiple width) is used directly.
@@ -284,24 +274,24 @@ static enum cb_status gemm_plan_make(const struct cb_kernel *k, const struct cb_
         int mp = (int)cb_round_up((size_t)m, (size_t)p->mr);
         int np = (int)cb_round_up((size_t)n, (size_t)nr);
         if (g->trans_a)
-            CB_TRY(operand_setup(pl, &pl->a, padp, kk, m, lda, 0, kk, mp, w));
+            CB_TRY(operand_setup(pl, &pl->gp.a, padp, kk, m, lda, 0, kk, mp, w));
         else
-            CB_TRY(operand_setup(pl, &pl->a, padp, m, kk, lda, 1, kk, mp, w));
+            CB_TRY(operand_setup(pl, &pl->gp.a, padp, m, kk, lda, 1, kk, mp, w));
         if (g->trans_b)
-            CB_TRY(operand_setup(pl, &pl->b, padp, n, kk, ldb, 1, kk, np, w));
+            CB_TRY(operand_setup(pl, &pl->gp.b, padp, n, kk, ldb, 1, kk, np, w));
         else
-            CB_TRY(operand_setup(pl, &pl->b, padp, kk, n, ldb, 0, kk, np, w));
+            CB_TRY(operand_setup(pl, &pl->gp.b, padp, kk, n, ldb, 0, kk, np, w));
         snprintf(opts, sizeof opts, "-cl-mad-enable -D MR=%d -D VW=%d -D NV=%d", p->mr, p->vw,
                  p->nv);
         CB_TRY(cb_clrt_program(rt, "gemm_reg.cl", cb_cl_src_gemm_reg, opts, &gp));
-        CB_TRY(cb_clrt_kernel(gp, "gemm_reg", &pl->gemm));
+        CB_TRY(cb_clrt_kernel(gp, "gemm_reg", &pl->gp.gemm));
         size_t tx = (size_t)(np / nr), ty = (size_t)(mp / p->mr);
-        pl->lws[0] = (size_t)p->lx < tx ? (size_t)p->lx : tx;
-        pl->lws[1] = (size_t)p->ly < ty ? (size_t)p->ly : ty;
-        pl->gws[0] = cb_round_up(tx, pl->lws[0]);
-        pl->gws[1] = cb_round_up(ty, pl->lws[1]);
+        pl->gp.lws[0] = (size_t)p->lx < tx ? (size_t)p->lx : tx;
+        pl->gp.lws[1] = (size_t)p->ly < ty ? (size_t)p->ly : ty;
+        pl->gp.gws[0] = cb_round_up(tx, pl->gp.lws[0]);
+        pl->gp.gws[1] = cb_round_up(ty, pl->gp.lws[1]);
     }
-    CB_TRY(cb_cl_gemm_args(pl->gemm, m, n, kdim, g->alpha, g->beta, &pl->a, &pl->b, pl->c, ldc));
+    CB_TRY(cb_cl_gemm_args(pl->gp.gemm, m, n, kdim, g->alpha, g->beta, &pl->gp.a, &pl->gp.b, pl->gp.c, ldc));
     cl_int e = clFinish(rt->queue);
     if (e != CL_SUCCESS)
         s = cb_cl_fail(e, "clFinish after upload");
@@ -314,40 +304,15 @@ out:
     return s;
 }
 
-static enum cb_status gemm_run(void *plan, const struct cb_call *call)
-{
-    (void)call;  // inputs live on the device since the plan
-    struct gemm_plan *pl = plan;
-    cl_event ev;
-    cb_cl_timing_begin(&pl->base.t);
-    struct cb_cl_operand *const ops[2] = {&pl->a, &pl->b};
-    enum cb_status s = cb_cl_operands_pad(pl->base.rt, &pl->base.t, ops, 2);
-    if (s != CB_OK)
-        return s;
-    cl_int e = clEnqueueNDRangeKernel(pl->base.rt->queue, pl->gemm, 2, NULL, pl->gws, pl->lws, 0,
-                                      NULL, &ev);
-    if (e != CL_SUCCESS)
-        return cb_cl_fail(e, "clEnqueueNDRangeKernel(gemm)");
-    cb_cl_timing_event(&pl->base.t, ev);
-    return CB_OK;
-}
-
-static enum cb_status gemm_readback(void *plan, const struct cb_call *call)
-{
-    struct gemm_plan *pl = plan;
-    const struct cb_gemm_args *g = &call->u.gemm;
-    return cb_clrt_download(pl->base.rt, pl->c, g->c, g->m, g->n, g->ldc);
-}
-
 // What the f32 and f16 entries share: one plan, run and device hooks.
 #define CL_GEMM_ENTRY                                                                   \
     .op = CB_OP_GEMM, .backend = CB_BACKEND_OPENCL,                                     \
     .priority = 1,     /* a device kernel is never the CPU's default */                \
     .max_threads = 1,  /* one host thread drives the device */                         \
-    .available = cb_cl_available, .plan = gemm_plan_make, .run = gemm_run,              \
-    .finish = cb_cl_plan_finish, .readback = gemm_readback, .plan_free = gemm_plan_free, \
-    .where = cb_cl_plan_where, .pci_bus = cb_cl_plan_pci_bus,                           \
-    .device_time_ns = cb_cl_plan_device_ns
+    .available = cb_cl_available, .plan = gemm_plan_make, .run = cb_cl_gemm_run,        \
+    .finish = cb_cl_plan_finish, .readback = cb_cl_gemm_readback,                       \
+    .plan_free = gemm_plan_free, .where = cb_cl_plan_where,                             \
+    .pci_bus = cb_cl_plan_pci_bus, .device_time_ns = cb_cl_plan_device_ns
 
 const struct cb_kernel cb_gemm_opencl_kernels[] = {
     {
