@@ -1,6 +1,7 @@
 // bench_attn.c: attention-forward benchmark data and its float64 check.
 //
-// Q (B,H,Lq,D), K/V (B,Hkv,Lk,D) uniform in [-1, 1); O (B,H,Lq,D) and the
+// Q (B,H,Lq,D), K/V (B,Hkv,Lk,D) uniform in [-1, 1), f32 or bf16 (drawn in
+// f32, rounded in set-up; the check reads the rounded values); O (B,H,Lq,D) and the
 // log-sum-exp (B,H,Lq) are outputs, poisoned with NaN before the check.
 // Every output element must be written (finite; lse is -inf only for a row
 // that sees no key). Rows are recomputed in float64: all of them up to 2^26
@@ -15,6 +16,7 @@
 // error on to P in relative terms: about 2e-6 at scale 1/sqrt(D), dominant
 // for large logits (measured at scale 20: within 3x of this term).
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,7 @@
 
 struct attn_data {
     struct cb_attn_args a;  // shape
+    enum cb_dtype dtype;    // of Q, K, V: f32 or bf16 (O and lse are f32)
     int nbuf;
     float **q, **k, **v, **o, **lse;
     struct cb_call *calls;
@@ -64,7 +67,8 @@ static double attn_set_bytes(const struct cb_call *shape, enum cb_dtype d)
     const struct cb_attn_args *a = &shape->u.attn;
     double qo, kv;
     cb_attn_bench_elems(a, &qo, &kv);
-    return cb_dtype_size(d) * (2 * qo + 2 * kv) + 4.0 * a->batch * a->heads * a->seq_q;
+    // Q, K, V of the dtype; O and lse f32.
+    return cb_dtype_size(d) * (qo + 2 * kv) + 4.0 * qo + 4.0 * a->batch * a->heads * a->seq_q;
 }
 
 // Shared with bench_attn_bwd.c (bench_attn_common.h) ---------------------------
@@ -142,12 +146,13 @@ static enum cb_status attn_setup(const struct cb_call *shape, enum cb_dtype d, i
     struct attn_data *b = calloc(1, sizeof *b);
     if (!b)
         return cb_set_error(CB_ERR_NO_MEMORY, "attention bench");
-    if (d != CB_DTYPE_F32) {
+    if (d != CB_DTYPE_F32 && d != CB_DTYPE_BF16) {
         s = cb_set_error(CB_ERR_UNSUPPORTED, "attention bench: dtype %s not supported yet",
                          cb_dtype_name(d));
         goto out;
     }
     b->a = *a;
+    b->dtype = d;
     b->rng = *rng;
     cb_attn_bench_lens(a, &b->q_len, &b->kv_len, &b->lse_len);
     float ***ptrs[] = {&b->q, &b->k, &b->v, &b->o, &b->lse};
@@ -168,6 +173,11 @@ static enum cb_status attn_setup(const struct cb_call *shape, enum cb_dtype d, i
             goto out;
         }
         cb_attn_bench_fill_qkv(rng, b->q[i], b->k[i], b->v[i], b->q_len, b->kv_len);
+        if (d == CB_DTYPE_BF16) {
+            cb_bench_to_16bit(b->q[i], b->q_len, d);
+            cb_bench_to_16bit(b->k[i], b->kv_len, d);
+            cb_bench_to_16bit(b->v[i], b->kv_len, d);
+        }
         struct cb_call *c = &b->calls[i];
         c->op = CB_OP_ATTN;
         c->u.attn = *a;
@@ -201,6 +211,12 @@ static void attn_poison(void *data, int i)
         b->lse[i][x] = NAN;
 }
 
+// Element x of an input tensor, exactly as the kernel read it.
+static double in_at(const struct attn_data *b, const float *t, int64_t x)
+{
+    return b->dtype == CB_DTYPE_BF16 ? cb_bf16_to_f32(((const uint16_t *)t)[x]) : t[x];
+}
+
 // float64 reference of one query row; returns the number of visible keys.
 static int64_t ref_row(const struct attn_data *b, int bi, int64_t bb, int64_t h, int64_t i,
                        double *s, double *o, double *omag, double *lse, double *logit_err)
@@ -209,16 +225,16 @@ static int64_t ref_row(const struct attn_data *b, int bi, int64_t bb, int64_t h,
     const int64_t D = a->head_dim, Lq = a->seq_q, Lk = a->seq_kv;
     const int64_t kvh = h / (a->heads / a->kv_heads);
     const double scale = a->scale != 0.0f ? a->scale : 1.0 / sqrt((double)D);
-    const float *q = b->q[bi] + ((bb * a->heads + h) * Lq + i) * D;
-    const float *kk = b->k[bi] + (bb * a->kv_heads + kvh) * Lk * D;
-    const float *vv = b->v[bi] + (bb * a->kv_heads + kvh) * Lk * D;
+    const int64_t q0 = ((bb * a->heads + h) * Lq + i) * D;
+    const int64_t kv0 = (bb * a->kv_heads + kvh) * Lk * D;
+    const float *q = b->q[bi], *kk = b->k[bi], *vv = b->v[bi];
     const int64_t nk = cb_attn_visible_keys(a, i);
     double mx = -INFINITY, sum = 0;
     *logit_err = 0;
     for (int64_t j = 0; j < nk; j++) {
         double acc = 0, mag = 0;
         for (int64_t d = 0; d < D; d++) {
-            const double t = (double)q[d] * kk[j * D + d];
+            const double t = in_at(b, q, q0 + d) * in_at(b, kk, kv0 + j * D + d);
             acc += t;
             mag += fabs(t);
         }
@@ -233,8 +249,9 @@ static int64_t ref_row(const struct attn_data *b, int bi, int64_t bb, int64_t h,
         o[d] = omag[d] = 0;
     for (int64_t j = 0; j < nk; j++)
         for (int64_t d = 0; d < D; d++) {
-            o[d] += s[j] / sum * vv[j * D + d];
-            omag[d] += s[j] / sum * fabs(vv[j * D + d]);
+            const double v = in_at(b, vv, kv0 + j * D + d);
+            o[d] += s[j] / sum * v;
+            omag[d] += s[j] / sum * fabs(v);
         }
     *lse = nk ? mx + log(sum) : -INFINITY;
     return nk;
@@ -250,7 +267,12 @@ static enum cb_status attn_verify(void *data, int bi, double *max_err, double *t
     double *sc = malloc((size_t)a->seq_kv * sizeof *sc);
     double *o = malloc((size_t)D * sizeof *o), *om = malloc((size_t)D * sizeof *om);
     char *rows = calloc((size_t)nrows, 1);
-    const double base_tol = 8.0 * 0x1p-24 * (4.0 + sqrt((double)D) + sqrt((double)a->seq_kv));
+    // bf16 inputs are exact in the reference too (in_at); what bf16 adds is
+    // P rounded to nearest bf16 for the P V product on matrix units: at most
+    // 2^-8 (bf16's unit roundoff) of each term p_j v_j, so at most 2^-8 of
+    // sum p_j |v_j|, the sum O's error is measured against.
+    const double base_tol = 8.0 * 0x1p-24 * (4.0 + sqrt((double)D) + sqrt((double)a->seq_kv)) +
+                            (b->dtype == CB_DTYPE_BF16 ? 0x1p-8 : 0.0);
     *tol = base_tol;
     *max_err = 0;
     if (!sc || !o || !om || !rows) {

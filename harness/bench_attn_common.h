@@ -34,4 +34,10 @@ void cb_attn_bench_free(float **const *arrs, size_t n, int nbuf);
 void cb_attn_bench_fill_qkv(struct cb_rng *rng, float *q, float *k, float *v, size_t q_len,
                             size_t kv_len);
 
+// Rewrite n floats in place as n bf16 or f16 values (round to nearest
+// even) in the first half of the same buffer: 16-bit inputs are drawn in f32
+// and rounded in set-up, so the float64 checks read exactly what the kernel
+// read (defined in bench_gemm.c).
+void cb_bench_to_16bit(void *buf, size_t n, enum cb_dtype d);
+
 #endif

@@ -89,8 +89,8 @@ static double gemm_set_bytes(const struct cb_call *shape, enum cb_dtype d)
 }
 
 // Rewrites n floats as n bf16 or f16 values in the first half of the same
-// buffer.
-static void to_16bit_in_place(void *buf, size_t n, enum cb_dtype d)
+// buffer (bench_attn_common.h).
+void cb_bench_to_16bit(void *buf, size_t n, enum cb_dtype d)
 {
     const float *f = buf;
     uint16_t *h = buf;
@@ -169,8 +169,8 @@ static enum cb_status gemm_setup(const struct cb_call *shape, enum cb_dtype d, i
         cb_rng_fill_f32(rng, b->b[i], b->b_len, -1.0f, 1.0f);
         cb_rng_fill_f32(rng, b->c[i], b->c_len, -1.0f, 1.0f);
         if (d == CB_DTYPE_BF16 || d == CB_DTYPE_F16) {
-            to_16bit_in_place(b->a[i], b->a_len, d);
-            to_16bit_in_place(b->b[i], b->b_len, d);
+            cb_bench_to_16bit(b->a[i], b->a_len, d);
+            cb_bench_to_16bit(b->b[i], b->b_len, d);
         }
         struct cb_call *c = &b->calls[i];
         c->op = CB_OP_GEMM;
