@@ -26,6 +26,7 @@ extern const struct cb_kernel cb_gemm_mma_opencl_kernels[];
 extern const struct cb_kernel cb_gemm_clblast_kernels[];
 extern const struct cb_kernel cb_gemm_cublas_kernels[];
 extern const struct cb_kernel cb_attn_opencl_kernels[];
+extern const struct cb_kernel cb_attn_mma_opencl_kernels[];
 extern const struct cb_kernel cb_attn_bwd_ref_kernels[];
 extern const struct cb_kernel cb_attn_bwd_opencl_kernels[];
 extern const struct cb_kernel cb_attn_bwd_avx512_kernels[];

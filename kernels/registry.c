@@ -48,6 +48,7 @@ static const struct cb_kernel *const cb_tables[] = {
     cb_gemm_opencl_kernels,
     cb_gemm_mma_opencl_kernels,
     cb_attn_opencl_kernels,
+    cb_attn_mma_opencl_kernels,
     cb_attn_bwd_opencl_kernels,
     cb_stream_opencl_kernels,
 #endif

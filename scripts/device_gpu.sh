@@ -131,7 +131,8 @@ fi
 
 if want attn; then
     log "attention forward and backward"
-    timeout 150 "$CB" run --device "$DEV" --kernel 'attn_f32_opencl,attn_bwd_f32_opencl' --threads 1 \
+    timeout 200 "$CB" run --device "$DEV" --kernel 'attn_f32_opencl,attn_bwd_f32_opencl,attn_bf16_opencl' \
+        --threads 1 \
         --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=0 \
         --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=1 \
         --shape b=$ATTN_B,h=16,kvh=4,s=$ATTN_L,d=128,causal=1 \

@@ -297,7 +297,8 @@ static void test_attn_default_choice(void)
     free(rt);
 }
 
-// The matrix-unit GEMMs (bf16, tf32): unavailable here with the reason;
+// The matrix-unit kernels (bf16 and tf32 GEMM, bf16 attention forward):
+// unavailable here with the reason;
 // with the PTX instruction emulated (CHIPBENCH_CL_MMA=emulate) every other part of
 // it (tiles, fragment loads and stores, both layouts of A and B, padding,
 // alpha/beta, bounds) against float64 through the harness row.
@@ -339,7 +340,31 @@ static void test_mma_gemm_emulated(void)
             cb_result_free(&r);
         }
     }
+    // The bf16 flash-attention forward on the same emulated instructions:
+    // GQA and causal with rows that see no key (Lq > Lk), D = 128, several
+    // key blocks with a ragged last one; D not a multiple of 16 is refused.
+    static const char *const attn_shapes[] = {
+        "b=2,h=4,kvh=2,s=65,d=64,causal=1", "b=1,h=2,sq=97,skv=33,d=16,causal=1",
+        "b=1,h=2,s=130,d=128", NULL,
+    };
+    const struct cb_kernel *ka = cb_registry_find("attn_bf16_opencl");
+    CB_CHECK(ka != NULL);
+    for (int j = 0; attn_shapes[j]; j++) {
+        struct cb_call c;
+        struct cb_result r;
+        CB_CHECK(cb_shape_parse(attn_shapes[j], &c) == CB_OK);
+        enum cb_status s = cb_bench_row(ka, &c, 1, &o, &r);
+        CB_CHECK_MSG(s == CB_OK, "%s %s: %.300s", ka->name, attn_shapes[j], r.note);
+        cb_result_free(&r);
+    }
+    struct cb_call c;
+    struct cb_result r;
+    CB_CHECK(cb_shape_parse("b=1,h=1,s=8,d=24", &c) == CB_OK);
+    CB_CHECK(cb_bench_row(ka, &c, 1, &o, &r) == CB_ERR_UNSUPPORTED);
+    CB_CHECK_MSG(strstr(r.note, "multiple of 16") != NULL, "%.300s", r.note);
+    cb_result_free(&r);
     unsetenv("CHIPBENCH_CL_MMA");
+    cb_clear_error();
 }
 
 static void test_build_failure(void)

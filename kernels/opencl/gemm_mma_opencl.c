@@ -18,6 +18,7 @@
 #include "chipbench/cb_ocl.h"
 #include "chipbench/cb_util.h"
 #include "../kernel_tables.h"
+#include "cl_mma.h"
 #include "cl_operand.h"
 
 extern const char cb_cl_src_gemm_mma[];
@@ -26,7 +27,7 @@ extern const char cb_cl_src_gemm_mma[];
 #define MMA_WN 64
 #define MMA_BK 32
 
-static int emulate(void)
+int cb_cl_mma_emulate(void)
 {
     const char *e = getenv("CHIPBENCH_CL_MMA");
     return e && !strcmp(e, "emulate");
@@ -69,7 +70,7 @@ static enum cb_status build(struct cb_clrt *rt, int tf32, int ta, int tb, cl_ker
     cl_program p;
     snprintf(opts, sizeof opts,
              "-D WM=%d -D WN=%d -D A_T=%d -D B_T=%d -D TF32=%d -D MMA_EMULATE=%d", MMA_WM,
-             MMA_WN, ta, tb, tf32, emulate());
+             MMA_WN, ta, tb, tf32, cb_cl_mma_emulate());
     enum cb_status s = cb_clrt_program(rt, "gemm_mma.cl", cb_cl_src_gemm_mma, opts, &p);
     return s == CB_OK ? cb_clrt_kernel(p, "gemm_mma", k) : s;
 }
@@ -143,11 +144,11 @@ out:
 // Can this device run it? NVIDIA's platform, compute capability 8.0 or
 // later (mma.sync with bf16), and the self-test passing, remembered per
 // device (a test failure is the reason in every later row).
-static enum cb_status device_ok(struct cb_clrt *rt, int tf32)
+enum cb_status cb_cl_mma_device_ok(struct cb_clrt *rt, int tf32)
 {
     static char done[8][300], why[8][400];
     static int n, type[8];
-    if (emulate())
+    if (cb_cl_mma_emulate())
         return CB_OK;
     const struct cb_ocl_device *d = &rt->info;
     if (!strstr(d->platform_vendor, "NVIDIA") && !strstr(d->vendor, "NVIDIA"))
@@ -175,9 +176,9 @@ static enum cb_status device_ok(struct cb_clrt *rt, int tf32)
 
 // Listed as usable only where some device could run it (or under the
 // emulation hook): an NVIDIA OpenCL device of compute capability 8.0+.
-static enum cb_status mma_available(void)
+enum cb_status cb_cl_mma_available(void)
 {
-    if (emulate())
+    if (cb_cl_mma_emulate())
         return cb_cl_available();
     struct cb_ocl_device *d = NULL;
     int n = 0, found = 0;
@@ -211,9 +212,10 @@ static enum cb_status mma_plan_make(const struct cb_kernel *k, const struct cb_p
         s = cb_set_error(CB_ERR_UNSUPPORTED, "OpenCL GEMM takes dimensions below 2^30");
         goto out;
     }
-    CB_TRY(device_ok(rt, pl->tf32));
+    CB_TRY(cb_cl_mma_device_ok(rt, pl->tf32));
     snprintf(pl->gp.base.params, sizeof pl->gp.base.params, "mma.sync %s:WM=%d,WN=%d,BK=%d%s",
-             pl->tf32 ? "tf32" : "bf16", MMA_WM, MMA_WN, MMA_BK, emulate() ? ",emulated" : "");
+             pl->tf32 ? "tf32" : "bf16", MMA_WM, MMA_WN, MMA_BK,
+             cb_cl_mma_emulate() ? ",emulated" : "");
 
     const int m = (int)g->m, n = (int)g->n, kk = (int)g->k;
     const int lda = (int)g->lda, ldb = (int)g->ldb, ldc = (int)g->ldc;
@@ -262,7 +264,7 @@ out:
 
 #define MMA_ENTRY                                                                       \
     .op = CB_OP_GEMM, .backend = CB_BACKEND_OPENCL, .priority = 1, .max_threads = 1,    \
-    .available = mma_available, .plan = mma_plan_make, .run = cb_cl_gemm_run,           \
+    .available = cb_cl_mma_available, .plan = mma_plan_make, .run = cb_cl_gemm_run,           \
     .finish = cb_cl_plan_finish, .readback = cb_cl_gemm_readback,                       \
     .plan_free = mma_plan_free, .where = cb_cl_plan_where,                              \
     .pci_bus = cb_cl_plan_pci_bus, .device_time_ns = cb_cl_plan_device_ns

@@ -1,0 +1,293 @@
+// attn_mma.cl: flash-attention forward in bf16 on NVIDIA's matrix units
+// from OpenCL (inline PTX mma.sync.aligned.m16n8k16 .bf16, sm_80 and
+// later): O = softmax(scale * Q K^T, causal mask) V with Q, K, V bf16, the
+// softmax statistics and O in f32, P rounded to bf16 for P V.
+//
+// What it is: FlashAttention-2's forward with the work split by warps: a
+// work-group of 4 warps owns 64 query rows of one (batch, head), 16 a warp,
+// whose Q stays in registers as mma A fragments. Per block of 64 keys the
+// group loads K (Ks[key][d]) and V transposed (Vt[d][key]) into local
+// memory; each warp forms its 16 x 64 scores S = Q K^T (8 n8 tiles in the
+// accumulator layout), runs the online softmax on them in registers (a row
+// is spread over the 4 lanes of a quad: max and sum by butterfly shuffles),
+// turns them into bf16 A fragments of P in place (two n8 tiles are one k16
+// fragment) and accumulates O += P V. O / l and lse = ln2 * m + ln(l) at
+// the end; a row that sees no key gets O = 0 and lse = -inf.
+// What it is not: tuned (no double buffering, no ldmatrix), a backward pass,
+// or portable: MMA_EMULATE=1 writes out the mma and the shuffles through
+// local memory (gemm_mma.cl's layout) so every other line runs on any device.
+//
+// Layouts: Q (B,H,Lq,D), K,V (B,Hkv,Lk,D) bf16 (ushort); O (B,H,Lq,D) and
+// LSE (B,H,Lq) f32; query head h reads kv head h / GROUP; causal is
+// bottom-right aligned: row i sees keys j < i + (Lk - Lq) + 1.
+// D (a define) is a multiple of 16, at most 128.
+#ifndef D
+#define D 64
+#endif
+#ifndef MMA_EMULATE
+#define MMA_EMULATE 0
+#endif
+
+#define BQ 64
+#define BK 64
+#define NT 128
+#define KD (D / 16)     // k16 steps over D (S = Q K^T)
+#define NK (BK / 8)     // n8 tiles of S a warp
+#define ND (D / 8)      // n8 tiles of O a warp
+#define LDK (D + 8)     // ushorts a Ks row: conflict-free fragment reads
+#define LDV (BK + 8)    // ushorts a Vt row
+
+#if D % 16 || D > 128
+#error "attn_mma: D must be a multiple of 16, at most 128"
+#endif
+
+inline float bf(uint bits)
+{
+    return as_float(bits << 16);
+}
+
+// f32 -> bf16 bits, round to nearest even (P is finite, >= 0).
+inline uint to_bf16(float x)
+{
+    const uint u = as_uint(x);
+    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+}
+
+inline uint pack2(float lo, float hi)
+{
+    return to_bf16(lo) | (to_bf16(hi) << 16);
+}
+
+#if MMA_EMULATE
+// d = A B + c for one 16 x 8 x 16 bf16 tile, written out per the PTX
+// fragment layout (see gemm_mma.cl); all warps reach every call.
+inline void mma(float *d, const uint *a, const uint *b, const float *c, int lane,
+                __local float *scr)
+{
+    __local float *sa = scr, *sb = scr + 256, *sc = scr + 384;
+    const int g = lane >> 2, t = lane & 3;
+    for (int h = 0; h < 2; h++) {
+        sa[g * 16 + 2 * t + h] = bf(h ? a[0] >> 16 : a[0] & 0xffffu);
+        sa[(g + 8) * 16 + 2 * t + h] = bf(h ? a[1] >> 16 : a[1] & 0xffffu);
+        sa[g * 16 + 2 * t + 8 + h] = bf(h ? a[2] >> 16 : a[2] & 0xffffu);
+        sa[(g + 8) * 16 + 2 * t + 8 + h] = bf(h ? a[3] >> 16 : a[3] & 0xffffu);
+        sb[(2 * t + h) * 8 + g] = bf(h ? b[0] >> 16 : b[0] & 0xffffu);
+        sb[(2 * t + 8 + h) * 8 + g] = bf(h ? b[1] >> 16 : b[1] & 0xffffu);
+    }
+    sc[g * 8 + 2 * t] = c[0];
+    sc[g * 8 + 2 * t + 1] = c[1];
+    sc[(g + 8) * 8 + 2 * t] = c[2];
+    sc[(g + 8) * 8 + 2 * t + 1] = c[3];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int q = 0; q < 4; q++) {
+        const int row = g + (q >> 1) * 8, col = 2 * t + (q & 1);
+        float acc = sc[row * 8 + col];
+        for (int k = 0; k < 16; k++)
+            acc = fma(sa[row * 16 + k], sb[k * 8 + col], acc);
+        d[q] = acc;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+
+// The value of lane ^ mask (a butterfly shuffle within the warp).
+inline float shfl_xor(float v, int mask, int lane, __local float *scr)
+{
+    scr[lane] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const float r = scr[lane ^ mask];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+#else
+inline void mma(float *d, const uint *a, const uint *b, const float *c, int lane,
+                __local float *scr)
+{
+    (void)lane;
+    (void)scr;
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};"
+                 : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]),
+                   "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+}
+
+inline float shfl_xor(float v, int mask, int lane, __local float *scr)
+{
+    (void)lane;
+    (void)scr;
+    float r;
+    asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;"
+                 : "=f"(r) : "f"(v), "r"(mask));
+    return r;
+}
+#endif
+
+// Max and sum over the 4 lanes of a quad (the lanes that share a row).
+inline float quad_max(float v, int lane, __local float *scr)
+{
+    v = fmax(v, shfl_xor(v, 1, lane, scr));
+    return fmax(v, shfl_xor(v, 2, lane, scr));
+}
+
+inline float quad_sum(float v, int lane, __local float *scr)
+{
+    v += shfl_xor(v, 1, lane, scr);
+    return v + shfl_xor(v, 2, lane, scr);
+}
+
+__kernel __attribute__((reqd_work_group_size(NT, 1, 1)))
+void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *restrict K,
+                  __global const ushort *restrict V, __global float *restrict O,
+                  __global float *restrict LSE, int BH, int H, int GROUP, int Lq, int Lk,
+                  float scale2, int causal)
+{
+    __local uint4 ks4[BK * LDK / 8];
+    __local uint4 vt4[D * LDV / 8];
+    __local ushort *Ks = (__local ushort *)ks4, *Vt = (__local ushort *)vt4;
+#if MMA_EMULATE
+    __local float scratch[4 * 512];
+#else
+    __local float *scratch = 0;
+#endif
+    const int tid = get_local_id(0), warp = tid / 32, lane = tid % 32;
+    const int g = lane >> 2, t = lane & 3;
+    __local float *scr = scratch + (MMA_EMULATE ? warp * 512 : 0);
+
+    // Heaviest query blocks first (the last ones under a causal mask).
+    const int nqb = (Lq + BQ - 1) / BQ, grp = get_group_id(0);
+    const int qb = nqb - 1 - grp / BH, bh = grp % BH;
+    const int q0 = qb * BQ, b = bh / H, h = bh % H;
+    const int kvbh = b * (H / GROUP) + h / GROUP;
+    const int nq = min(BQ, Lq - q0);
+    Q += ((size_t)bh * Lq + q0) * D;
+    O += ((size_t)bh * Lq + q0) * D;
+    LSE += (size_t)bh * Lq + q0;
+    K += (size_t)kvbh * Lk * D;
+    V += (size_t)kvbh * Lk * D;
+
+    // This lane's two rows of the warp's 16 (g and g + 8) and their limits.
+    const int r0 = warp * 16 + g, r1 = r0 + 8;
+    const int shift = Lk - Lq + 1;
+    const int lim0 = causal ? clamp(q0 + r0 + shift, 0, Lk) : Lk;
+    const int lim1 = causal ? clamp(q0 + r1 + shift, 0, Lk) : Lk;
+    const int kend = causal ? clamp(q0 + nq - 1 + shift, 0, Lk) : Lk;
+
+    // Q fragments: rows r0 / r1, d pairs 2t and 2t + 8 of each k16 step;
+    // rows past Lq read as 0.
+    uint qf[KD][4];
+    for (int s = 0; s < KD; s++) {
+        const int d0 = s * 16 + 2 * t;
+        qf[s][0] = r0 < nq ? *(__global const uint *)(Q + (size_t)r0 * D + d0) : 0u;
+        qf[s][1] = r1 < nq ? *(__global const uint *)(Q + (size_t)r1 * D + d0) : 0u;
+        qf[s][2] = r0 < nq ? *(__global const uint *)(Q + (size_t)r0 * D + d0 + 8) : 0u;
+        qf[s][3] = r1 < nq ? *(__global const uint *)(Q + (size_t)r1 * D + d0 + 8) : 0u;
+    }
+
+    float o[ND][4];
+    for (int j = 0; j < ND; j++)
+        for (int q = 0; q < 4; q++)
+            o[j][q] = 0.0f;
+    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;  // l: this lane's part
+
+    for (int k0 = 0; k0 < kend; k0 += BK) {
+        const int nk = min(BK, Lk - k0);
+        barrier(CLK_LOCAL_MEM_FENCE);  // the previous block's readers are done
+        // K rows as they are, V transposed; keys past Lk read as 0.
+        for (int v = tid; v < BK * (D / 8); v += NT) {
+            const int key = v / (D / 8), d = (v % (D / 8)) * 8;
+            uint4 kx = (uint4)(0u), vx = (uint4)(0u);
+            if (key < nk) {
+                kx = *(__global const uint4 *)(K + (size_t)(k0 + key) * D + d);
+                vx = *(__global const uint4 *)(V + (size_t)(k0 + key) * D + d);
+            }
+            *(__local uint4 *)(Ks + key * LDK + d) = kx;
+            const uint w[4] = {vx.x, vx.y, vx.z, vx.w};
+            for (int i = 0; i < 4; i++) {
+                Vt[(d + 2 * i) * LDV + key] = (ushort)(w[i] & 0xffffu);
+                Vt[(d + 2 * i + 1) * LDV + key] = (ushort)(w[i] >> 16);
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+
+        // S = Q K^T: n8 tile j holds keys j*8 .. j*8+7, this lane's 2t, 2t+1.
+        float s[NK][4];
+        for (int j = 0; j < NK; j++) {
+            for (int q = 0; q < 4; q++)
+                s[j][q] = 0.0f;
+            for (int st = 0; st < KD; st++) {
+                __local const ushort *p = Ks + (j * 8 + g) * LDK + st * 16 + 2 * t;
+                const uint kb[2] = {*(__local const uint *)p, *(__local const uint *)(p + 8)};
+                mma(s[j], qf[st], kb, s[j], lane, scr);
+            }
+        }
+
+        // Online softmax, base 2, masked keys -inf; rows r0 (q 0, 1), r1 (q 2, 3).
+        float mx0 = m0, mx1 = m1;
+        for (int j = 0; j < NK; j++)
+            for (int q = 0; q < 4; q++) {
+                const int key = k0 + j * 8 + 2 * t + (q & 1);
+                const float v = key < ((q >> 1) ? lim1 : lim0) ? s[j][q] * scale2 : -INFINITY;
+                s[j][q] = v;
+                if (q >> 1)
+                    mx1 = fmax(mx1, v);
+                else
+                    mx0 = fmax(mx0, v);
+            }
+        mx0 = quad_max(mx0, lane, scr);
+        mx1 = quad_max(mx1, lane, scr);
+        const float ref0 = mx0 == -INFINITY ? 0.0f : mx0, ref1 = mx1 == -INFINITY ? 0.0f : mx1;
+        const float al0 = exp2(m0 - ref0), al1 = exp2(m1 - ref1);  // 0 while m is -inf
+        m0 = mx0;
+        m1 = mx1;
+        float ls0 = 0.0f, ls1 = 0.0f;
+        for (int j = 0; j < NK; j++)
+            for (int q = 0; q < 4; q++) {
+                const float p = exp2(s[j][q] - ((q >> 1) ? ref1 : ref0));
+                s[j][q] = p;
+                if (q >> 1)
+                    ls1 += p;
+                else
+                    ls0 += p;
+            }
+        l0 = fma(l0, al0, ls0);
+        l1 = fma(l1, al1, ls1);
+        for (int j = 0; j < ND; j++) {
+            o[j][0] *= al0;
+            o[j][1] *= al0;
+            o[j][2] *= al1;
+            o[j][3] *= al1;
+        }
+
+        // O += P V: k16 step st takes S tiles 2st and 2st+1 as one A fragment.
+        for (int st = 0; st < BK / 16; st++) {
+            const uint pa[4] = {pack2(s[2 * st][0], s[2 * st][1]),
+                                pack2(s[2 * st][2], s[2 * st][3]),
+                                pack2(s[2 * st + 1][0], s[2 * st + 1][1]),
+                                pack2(s[2 * st + 1][2], s[2 * st + 1][3])};
+            for (int j = 0; j < ND; j++) {
+                __local const ushort *p = Vt + (j * 8 + g) * LDV + st * 16 + 2 * t;
+                const uint vb[2] = {*(__local const uint *)p, *(__local const uint *)(p + 8)};
+                mma(o[j], pa, vb, o[j], lane, scr);
+            }
+        }
+    }
+
+    // Row sums over the quad, then O / l and lse (lane t == 0 of the quad).
+    const float lt0 = quad_sum(l0, lane, scr), lt1 = quad_sum(l1, lane, scr);
+    const float inv0 = lt0 > 0.0f ? 1.0f / lt0 : 0.0f, inv1 = lt1 > 0.0f ? 1.0f / lt1 : 0.0f;
+    for (int j = 0; j < ND; j++) {
+        const int col = j * 8 + 2 * t;
+        if (r0 < nq) {
+            O[(size_t)r0 * D + col] = o[j][0] * inv0;
+            O[(size_t)r0 * D + col + 1] = o[j][1] * inv0;
+        }
+        if (r1 < nq) {
+            O[(size_t)r1 * D + col] = o[j][2] * inv1;
+            O[(size_t)r1 * D + col + 1] = o[j][3] * inv1;
+        }
+    }
+    if (t == 0 && r0 < nq)
+        LSE[r0] = lt0 > 0.0f ? fma(m0, M_LN2_F, log(lt0)) : -INFINITY;
+    if (t == 0 && r1 < nq)
+        LSE[r1] = lt1 > 0.0f ? fma(m1, M_LN2_F, log(lt1)) : -INFINITY;
+}

@@ -1,0 +1,22 @@
+// cl_mma.h: what the matrix-unit kernels (gemm_mma_opencl.c,
+// attn_mma_opencl.c) share, private to kernels/opencl: whether a device may
+// run them, and the emulation test hook.
+#ifndef CHIPBENCH_CL_MMA_H
+#define CHIPBENCH_CL_MMA_H
+
+#include "clrt.h"
+
+// CHIPBENCH_CL_MMA=emulate: build the kernels with the PTX instructions
+// written out (MMA_EMULATE=1), so they run, slowly, on any OpenCL device.
+int cb_cl_mma_emulate(void);
+
+// `available` of the matrix-unit kernels: some OpenCL device is NVIDIA's
+// with compute capability 8.0+ (or the emulation is on).
+enum cb_status cb_cl_mma_available(void);
+
+// Can rt run them: NVIDIA's platform, 8.0+, and the GEMM self-test for the
+// input type (bf16, or tf32 when tf32) passing, run once per device and
+// remembered (its failure is the reason in every later row).
+enum cb_status cb_cl_mma_device_ok(struct cb_clrt *rt, int tf32);
+
+#endif
