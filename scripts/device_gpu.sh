@@ -17,6 +17,9 @@
 #           on the same device, one run
 #   training  the GEMM and attention shapes of one GPT-2 124M training step
 #           (--suite training) and the stream triad, for `chipbench cost`
+#   bf16    the training-step shapes of GPT-2 124M and Llama-3.2 1B with the
+#           bf16 kernels (ours on the matrix units, cuBLAS beside them), for
+#           `chipbench cost --dtype bf16`
 #   attn    attention forward (and backward where built), then the forward
 #           again with the rows variant's default forced, same run
 #   regs    NVIDIA's ptxas report (registers, spills, shared memory) of the
@@ -127,6 +130,16 @@ if want training; then
         --shape stream:n=$STREAM_N \
         $RUN_TIME --csv "$OUT/gpu-stream.csv" 2>&1 | grep -v '^\['
     echo "stream exit $?"
+fi
+
+if want bf16; then
+    for model in gpt2-124m llama3.2-1b; do
+        log "bf16 training step shapes ($model)"
+        timeout 240 "$CB" run --device "$DEV" --suite training --model "$model" \
+            --kernel 'gemm_bf16_opencl,gemm_bf16_cublas,attn_bf16_opencl' --threads 1 \
+            $RUN_TIME --csv "$OUT/gpu-training-bf16-$model.csv" 2>&1 | grep -v '^\['
+        echo "bf16 $model exit $?"
+    done
 fi
 
 if want attn; then
