@@ -14,8 +14,9 @@
 // fragment) and accumulates O += P V. O / l and lse = ln2 * m + ln(l) at
 // the end; a row that sees no key gets O = 0 and lse = -inf.
 // What it is not: tuned (no double buffering, no ldmatrix), a backward pass,
-// or portable: MMA_EMULATE=1 writes out the mma and the shuffles through
-// local memory (gemm_mma.cl's layout) so every other line runs on any device.
+// or portable: mma_op and shfl_xor come from mma_common.cl (prepended by the
+// host), inline PTX or, with MMA_EMULATE=1, written out so every other line
+// runs on any device.
 //
 // Layouts: Q (B,H,Lq,D), K,V (B,Hkv,Lk,D) bf16 (ushort); O (B,H,Lq,D) and
 // LSE (B,H,Lq) f32; query head h reads kv head h / GROUP; causal is
@@ -23,9 +24,6 @@
 // D (a define) is a multiple of 16, at most 128.
 #ifndef D
 #define D 64
-#endif
-#ifndef MMA_EMULATE
-#define MMA_EMULATE 0
 #endif
 
 #define BQ 64
@@ -41,11 +39,6 @@
 #error "attn_mma: D must be a multiple of 16, at most 128"
 #endif
 
-inline float bf(uint bits)
-{
-    return as_float(bits << 16);
-}
-
 // f32 -> bf16 bits, round to nearest even (P is finite, >= 0).
 inline uint to_bf16(float x)
 {
@@ -58,69 +51,6 @@ inline uint pack2(float lo, float hi)
     return to_bf16(lo) | (to_bf16(hi) << 16);
 }
 
-#if MMA_EMULATE
-// d = A B + c for one 16 x 8 x 16 bf16 tile, written out per the PTX
-// fragment layout (see gemm_mma.cl); all warps reach every call.
-inline void mma(float *d, const uint *a, const uint *b, const float *c, int lane,
-                __local float *scr)
-{
-    __local float *sa = scr, *sb = scr + 256, *sc = scr + 384;
-    const int g = lane >> 2, t = lane & 3;
-    for (int h = 0; h < 2; h++) {
-        sa[g * 16 + 2 * t + h] = bf(h ? a[0] >> 16 : a[0] & 0xffffu);
-        sa[(g + 8) * 16 + 2 * t + h] = bf(h ? a[1] >> 16 : a[1] & 0xffffu);
-        sa[g * 16 + 2 * t + 8 + h] = bf(h ? a[2] >> 16 : a[2] & 0xffffu);
-        sa[(g + 8) * 16 + 2 * t + 8 + h] = bf(h ? a[3] >> 16 : a[3] & 0xffffu);
-        sb[(2 * t + h) * 8 + g] = bf(h ? b[0] >> 16 : b[0] & 0xffffu);
-        sb[(2 * t + 8 + h) * 8 + g] = bf(h ? b[1] >> 16 : b[1] & 0xffffu);
-    }
-    sc[g * 8 + 2 * t] = c[0];
-    sc[g * 8 + 2 * t + 1] = c[1];
-    sc[(g + 8) * 8 + 2 * t] = c[2];
-    sc[(g + 8) * 8 + 2 * t + 1] = c[3];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int q = 0; q < 4; q++) {
-        const int row = g + (q >> 1) * 8, col = 2 * t + (q & 1);
-        float acc = sc[row * 8 + col];
-        for (int k = 0; k < 16; k++)
-            acc = fma(sa[row * 16 + k], sb[k * 8 + col], acc);
-        d[q] = acc;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-}
-
-// The value of lane ^ mask (a butterfly shuffle within the warp).
-inline float shfl_xor(float v, int mask, int lane, __local float *scr)
-{
-    scr[lane] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    const float r = scr[lane ^ mask];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
-}
-#else
-inline void mma(float *d, const uint *a, const uint *b, const float *c, int lane,
-                __local float *scr)
-{
-    (void)lane;
-    (void)scr;
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};"
-                 : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]),
-                   "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
-}
-
-inline float shfl_xor(float v, int mask, int lane, __local float *scr)
-{
-    (void)lane;
-    (void)scr;
-    float r;
-    asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;"
-                 : "=f"(r) : "f"(v), "r"(mask));
-    return r;
-}
-#endif
 
 // Max and sum over the 4 lanes of a quad (the lanes that share a row).
 inline float quad_max(float v, int lane, __local float *scr)
@@ -217,7 +147,7 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
             for (int st = 0; st < KD; st++) {
                 __local const ushort *p = Ks + (j * 8 + g) * LDK + st * 16 + 2 * t;
                 const uint kb[2] = {*(__local const uint *)p, *(__local const uint *)(p + 8)};
-                mma(s[j], qf[st], kb, s[j], lane, scr);
+                mma_op(s[j], qf[st], kb, s[j], lane, scr);
             }
         }
 
@@ -267,7 +197,7 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
             for (int j = 0; j < ND; j++) {
                 __local const ushort *p = Vt + (j * 8 + g) * LDV + st * 16 + 2 * t;
                 const uint vb[2] = {*(__local const uint *)p, *(__local const uint *)(p + 8)};
-                mma(o[j], pa, vb, o[j], lane, scr);
+                mma_op(o[j], pa, vb, o[j], lane, scr);
             }
         }
     }

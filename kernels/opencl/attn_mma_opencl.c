@@ -80,7 +80,7 @@ static enum cb_status plan_make(const struct cb_kernel *k, const struct cb_plan_
     cl_program prog;
     snprintf(opts, sizeof opts, "-D D=%d -D MMA_EMULATE=%d", (int)a->head_dim,
              cb_cl_mma_emulate());
-    CB_TRY(cb_clrt_program(rt, "attn_mma.cl", cb_cl_src_attn_mma, opts, &prog));
+    CB_TRY(cb_cl_mma_program(rt, "attn_mma.cl", cb_cl_src_attn_mma, opts, &prog));
     CB_TRY(cb_clrt_kernel(prog, "attn_fwd_mma", &pl->kern));
 
     const int BH = (int)bh, H = (int)a->heads, group = (int)(a->heads / a->kv_heads);

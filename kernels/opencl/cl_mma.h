@@ -19,4 +19,10 @@ enum cb_status cb_cl_mma_available(void);
 // remembered (its failure is the reason in every later row).
 enum cb_status cb_cl_mma_device_ok(struct cb_clrt *rt, int tf32);
 
+// Build a matrix-unit kernel's source with mma_common.cl (the mma
+// instruction, the warp shuffle, their emulation) in front of it; otherwise
+// as cb_clrt_program (cached by name and options).
+enum cb_status cb_cl_mma_program(struct cb_clrt *rt, const char *name, const char *src,
+                                 const char *opts, cl_program *prog);
+
 #endif

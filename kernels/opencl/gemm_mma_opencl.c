@@ -22,6 +22,7 @@
 #include "cl_operand.h"
 
 extern const char cb_cl_src_gemm_mma[];
+extern const char cb_cl_src_mma_common[];
 
 #define MMA_WM 64  // warp tile (gemm_mma.cl): 4 warps, a 128 x 128 block
 #define MMA_WN 64
@@ -63,6 +64,21 @@ static enum cb_status operand_setup(struct cb_clrt *rt, struct cb_cl_operand *o,
                              cols, ld, 0, prow, pcol);
 }
 
+enum cb_status cb_cl_mma_program(struct cb_clrt *rt, const char *name, const char *src,
+                                 const char *opts, cl_program *prog)
+{
+    const size_t a = strlen(cb_cl_src_mma_common), b = strlen(src);
+    char *all = malloc(a + b + 2);
+    if (!all)
+        return cb_set_error(CB_ERR_NO_MEMORY, "OpenCL source of %s", name);
+    memcpy(all, cb_cl_src_mma_common, a);
+    all[a] = '\n';
+    memcpy(all + a + 1, src, b + 1);
+    enum cb_status s = cb_clrt_program(rt, name, all, opts, prog);
+    free(all);
+    return s;
+}
+
 // The GEMM program for one element type and pair of layouts.
 static enum cb_status build(struct cb_clrt *rt, int tf32, int ta, int tb, cl_kernel *k)
 {
@@ -71,7 +87,7 @@ static enum cb_status build(struct cb_clrt *rt, int tf32, int ta, int tb, cl_ker
     snprintf(opts, sizeof opts,
              "-D WM=%d -D WN=%d -D A_T=%d -D B_T=%d -D TF32=%d -D MMA_EMULATE=%d", MMA_WM,
              MMA_WN, ta, tb, tf32, cb_cl_mma_emulate());
-    enum cb_status s = cb_clrt_program(rt, "gemm_mma.cl", cb_cl_src_gemm_mma, opts, &p);
+    enum cb_status s = cb_cl_mma_program(rt, "gemm_mma.cl", cb_cl_src_gemm_mma, opts, &p);
     return s == CB_OK ? cb_clrt_kernel(p, "gemm_mma", k) : s;
 }
 

@@ -1,0 +1,118 @@
+// mma_common.cl: what the matrix-unit kernels (gemm_mma.cl, attn_mma.cl)
+// share, prepended to their source by the host (gemm_mma_opencl.c,
+// cb_cl_mma_program): the one mma instruction a kernel uses (TF32=0:
+// m16n8k16 bf16; TF32=1: m16n8k8 tf32; f32 accumulate) and a butterfly
+// shuffle within the warp, each either as inline PTX (NVIDIA, sm_80+) or,
+// with MMA_EMULATE=1, written out through local memory exactly as the PTX
+// ISA defines it, so the rest of a kernel runs and is checked anywhere.
+//
+// Fragments (PTX ISA, lane = 4 * g + t), C and D (16 x 8 f32) alike:
+//   d[0] = C[g][2t]  d[1] = C[g][2t+1]  d[2] = C[g+8][2t]  d[3] = C[g+8][2t+1]
+// m16n8k16 .bf16 (each 32-bit register two bf16, the lower column/row first):
+//   A (16 x 16, row): a[0] = A[g][2t..2t+1]   a[1] = A[g+8][2t..2t+1]
+//                     a[2] = A[g][2t+8..+9]   a[3] = A[g+8][2t+8..+9]
+//   B (16 x 8, col):  b[0] = B[2t..2t+1][g]   b[1] = B[2t+8..+9][g]
+// m16n8k8 .tf32 (each register one tf32):
+//   A (16 x 8, row):  a[0] = A[g][t]  a[1] = A[g+8][t]  a[2] = A[g][t+4]
+//                     a[3] = A[g+8][t+4]
+//   B (8 x 8, col):   b[0] = B[t][g]  b[1] = B[t+4][g]
+// In the emulation each warp needs 512 floats of local scratch (`scr`) and
+// every call is a work-group barrier: all warps must make the same calls.
+#ifndef MMA_EMULATE
+#define MMA_EMULATE 0
+#endif
+#ifndef TF32
+#define TF32 0
+#endif
+#if TF32
+#define KSTEP 8   // k of one mma
+#else
+#define KSTEP 16
+#endif
+
+#if MMA_EMULATE
+// Element h (0 low, 1 high) of a fragment register: a bf16 half, or the
+// whole register as one tf32.
+inline float frag(uint r, int h)
+{
+#if TF32
+    (void)h;
+    return as_float(r);
+#else
+    return as_float((h ? r >> 16 : r & 0xffffu) << 16);
+#endif
+}
+
+// d = A B + c for one 16 x 8 x KSTEP tile, every lane of the warp at once,
+// as the PTX instruction defines it: the fragments go to the warp's
+// scratch (A 16 x KSTEP, B KSTEP x 8, C 16 x 8 floats) in the documented
+// positions (above), each lane then forms its four outputs.
+inline void mma_op(float *d, const uint *a, const uint *b, const float *c, int lane,
+                   __local float *scr)
+{
+    __local float *sa = scr, *sb = scr + 256, *sc = scr + 384;
+    const int g = lane >> 2, t = lane & 3;
+#if TF32
+    const int per = 1, k0 = t, k1 = t + 4;          // one tf32 a register
+#else
+    const int per = 2, k0 = 2 * t, k1 = 2 * t + 8;  // two bf16 a register
+#endif
+    for (int h = 0; h < per; h++) {
+        sa[g * KSTEP + k0 + h] = frag(a[0], h);
+        sa[(g + 8) * KSTEP + k0 + h] = frag(a[1], h);
+        sa[g * KSTEP + k1 + h] = frag(a[2], h);
+        sa[(g + 8) * KSTEP + k1 + h] = frag(a[3], h);
+        sb[(k0 + h) * 8 + g] = frag(b[0], h);
+        sb[(k1 + h) * 8 + g] = frag(b[1], h);
+    }
+    sc[g * 8 + 2 * t] = c[0];
+    sc[g * 8 + 2 * t + 1] = c[1];
+    sc[(g + 8) * 8 + 2 * t] = c[2];
+    sc[(g + 8) * 8 + 2 * t + 1] = c[3];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int q = 0; q < 4; q++) {
+        const int row = g + (q >> 1) * 8, col = 2 * t + (q & 1);
+        float acc = sc[row * 8 + col];
+        for (int k = 0; k < KSTEP; k++)
+            acc = fma(sa[row * KSTEP + k], sb[k * 8 + col], acc);
+        d[q] = acc;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+
+// The value lane ^ mask holds (a butterfly shuffle within the warp).
+inline float shfl_xor(float v, int mask, int lane, __local float *scr)
+{
+    scr[lane] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const float r = scr[lane ^ mask];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+#else
+#if TF32
+#define MMA_PTX "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
+#else
+#define MMA_PTX "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+#endif
+inline void mma_op(float *d, const uint *a, const uint *b, const float *c, int lane,
+                   __local float *scr)
+{
+    (void)lane;
+    (void)scr;
+    asm volatile(MMA_PTX "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};"
+                 : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]),
+                   "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+}
+
+inline float shfl_xor(float v, int mask, int lane, __local float *scr)
+{
+    (void)lane;
+    (void)scr;
+    float r;
+    asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;"
+                 : "=f"(r) : "f"(v), "r"(mask));
+    return r;
+}
+#endif
