@@ -368,15 +368,103 @@ enum cb_status cb_cl_attn_default(const struct cb_clrt *rt, int d, char *buf, si
     return s;
 }
 
+// The forward plan head (cl_attn.h) ---------------------------------------------
+
+enum cb_status cb_cl_attn_fwd_buffers(struct cb_cl_attn_fwd *f, const struct cb_attn_args *a,
+                                      size_t elem)
+{
+    enum cb_status s = CB_OK;
+    struct cb_clrt *rt = f->base.rt;
+    const int64_t bh = a->batch * a->heads, bkv = a->batch * a->kv_heads;
+    CB_TRY(cb_clrt_upload_elems(rt, a->q, bh * a->seq_q, a->head_dim, a->head_dim, elem, &f->q));
+    CB_TRY(cb_clrt_upload_elems(rt, a->k, bkv * a->seq_kv, a->head_dim, a->head_dim, elem,
+                                &f->k));
+    CB_TRY(cb_clrt_upload_elems(rt, a->v, bkv * a->seq_kv, a->head_dim, a->head_dim, elem,
+                                &f->v));
+    size_t no = (size_t)(bh * a->seq_q * a->head_dim), nl = (size_t)(bh * a->seq_q);
+    CB_TRY(cb_clrt_buffer(rt, no * sizeof(float), CL_MEM_READ_WRITE, &f->o));
+    CB_TRY(cb_clrt_buffer(rt, nl * sizeof(float), CL_MEM_READ_WRITE, &f->lse));
+    CB_TRY(cb_clrt_fill_nan(rt, f->o, no));  // unwritten elements show up in verify
+    CB_TRY(cb_clrt_fill_nan(rt, f->lse, nl));
+out:
+    return s;
+}
+
+enum cb_status cb_cl_attn_fwd_args(struct cb_cl_attn_fwd *f, const struct cb_attn_args *a,
+                                   int bq, size_t lws)
+{
+    enum cb_status s = CB_OK;
+    const int BH = (int)(a->batch * a->heads), H = (int)a->heads;
+    const int group = (int)(a->heads / a->kv_heads);
+    const int lq = (int)a->seq_q, lk = (int)a->seq_kv, causal = a->causal != 0;
+    const float scale = a->scale != 0.0f ? a->scale : 1.0f / sqrtf((float)a->head_dim);
+    const float scale2 = scale * 1.44269504088896341f;  // scores in log2 units (exp2)
+    const size_t nqb = cb_round_up((size_t)lq, (size_t)bq) / (size_t)bq;
+    // One dimension: group counts past 65535 are fine there on every device.
+    f->lws = lws;
+    f->gws = nqb * (size_t)BH * lws;
+    cl_kernel k = f->kern;
+    CB_TRY(cb_clrt_arg(k, 0, sizeof(cl_mem), &f->q));
+    CB_TRY(cb_clrt_arg(k, 1, sizeof(cl_mem), &f->k));
+    CB_TRY(cb_clrt_arg(k, 2, sizeof(cl_mem), &f->v));
+    CB_TRY(cb_clrt_arg(k, 3, sizeof(cl_mem), &f->o));
+    CB_TRY(cb_clrt_arg(k, 4, sizeof(cl_mem), &f->lse));
+    CB_TRY(cb_clrt_arg(k, 5, sizeof(int), &BH));
+    CB_TRY(cb_clrt_arg(k, 6, sizeof(int), &H));
+    CB_TRY(cb_clrt_arg(k, 7, sizeof(int), &group));
+    CB_TRY(cb_clrt_arg(k, 8, sizeof(int), &lq));
+    CB_TRY(cb_clrt_arg(k, 9, sizeof(int), &lk));
+    CB_TRY(cb_clrt_arg(k, 10, sizeof(float), &scale2));
+    CB_TRY(cb_clrt_arg(k, 11, sizeof(int), &causal));
+    cl_int e = clFinish(f->base.rt->queue);
+    if (e != CL_SUCCESS)
+        s = cb_cl_fail(e, "clFinish after upload");
+out:
+    return s;
+}
+
+enum cb_status cb_cl_attn_fwd_run(void *plan, const struct cb_call *call)
+{
+    (void)call;  // inputs live on the device since the plan
+    struct cb_cl_attn_fwd *f = plan;
+    cl_event ev;
+    cb_cl_timing_begin(&f->base.t);
+    cl_int e = clEnqueueNDRangeKernel(f->base.rt->queue, f->kern, 1, NULL, &f->gws, &f->lws, 0,
+                                      NULL, &ev);
+    if (e != CL_SUCCESS)
+        return cb_cl_fail(e, "clEnqueueNDRangeKernel(attention forward)");
+    cb_cl_timing_event(&f->base.t, ev);
+    return CB_OK;
+}
+
+enum cb_status cb_cl_attn_fwd_readback(void *plan, const struct cb_call *call)
+{
+    struct cb_cl_attn_fwd *f = plan;
+    const struct cb_attn_args *a = &call->u.attn;
+    const int64_t rows = a->batch * a->heads * a->seq_q;
+    enum cb_status s = cb_clrt_download(f->base.rt, f->o, a->o, rows, a->head_dim, a->head_dim);
+    if (s == CB_OK && a->lse)
+        s = cb_clrt_download(f->base.rt, f->lse, a->lse, 1, rows, rows);
+    return s;
+}
+
+void cb_cl_attn_fwd_release(struct cb_cl_attn_fwd *f)
+{
+    cb_cl_plan_release(&f->base);
+    cl_mem bufs[] = {f->q, f->k, f->v, f->o, f->lse};
+    for (int i = 0; i < 5; i++)
+        if (bufs[i])
+            clReleaseMemObject(bufs[i]);
+    if (f->kern)
+        clReleaseKernel(f->kern);
+}
+
 // Plan ----------------------------------------------------------------------
 
 struct attn_plan {
-    struct cb_cl_plan base;  // first: the shared plan callbacks use it
-    struct cb_attn_args a;  // shape only (pointers not kept)
+    struct cb_cl_attn_fwd f;  // first: the shared plan callbacks use it
+    struct cb_attn_args a;    // shape only (pointers not kept)
     struct attn_params p;
-    cl_mem q, k, v, o, lse;
-    cl_kernel kern;
-    size_t gws, lws;
 };
 
 static void attn_plan_free(void *plan)
@@ -384,13 +472,7 @@ static void attn_plan_free(void *plan)
     struct attn_plan *pl = plan;
     if (!pl)
         return;
-    cb_cl_plan_release(&pl->base);
-    cl_mem *bufs[] = {&pl->q, &pl->k, &pl->v, &pl->o, &pl->lse};
-    for (int i = 0; i < 5; i++)
-        if (*bufs[i])
-            clReleaseMemObject(*bufs[i]);
-    if (pl->kern)
-        clReleaseKernel(pl->kern);
+    cb_cl_attn_fwd_release(&pl->f);
     free(pl);
 }
 
@@ -405,25 +487,18 @@ static enum cb_status attn_plan_make(const struct cb_kernel *k, const struct cb_
         return cb_set_error(CB_ERR_NO_MEMORY, "attention plan");
     pl->a = cb_cl_attn_shape(a);
     CB_TRY(cb_cl_attn_check(a, ATTN_MAX_D, 0, "OpenCL attention"));
-    CB_TRY(cb_clrt_open(req->device, &pl->base.rt));
-    struct cb_clrt *rt = pl->base.rt;
+    CB_TRY(cb_clrt_open(req->device, &pl->f.base.rt));
+    struct cb_clrt *rt = pl->f.base.rt;
     const int d = (int)a->head_dim;
-    CB_TRY(choose_params(rt, d, &pl->p, pl->base.origin, sizeof pl->base.origin));
-    params_str(&pl->p, pl->base.params, sizeof pl->base.params);
+    CB_TRY(choose_params(rt, d, &pl->p, pl->f.base.origin, sizeof pl->f.base.origin));
+    params_str(&pl->p, pl->f.base.params, sizeof pl->f.base.params);
     const struct attn_params *p = &pl->p;
 
-    const int64_t bh = a->batch * a->heads, bkv = a->batch * a->kv_heads;
-    CB_TRY(cb_clrt_upload(rt, a->q, bh * a->seq_q, a->head_dim, a->head_dim, &pl->q));
-    CB_TRY(cb_clrt_upload(rt, a->k, bkv * a->seq_kv, a->head_dim, a->head_dim, &pl->k));
-    CB_TRY(cb_clrt_upload(rt, a->v, bkv * a->seq_kv, a->head_dim, a->head_dim, &pl->v));
-    size_t no = (size_t)(bh * a->seq_q * a->head_dim), nl = (size_t)(bh * a->seq_q);
-    CB_TRY(cb_clrt_buffer(rt, no * sizeof(float), CL_MEM_READ_WRITE, &pl->o));
-    CB_TRY(cb_clrt_buffer(rt, nl * sizeof(float), CL_MEM_READ_WRITE, &pl->lse));
-    CB_TRY(cb_clrt_fill_nan(rt, pl->o, no));  // unwritten elements show up in verify
-    CB_TRY(cb_clrt_fill_nan(rt, pl->lse, nl));
+    CB_TRY(cb_cl_attn_fwd_buffers(&pl->f, a, sizeof(float)));
 
     char opts[256];
     cl_program prog;
+    size_t lws;
     if (p->variant == ATTN_TILES) {
         int n = snprintf(opts, sizeof opts,
                          "-cl-mad-enable -D D=%d -D DP=%d -D BQ=%d -D BK=%d -D TK=%d -D TV=%d "
@@ -434,70 +509,24 @@ static enum cb_status attn_plan_make(const struct cb_kernel *k, const struct cb_
             snprintf(opts + n, sizeof opts - (size_t)n, " -cl-nv-maxrregcount=%d", p->reg);
         CB_TRY(cb_clrt_program(rt, "attn_flash_tiles.cl", cb_cl_src_attn_flash_tiles, opts,
                                &prog));
-        CB_TRY(cb_clrt_kernel(prog, "attn_fwd_tiles", &pl->kern));
-        pl->lws = (size_t)tiles_threads(p);
+        CB_TRY(cb_clrt_kernel(prog, "attn_fwd_tiles", &pl->f.kern));
+        lws = (size_t)tiles_threads(p);
     } else {
         snprintf(opts, sizeof opts,
                  "-cl-mad-enable -D D=%d -D DP=%d -D BQ=%d -D BK=%d -D TX=%d -D RQ=%d -D PAD=%d",
                  d, padded_d(p, d), p->bq, p->bk, p->tx, p->rq, p->pad);
         CB_TRY(cb_clrt_program(rt, "attn_flash.cl", cb_cl_src_attn_flash, opts, &prog));
-        CB_TRY(cb_clrt_kernel(prog, "attn_fwd", &pl->kern));
-        pl->lws = (size_t)p->tx * (size_t)(p->bq / p->rq);
+        CB_TRY(cb_clrt_kernel(prog, "attn_fwd", &pl->f.kern));
+        lws = (size_t)p->tx * (size_t)(p->bq / p->rq);
     }
 
-    const int BH = (int)bh, H = (int)a->heads, group = (int)(a->heads / a->kv_heads);
-    const int lq = (int)a->seq_q, lk = (int)a->seq_kv, causal = a->causal != 0;
-    const float scale = a->scale != 0.0f ? a->scale : 1.0f / sqrtf((float)d);
-    const float scale2 = scale * 1.44269504088896341f;  // scores in log2 units (exp2)
-    const size_t nqb = cb_round_up((size_t)lq, (size_t)p->bq) / (size_t)p->bq;
-    // One dimension: group counts past 65535 are fine there on every device.
-    pl->gws = nqb * (size_t)BH * pl->lws;
-    CB_TRY(cb_clrt_arg(pl->kern, 0, sizeof(cl_mem), &pl->q));
-    CB_TRY(cb_clrt_arg(pl->kern, 1, sizeof(cl_mem), &pl->k));
-    CB_TRY(cb_clrt_arg(pl->kern, 2, sizeof(cl_mem), &pl->v));
-    CB_TRY(cb_clrt_arg(pl->kern, 3, sizeof(cl_mem), &pl->o));
-    CB_TRY(cb_clrt_arg(pl->kern, 4, sizeof(cl_mem), &pl->lse));
-    CB_TRY(cb_clrt_arg(pl->kern, 5, sizeof(int), &BH));
-    CB_TRY(cb_clrt_arg(pl->kern, 6, sizeof(int), &H));
-    CB_TRY(cb_clrt_arg(pl->kern, 7, sizeof(int), &group));
-    CB_TRY(cb_clrt_arg(pl->kern, 8, sizeof(int), &lq));
-    CB_TRY(cb_clrt_arg(pl->kern, 9, sizeof(int), &lk));
-    CB_TRY(cb_clrt_arg(pl->kern, 10, sizeof(float), &scale2));
-    CB_TRY(cb_clrt_arg(pl->kern, 11, sizeof(int), &causal));
-    cl_int e = clFinish(rt->queue);
-    if (e != CL_SUCCESS)
-        s = cb_cl_fail(e, "clFinish after upload");
+    CB_TRY(cb_cl_attn_fwd_args(&pl->f, a, p->bq, lws));
 out:
     if (s != CB_OK) {
         attn_plan_free(pl);
         pl = NULL;
     }
     *plan = pl;
-    return s;
-}
-
-static enum cb_status attn_run(void *plan, const struct cb_call *call)
-{
-    (void)call;  // inputs live on the device since the plan
-    struct attn_plan *pl = plan;
-    cl_event ev;
-    cb_cl_timing_begin(&pl->base.t);
-    cl_int e = clEnqueueNDRangeKernel(pl->base.rt->queue, pl->kern, 1, NULL, &pl->gws, &pl->lws, 0,
-                                      NULL, &ev);
-    if (e != CL_SUCCESS)
-        return cb_cl_fail(e, "clEnqueueNDRangeKernel(attn_fwd)");
-    cb_cl_timing_event(&pl->base.t, ev);
-    return CB_OK;
-}
-
-static enum cb_status attn_readback(void *plan, const struct cb_call *call)
-{
-    struct attn_plan *pl = plan;
-    const struct cb_attn_args *a = &call->u.attn;
-    const int64_t rows = a->batch * a->heads * a->seq_q;
-    enum cb_status s = cb_clrt_download(pl->base.rt, pl->o, a->o, rows, a->head_dim, a->head_dim);
-    if (s == CB_OK && a->lse)
-        s = cb_clrt_download(pl->base.rt, pl->lse, a->lse, 1, rows, rows);
     return s;
 }
 
@@ -511,9 +540,9 @@ const struct cb_kernel cb_attn_opencl_kernels[] = {
         .max_threads = 1,  // one host thread drives the device
         .available = cb_cl_available,
         .plan = attn_plan_make,
-        .run = attn_run,
+        .run = cb_cl_attn_fwd_run,
         .finish = cb_cl_plan_finish,
-        .readback = attn_readback,
+        .readback = cb_cl_attn_fwd_readback,
         .plan_free = attn_plan_free,
         .where = cb_cl_plan_where,
         .pci_bus = cb_cl_plan_pci_bus,

@@ -11,9 +11,31 @@
 
 #include <stddef.h>
 
+#include "chipbench/cb_kernel.h"
 #include "chipbench/cb_status.h"
+#include "clrt.h"
 
-struct cb_clrt;
+// The head of every attention-forward plan (attn_opencl.c, attn_mma_opencl.c):
+// the device buffers and the kernel, which all take the same arguments
+// (Q, K, V, O, LSE, BH, H, GROUP, Lq, Lk, scale*log2(e), causal) and one
+// work-group per (query block, batch x head). run, readback and release are
+// shared; the kernel's build is each plan's own.
+struct cb_cl_attn_fwd {
+    struct cb_cl_plan base;  // first: the shared plan callbacks use it
+    cl_mem q, k, v, o, lse;
+    cl_kernel kern;
+    size_t gws, lws;
+};
+// Upload Q, K, V (elem-byte elements) and make O and lse, poisoned with NaN.
+enum cb_status cb_cl_attn_fwd_buffers(struct cb_cl_attn_fwd *f, const struct cb_attn_args *a,
+                                      size_t elem);
+// Bind the arguments to f->kern, size the launch (bq query rows and lws
+// work-items a group) and wait for the uploads.
+enum cb_status cb_cl_attn_fwd_args(struct cb_cl_attn_fwd *f, const struct cb_attn_args *a,
+                                   int bq, size_t lws);
+enum cb_status cb_cl_attn_fwd_run(void *plan, const struct cb_call *call);
+enum cb_status cb_cl_attn_fwd_readback(void *plan, const struct cb_call *call);
+void cb_cl_attn_fwd_release(struct cb_cl_attn_fwd *f);
 
 // Force a parameter set for every following plan (NULL: back to the tuning
 // file and defaults). CB_ERR_PARSE when the text is not a valid set.
