@@ -74,14 +74,9 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
     __local uint4 ks4[BK * LDK / 8];
     __local uint4 vt4[D * LDV / 8];
     __local ushort *Ks = (__local ushort *)ks4, *Vt = (__local ushort *)vt4;
-#if MMA_EMULATE
-    __local float scratch[4 * 512];
-#else
-    __local float *scratch = 0;
-#endif
     const int tid = get_local_id(0), warp = tid / 32, lane = tid % 32;
+    MMA_WARP_SCRATCH(scr, NT / 32, warp);
     const int g = lane >> 2, t = lane & 3;
-    __local float *scr = scratch + (MMA_EMULATE ? warp * 512 : 0);
 
     // Heaviest query blocks first (the last ones under a causal mask).
     const int nqb = (Lq + BQ - 1) / BQ, grp = get_group_id(0);

@@ -162,16 +162,11 @@ void gemm_mma(int M, int N, int K, float alpha, float beta, __global const ELEM 
     __local uint4 as4[2 * BM * LDS / EPV];
     __local uint4 bs4[2 * BN * LDS / EPV];
     __local ELEM *As = (__local ELEM *)as4, *Bs = (__local ELEM *)bs4;
-#if MMA_EMULATE
-    __local float scratch[4 * 512];
-#else
-    __local float *scratch = 0;
-#endif
     const int tid = get_local_id(0), warp = tid / 32, lane = tid % 32;
+    MMA_WARP_SCRATCH(scr, NT / 32, warp);
     const int g = lane >> 2, t = lane & 3;
     const int wm0 = (warp / 2) * WM, wn0 = (warp % 2) * WN;  // the warp's tile in the block
     const int m0 = get_group_id(1) * BM, n0 = get_group_id(0) * BN;
-    __local float *scr = scratch + (MMA_EMULATE ? warp * 512 : 0);
 
     float acc[MI][NI][4];
     for (int i = 0; i < MI; i++)

@@ -30,6 +30,17 @@
 #define KSTEP 16
 #endif
 
+// In a kernel's outermost scope: `scr`, this warp's scratch for the
+// emulation (512 floats of local memory per warp of the NWARPS), NULL when
+// the real instructions run.
+#if MMA_EMULATE
+#define MMA_WARP_SCRATCH(scr, NWARPS, warp)                                                 \
+    __local float mma_scratch_[(NWARPS) * 512];                                             \
+    __local float *scr = mma_scratch_ + (warp) * 512
+#else
+#define MMA_WARP_SCRATCH(scr, NWARPS, warp) __local float *scr = 0
+#endif
+
 #if MMA_EMULATE
 // Element h (0 low, 1 high) of a fragment register: a bf16 half, or the
 // whole register as one tf32.
