@@ -100,6 +100,7 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
     // Q fragments: rows r0 / r1, d pairs 2t and 2t + 8 of each k16 step;
     // rows past Lq read as 0.
     uint qf[KD][4];
+    #pragma unroll
     for (int s = 0; s < KD; s++) {
         const int d0 = s * 16 + 2 * t;
         qf[s][0] = r0 < nq ? *(__global const uint *)(Q + (size_t)r0 * D + d0) : 0u;
@@ -109,7 +110,9 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
     }
 
     float o[ND][4];
+    #pragma unroll
     for (int j = 0; j < ND; j++)
+        #pragma unroll
         for (int q = 0; q < 4; q++)
             o[j][q] = 0.0f;
     float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;  // l: this lane's part
@@ -127,6 +130,7 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
             }
             *(__local uint4 *)(Ks + key * LDK + d) = kx;
             const uint w[4] = {vx.x, vx.y, vx.z, vx.w};
+            #pragma unroll
             for (int i = 0; i < 4; i++) {
                 Vt[(d + 2 * i) * LDV + key] = (ushort)(w[i] & 0xffffu);
                 Vt[(d + 2 * i + 1) * LDV + key] = (ushort)(w[i] >> 16);
@@ -136,9 +140,12 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
 
         // S = Q K^T: n8 tile j holds keys j*8 .. j*8+7, this lane's 2t, 2t+1.
         float s[NK][4];
+        #pragma unroll
         for (int j = 0; j < NK; j++) {
+            #pragma unroll
             for (int q = 0; q < 4; q++)
                 s[j][q] = 0.0f;
+            #pragma unroll
             for (int st = 0; st < KD; st++) {
                 __local const ushort *p = Ks + (j * 8 + g) * LDK + st * 16 + 2 * t;
                 const uint kb[2] = {*(__local const uint *)p, *(__local const uint *)(p + 8)};
@@ -148,7 +155,9 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
 
         // Online softmax, base 2, masked keys -inf; rows r0 (q 0, 1), r1 (q 2, 3).
         float mx0 = m0, mx1 = m1;
+        #pragma unroll
         for (int j = 0; j < NK; j++)
+            #pragma unroll
             for (int q = 0; q < 4; q++) {
                 const int key = k0 + j * 8 + 2 * t + (q & 1);
                 const float v = key < ((q >> 1) ? lim1 : lim0) ? s[j][q] * scale2 : -INFINITY;
@@ -165,7 +174,9 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
         m0 = mx0;
         m1 = mx1;
         float ls0 = 0.0f, ls1 = 0.0f;
+        #pragma unroll
         for (int j = 0; j < NK; j++)
+            #pragma unroll
             for (int q = 0; q < 4; q++) {
                 const float p = exp2(s[j][q] - ((q >> 1) ? ref1 : ref0));
                 s[j][q] = p;
@@ -176,6 +187,7 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
             }
         l0 = fma(l0, al0, ls0);
         l1 = fma(l1, al1, ls1);
+        #pragma unroll
         for (int j = 0; j < ND; j++) {
             o[j][0] *= al0;
             o[j][1] *= al0;
@@ -184,11 +196,13 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
         }
 
         // O += P V: k16 step st takes S tiles 2st and 2st+1 as one A fragment.
+        #pragma unroll
         for (int st = 0; st < BK / 16; st++) {
             const uint pa[4] = {pack2(s[2 * st][0], s[2 * st][1]),
                                 pack2(s[2 * st][2], s[2 * st][3]),
                                 pack2(s[2 * st + 1][0], s[2 * st + 1][1]),
                                 pack2(s[2 * st + 1][2], s[2 * st + 1][3])};
+            #pragma unroll
             for (int j = 0; j < ND; j++) {
                 __local const ushort *p = Vt + (j * 8 + g) * LDV + st * 16 + 2 * t;
                 const uint vb[2] = {*(__local const uint *)p, *(__local const uint *)(p + 8)};
@@ -200,6 +214,7 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
     // Row sums over the quad, then O / l and lse (lane t == 0 of the quad).
     const float lt0 = quad_sum(l0, lane, scr), lt1 = quad_sum(l1, lane, scr);
     const float inv0 = lt0 > 0.0f ? 1.0f / lt0 : 0.0f, inv1 = lt1 > 0.0f ? 1.0f / lt1 : 0.0f;
+    #pragma unroll
     for (int j = 0; j < ND; j++) {
         const int col = j * 8 + 2 * t;
         if (r0 < nq) {

@@ -35,19 +35,23 @@
 #ifndef B_T
 #define B_T 0
 #endif
+// BK: the k depth of a local tile. tf32 tiles are twice the bytes, so
+// they are half as deep: two double-buffered 128-row tiles then take 40 KiB,
+// inside the 48 KiB NVIDIA's OpenCL gives a work-group.
 #if TF32
 #define ELEM float
 #define EPV 4               // elements a uint4 holds
-#define LDS (32 + 4)        // floats a local row: conflict-free fragments
+#define BK 16
+#define LDS (BK + 4)        // floats a local row: conflict-free fragments
 #else
 #define ELEM ushort
 #define EPV 8
-#define LDS (32 + 8)        // ushorts a local row: 80 bytes, conflict-free fragments
+#define BK 32
+#define LDS (BK + 8)        // ushorts a local row: 80 bytes, conflict-free fragments
 #endif
 
 #define BM (2 * WM)
 #define BN (2 * WN)
-#define BK 32
 #define NT 128
 #define MI (WM / 16)        // m16 tiles a warp
 #define NI (WN / 8)         // n8 tiles a warp
@@ -61,6 +65,7 @@
 // The tile of A at depth k0 (rows m0..m0+BM), EPV elements per uint4.
 inline void fetch_a(__global const ELEM *A, int lda, int m0, int k0, int tid, uint4 *r)
 {
+    #pragma unroll
     for (int l = 0; l < LA; l++) {
         const int v = tid + l * NT;
 #if A_T
@@ -75,6 +80,7 @@ inline void fetch_a(__global const ELEM *A, int lda, int m0, int k0, int tid, ui
 
 inline void fetch_b(__global const ELEM *B, int ldb, int n0, int k0, int tid, uint4 *r)
 {
+    #pragma unroll
     for (int l = 0; l < LB; l++) {
         const int v = tid + l * NT;
 #if B_T
@@ -117,6 +123,7 @@ inline uint4 cvt4(uint4 x)
 inline void scatter(__local ELEM *dst, int r, int c, uint4 x)
 {
     const uint w[4] = {x.x, x.y, x.z, x.w};
+    #pragma unroll
     for (int i = 0; i < 4; i++) {
 #if TF32
         dst[(r + i) * LDS + c] = as_float(w[i]);
@@ -131,6 +138,7 @@ inline void scatter(__local ELEM *dst, int r, int c, uint4 x)
 // m- (n-) contiguous one is scattered down the rows.
 inline void store_a(__local ELEM *As, int tid, const uint4 *r)
 {
+    #pragma unroll
     for (int l = 0; l < LA; l++) {
         const int v = tid + l * NT;
 #if A_T
@@ -143,6 +151,7 @@ inline void store_a(__local ELEM *As, int tid, const uint4 *r)
 
 inline void store_b(__local ELEM *Bs, int tid, const uint4 *r)
 {
+    #pragma unroll
     for (int l = 0; l < LB; l++) {
         const int v = tid + l * NT;
 #if B_T
@@ -169,8 +178,11 @@ void gemm_mma(int M, int N, int K, float alpha, float beta, __global const ELEM 
     const int m0 = get_group_id(1) * BM, n0 = get_group_id(0) * BN;
 
     float acc[MI][NI][4];
+    #pragma unroll
     for (int i = 0; i < MI; i++)
+        #pragma unroll
         for (int j = 0; j < NI; j++)
+            #pragma unroll
             for (int q = 0; q < 4; q++)
                 acc[i][j][q] = 0.0f;
 
@@ -229,8 +241,11 @@ void gemm_mma(int M, int N, int K, float alpha, float beta, __global const ELEM 
     }
 
     // Bounds-checked store; beta == 0 never reads C (NaN there must not leak).
+    #pragma unroll
     for (int i = 0; i < MI; i++)
+        #pragma unroll
         for (int j = 0; j < NI; j++)
+            #pragma unroll
             for (int q = 0; q < 4; q++) {
                 const int row = m0 + wm0 + i * 16 + g + (q >> 1) * 8;
                 const int col = n0 + wn0 + j * 8 + 2 * t + (q & 1);

@@ -26,7 +26,7 @@ extern const char cb_cl_src_mma_common[];
 
 #define MMA_WM 64  // warp tile (gemm_mma.cl): 4 warps, a 128 x 128 block
 #define MMA_WN 64
-#define MMA_BK 32
+#define MMA_BK(tf32) ((tf32) ? 16 : 32)  // k depth of a local tile (gemm_mma.cl's BK)
 
 int cb_cl_mma_emulate(void)
 {
@@ -96,7 +96,7 @@ static enum cb_status build(struct cb_clrt *rt, int tf32, int ta, int tb, cl_ker
 // host product.
 static enum cb_status self_test(struct cb_clrt *rt, int tf32)
 {
-    enum { M = 2 * MMA_WM, N = 2 * MMA_WN, K = 2 * MMA_BK };
+    enum { M = 2 * MMA_WM, N = 2 * MMA_WN, K = 64 };  // several k tiles either way
     enum cb_status s = CB_OK;
     const size_t el = tf32 ? 4 : 2;
     uint16_t *a = malloc(M * K * 2), *b = malloc(N * K * 2);
@@ -230,14 +230,14 @@ static enum cb_status mma_plan_make(const struct cb_kernel *k, const struct cb_p
     }
     CB_TRY(cb_cl_mma_device_ok(rt, pl->tf32));
     snprintf(pl->gp.base.params, sizeof pl->gp.base.params, "mma.sync %s:WM=%d,WN=%d,BK=%d%s",
-             pl->tf32 ? "tf32" : "bf16", MMA_WM, MMA_WN, MMA_BK,
+             pl->tf32 ? "tf32" : "bf16", MMA_WM, MMA_WN, MMA_BK(pl->tf32),
              cb_cl_mma_emulate() ? ",emulated" : "");
 
     const int m = (int)g->m, n = (int)g->n, kk = (int)g->k;
     const int lda = (int)g->lda, ldb = (int)g->ldb, ldc = (int)g->ldc;
     const int mp = (int)cb_round_up((size_t)m, 2 * MMA_WM);
     const int np = (int)cb_round_up((size_t)n, 2 * MMA_WN);
-    const int kp = (int)cb_round_up((size_t)kk, MMA_BK);
+    const int kp = (int)cb_round_up((size_t)kk, (size_t)MMA_BK(pl->tf32));
     CB_TRY(cb_clrt_upload_elems(rt, g->a, g->trans_a ? kk : m, g->trans_a ? m : kk, lda,
                                 pl->elem, &pl->gp.a.user));
     CB_TRY(cb_clrt_upload_elems(rt, g->b, g->trans_b ? n : kk, g->trans_b ? kk : n, ldb,

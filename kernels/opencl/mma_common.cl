@@ -121,9 +121,9 @@ inline float shfl_xor(float v, int mask, int lane, __local float *scr)
 {
     (void)lane;
     (void)scr;
-    float r;
+    uint r;
     asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;"
-                 : "=f"(r) : "f"(v), "r"(mask));
-    return r;
+                 : "=r"(r) : "r"(as_uint(v)), "r"(mask));
+    return as_float(r);
 }
 #endif
