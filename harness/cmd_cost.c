@@ -26,7 +26,7 @@ struct pat_val { const char *pattern; double v; };  // "PATTERN=X" or "X" (all)
 struct cost_cfg {
     const char *model, *prices, *csv, *roofs;
     const char *from[MAX_FROM];
-    int nfrom, explain;
+    int nfrom, explain, breakdown;
     int64_t batch, seq;
     enum cb_dtype dtype;
     struct pat_val bw[MAX_PAT], mem[MAX_PAT];
@@ -49,6 +49,8 @@ static void cost_usage(FILE *f)
         "  --batch B, --seq T   micro-batch and sequence length (4, min(ctx, 1024))\n"
         "  --dtype f32|bf16     dtype of the timed rows and activations (f32)\n"
         "  --explain            print every call of the step with FLOPs and bytes\n"
+        "  --breakdown          per chip class, every measured shape: the kernel whose row\n"
+        "                       times it (the fastest ok one), calls, seconds, share\n"
         "  --from FILE.csv      result CSV(s) with the measured rows (repeatable)\n"
         "  --prices FILE        price table (default results/prices.csv when present)\n"
         "  --bandwidth [PAT=]GB/s  memory bandwidth for the memory-bound ops of the chip\n"
@@ -112,6 +114,10 @@ static int parse(int argc, char **argv, struct cost_cfg *c)
         }
         if (!strcmp(a, "--explain")) {
             c->explain = 1;
+            continue;
+        }
+        if (!strcmp(a, "--breakdown")) {
+            c->breakdown = 1;
             continue;
         }
         if (!strcmp(a, "--zero1")) {
@@ -305,8 +311,26 @@ static const char *const csv_cols[] = {
     "mem_need_gb", "mem_have_gb", "fits", "rent_usd_step", "own_hw_usd_step",
     "energy_usd_step", "own_usd_step", "rent_usd_per_mtok", "own_usd_per_mtok",
     "energy_usd_per_mtok", "train_tokens", "train_steps", "train_s", "train_rent_usd",
-    "train_own_usd"};
+    "train_own_usd", "kernels"};
 #define NCSV ((int)(sizeof csv_cols / sizeof *csv_cols))
+
+// "gemm_f32_opencl 15, attn_f32_opencl 1": the kernels the step's measured
+// shapes are timed at, with how many shapes each, first use first.
+static void kernel_summary(const struct cb_cost_result *x, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; i < x->n_picks && n < len; i++) {
+        int seen = 0, count = 0;
+        for (int j = 0; j < x->n_picks; j++) {
+            seen |= j < i && !strcmp(x->picks[j].kernel, x->picks[i].kernel);
+            count += !strcmp(x->picks[j].kernel, x->picks[i].kernel);
+        }
+        if (!seen)
+            n += (size_t)snprintf(buf + n, len - n, "%s%s %d", n ? ", " : "", x->picks[i].kernel,
+                                  count);
+    }
+}
 
 static enum cb_status write_csv(const char *path, const struct cb_step *st,
                                 const struct cb_cost_result *r, int n, const double *bw)
@@ -327,11 +351,14 @@ static enum cb_status write_csv(const char *path, const struct cb_step *st,
                       x->rent_step * x->train_steps, x->own_step * x->train_steps};
         char buf[NCSV][48];
         const char *cells[NCSV];
-        for (int c = 0; c < NCSV; c++) {
+        for (int c = 0; c < NCSV - 1; c++) {  // the last column is text
             fmt(buf[c], sizeof buf[c], "%.9g", v[c], "");
             cells[c] = buf[c];
         }
+        char kernels[512];
+        kernel_summary(x, kernels, sizeof kernels);
         cells[0] = st->model.name, cells[3] = cb_dtype_name(st->dtype), cells[4] = x->chip;
+        cells[NCSV - 1] = kernels;
         s = cb_csv_write_row(w, cells, NCSV);
     }
     cb_csv_close(w);
@@ -339,7 +366,7 @@ static enum cb_status write_csv(const char *path, const struct cb_step *st,
 }
 
 static void print_table(const struct cb_step *st, const struct cb_cost_result *r, int n,
-                        const double *bw, const char *const *bw_src)
+                        const double *bw, const char *const *bw_src, int breakdown)
 {
     printf("%-9s %9s %7s %7s %6s %9s %12s %11s %11s %11s %9s %12s  %s\n", "step_s", "tok/s",
            "TFLOP/s", "MFU_ds", "MFU_me", "E_step_J", "memory_GB", "rent$/Mtok", "own$/Mtok",
@@ -401,6 +428,20 @@ static void print_table(const struct cb_step *st, const struct cb_cost_result *r
         if (x->fits == 0)
             printf("  does not fit: needs %.2f GB > %.0f GB on one chip\n", x->mem_need_gb,
                    x->mem_have_gb);
+        if (x->n_picks) {
+            char kernels[512];
+            kernel_summary(x, kernels, sizeof kernels);
+            printf("  timed with (shapes): %s\n", kernels);
+        }
+        for (int j = 0; breakdown && j < x->n_picks; j++) {
+            const struct cb_cost_pick *pk = &x->picks[j];
+            const struct cb_step_item *it = &st->items[pk->item];
+            char shape[160];
+            cb_shape_format(&it->call, shape, sizeof shape);
+            printf("  %-13s %-38s x%-4lld %-24s %9.4g s %5.1f%%  (%s)\n",
+                   cb_op_name(it->call.op), shape, (long long)pk->calls, pk->kernel,
+                   pk->seconds, 100.0 * pk->seconds / x->t_compute, it->name);
+        }
         for (int j = 0; j < x->n_missing && j < CB_COST_MAX_MISSING; j++) {
             const struct cb_step_item *it = &st->items[x->missing[j]];
             char shape[160];
@@ -636,7 +677,7 @@ int cb_cmd_cost(int argc, char **argv)
     printf("model FLOPs per step %.6g (GEMM + attention, FlashAttention convention); "
            "memory-bound %.6g bytes; training %.4g tokens\n", cb_step_flops(&st),
            cb_step_mem_bytes(&st), n ? res[0].train_tokens : 0.0);
-    print_table(&st, res, n, bw, bw_src);
+    print_table(&st, res, n, bw, bw_src, c.breakdown);
     rc = 0;
     if (c.nchips)
         rc = print_dp(&c, &st, &meas, res, n);

@@ -328,6 +328,13 @@ void cb_cost_compute(const struct cb_step *st, const struct cb_measurements *m,
             continue;
         }
         r->t_compute += (double)calls * b->median_ns * 1e-9;
+        if (r->n_picks < CB_COST_MAX_PICKS) {
+            struct cb_cost_pick *pk = &r->picks[r->n_picks++];
+            pk->item = i;
+            pk->calls = calls;
+            cb_strlcpy(pk->kernel, b->kernel, sizeof pk->kernel);
+            pk->seconds = (double)calls * b->median_ns * 1e-9;
+        }
         if (isnan(b->energy_j))
             energy_ok = 0;
         else

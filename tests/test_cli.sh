@@ -193,6 +193,8 @@ for v in 2,,8 ,8 8, 0 x; do
     expect "cost_bad_chips_$v" 2 "--chips needs" "$CB" cost --model gpt2-124m --from "$tmp/one.csv" \
         --chips "$v" --allreduce-busbw 1
 done
+expect cost_breakdown 0 "timed with (shapes): k 1" "$CB" cost --model gpt2-124m \
+    --from "$tmp/one.csv" --breakdown
 expect cost_csv 0 "1 of 17 distinct shapes measured" "$CB" cost --model gpt2-124m --from "$tmp/one.csv" --csv "$tmp/cost.csv"
 if head -n 1 "$tmp/cost.csv" | grep -q '^model,batch,seq,dtype,chip_class,'; then ok cost_csv_header
 else ko cost_csv_header "$(head -n 1 "$tmp/cost.csv")"; fi

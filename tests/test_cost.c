@@ -197,6 +197,15 @@ static void test_cost_maths(void)
     double t_mem = cb_step_mem_bytes(&st) / 1e9, t = 0.031 + t_mem;
     CB_CHECK(r.n_missing == 0 && r.n_shapes == 17);
     CB_CHECK_NEAR(r.t_compute, 0.031, 1e-12);
+    // Each shape is timed at the fastest ok row (k1: 1 ms; k2 is slower, k3
+    // failed its check), and the picks add up to the compute time.
+    CB_CHECK(r.n_picks == 17);
+    double picked = 0;
+    for (int i = 0; i < r.n_picks; i++) {
+        CB_CHECK_STR(r.picks[i].kernel, "k1");
+        picked += r.picks[i].seconds;
+    }
+    CB_CHECK_NEAR(picked, r.t_compute, 1e-12);
     CB_CHECK_NEAR(r.t_step, t, 1e-12);
     CB_CHECK_NEAR(r.tokens_per_s, 8 / t, 1e-9);
     CB_CHECK_NEAR(r.energy_j, 31 * 0.5, 1e-12);

@@ -76,10 +76,21 @@ struct cb_cost_opts {
 void cb_cost_opts_default(struct cb_cost_opts *o);
 
 #define CB_COST_MAX_MISSING 64
+#define CB_COST_MAX_PICKS 64
+// The row a distinct shape of the step is timed at: the fastest ok row of
+// the chip class, op, dtype and shape, whichever kernel made it.
+struct cb_cost_pick {
+    int item;           // step item index (its first occurrence)
+    int64_t calls;      // calls of this shape in one step
+    char kernel[64];
+    double seconds;     // calls x the row's median time
+};
 struct cb_cost_result {
     char chip[160];
     int n_shapes, n_missing;
     int missing[CB_COST_MAX_MISSING];   // step item indices without a row
+    int n_picks;                        // the measured shapes, in step order
+    struct cb_cost_pick picks[CB_COST_MAX_PICKS];
     double t_compute, t_mem, t_step;    // s; t_mem/t_step NAN without bandwidth
     double tokens_per_s, flops, tflops;
     double best_gemm_gflops;            // the suite's own measured peak here
