@@ -111,7 +111,7 @@ fi
 
 if want gemm; then
     log "gemm: ours vs CLBlast"
-    timeout 200 "$CB" run --device "$DEV" \
+    timeout 300 "$CB" run --device "$DEV" \
         --kernel gemm_f32_opencl,gemm_f16_opencl,gemm_bf16_opencl,gemm_tf32_opencl,gemm_f32_clblast,'gemm_*_cublas' \
         --threads 1 \
         --shape ${BIG}x${BIG}x${BIG} --shape ${MID}x${MID}x${MID} --shape ${MID}x${MID}x${MID}:nt \
