@@ -76,3 +76,32 @@ enum cb_status cb_stats_compute(const double *x, int n, struct cb_stats *out)
     cb_free(s);
     return CB_OK;
 }
+
+enum cb_status cb_call_times_add(struct cb_call_times *t, double ns)
+{
+    if (t->n == t->cap) {
+        int cap = t->cap ? 2 * t->cap : 64;
+        double *d = realloc(t->ns, (size_t)cap * sizeof *d);
+        if (!d)
+            return cb_set_error(CB_ERR_NO_MEMORY, "device time samples");
+        t->ns = d;
+        t->cap = cap;
+    }
+    t->ns[t->n++] = ns;
+    return CB_OK;
+}
+
+double cb_call_times_median(const struct cb_call_times *t)
+{
+    if (t->n <= 0)
+        return -1.0;
+    const double m = t->n > 1 ? cb_median(t->ns + 1, t->n - 1) : t->ns[0];
+    return isnan(m) ? -1.0 : m;
+}
+
+void cb_call_times_free(struct cb_call_times *t)
+{
+    free(t->ns);
+    t->ns = NULL;
+    t->n = t->cap = 0;
+}

@@ -36,6 +36,17 @@ static void test_stats_known(void)
     CB_CHECK(cb_stats_compute(y, 4, &st) == CB_OK);
     CB_CHECK_NEAR(st.median, 2.5, 0);
     CB_CHECK_NEAR(cb_median(y, 4), 2.5, 0);
+    // Device call times: none yet is < 0; one call is its own median; later
+    // the first (verification) call is left out.
+    struct cb_call_times t = {0};
+    CB_CHECK(cb_call_times_median(&t) < 0);
+    CB_CHECK(cb_call_times_add(&t, 100.0) == CB_OK);
+    CB_CHECK_NEAR(cb_call_times_median(&t), 100.0, 0);
+    for (int i = 0; i < 100; i++)
+        CB_CHECK(cb_call_times_add(&t, 2.0 + (i % 3)) == CB_OK);  // 2, 3, 4, ...
+    CB_CHECK_NEAR(cb_call_times_median(&t), 3.0, 0);
+    cb_call_times_free(&t);
+    CB_CHECK(t.ns == NULL && t.n == 0);
 }
 
 static void test_stats_ci_ranks(void)

@@ -23,4 +23,15 @@ enum cb_status cb_stats_compute(const double *x, int n, struct cb_stats *out);
 // Median of x (copied and sorted internally); n >= 1.
 double cb_median(const double *x, int n);
 
+// The device time of every call of a device plan (events around each
+// launch, OpenCL or CUDA): its median leaves out the first call, the
+// verification launch, when timed ones exist. Zero-initialized is empty.
+struct cb_call_times {
+    double *ns;
+    int n, cap;
+};
+enum cb_status cb_call_times_add(struct cb_call_times *t, double ns);
+double cb_call_times_median(const struct cb_call_times *t);  // < 0 when there is none
+void cb_call_times_free(struct cb_call_times *t);
+
 #endif

@@ -30,6 +30,7 @@
 #include "chipbench/cb_kernel.h"
 #include "chipbench/cb_ocl.h"
 #include "chipbench/cb_power.h"
+#include "chipbench/cb_stats.h"
 #include "../kernel_tables.h"
 
 // The C ABI (CUDA 11 to 13): error codes are ints, handles and events opaque.
@@ -183,8 +184,7 @@ struct cublas_plan {
     void *a, *b, *c;
     void *ev0, *ev1;
     char label[300], chip_class[160], pci[32], lib[64];
-    double *ns;  // device time of each call (finish)
-    int n, cap;
+    struct cb_call_times times;  // device time of each call (finish)
 };
 
 static void plan_free(void *plan)
@@ -204,7 +204,7 @@ static void plan_free(void *plan)
         L.ev_destroy(pl->ev1);
     if (pl->handle)
         L.destroy(pl->handle);
-    free(pl->ns);
+    cb_call_times_free(&pl->times);
     free(pl);
 }
 
@@ -375,35 +375,12 @@ static enum cb_status cublas_finish(void *plan)
     float ms = 0.0f;
     if ((e = L.ev_elapsed(&ms, pl->ev0, pl->ev1)))
         return cu_fail(e, "cudaEventElapsedTime");
-    if (pl->n == pl->cap) {
-        int cap = pl->cap ? 2 * pl->cap : 64;
-        double *d = realloc(pl->ns, (size_t)cap * sizeof *d);
-        if (!d)
-            return cb_set_error(CB_ERR_NO_MEMORY, "device time samples");
-        pl->ns = d;
-        pl->cap = cap;
-    }
-    pl->ns[pl->n++] = (double)ms * 1e6;
-    return CB_OK;
+    return cb_call_times_add(&pl->times, (double)ms * 1e6);
 }
 
-static int cmp_double(const void *x, const void *y)
-{
-    const double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
-
-// Median device time of the timed calls: the first call (verification) is
-// left out when later ones exist, as for the OpenCL kernels.
 static double cublas_device_ns(void *plan)
 {
-    struct cublas_plan *pl = plan;
-    int n = pl->n > 1 ? pl->n - 1 : pl->n;
-    if (n <= 0)
-        return -1.0;
-    double *v = pl->ns + (pl->n - n);
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    return cb_call_times_median(&((struct cublas_plan *)plan)->times);
 }
 
 static enum cb_status cublas_readback(void *plan, const struct cb_call *call)

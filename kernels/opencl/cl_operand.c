@@ -1,5 +1,7 @@
 // cl_operand.c: GEMM operands on the device and the shared GEMM argument
 // list (cl_operand.h).
+#include <stdlib.h>
+
 #include "cl_operand.h"
 
 enum cb_status cb_cl_operand_pad(struct cb_clrt *rt, struct cb_cl_operand *o, cl_program padp,
@@ -77,8 +79,11 @@ enum cb_status cb_cl_gemm_readback(void *plan, const struct cb_call *call)
     return cb_clrt_download(pl->base.rt, pl->c, g->c, g->m, g->n, g->ldc);
 }
 
-void cb_cl_gemm_plan_release(struct cb_cl_gemm_plan *p)
+void cb_cl_gemm_plan_free(void *plan)
 {
+    struct cb_cl_gemm_plan *p = plan;
+    if (!p)
+        return;
     cb_cl_plan_release(&p->base);
     cb_cl_operand_free(&p->a);
     cb_cl_operand_free(&p->b);
@@ -86,6 +91,7 @@ void cb_cl_gemm_plan_release(struct cb_cl_gemm_plan *p)
         clReleaseMemObject(p->c);
     if (p->gemm)
         clReleaseKernel(p->gemm);
+    free(p);
 }
 
 enum cb_status cb_cl_gemm_args(cl_kernel k, int m, int n, int kdim, float alpha, float beta,

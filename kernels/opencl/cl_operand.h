@@ -46,8 +46,8 @@ struct cb_cl_gemm_plan {
 enum cb_status cb_cl_gemm_run(void *plan, const struct cb_call *call);
 // readback: C into the call's host C (rows with stride ldc, padding kept).
 enum cb_status cb_cl_gemm_readback(void *plan, const struct cb_call *call);
-// Release what the head holds (waits for the queue first).
-void cb_cl_gemm_plan_release(struct cb_cl_gemm_plan *p);
+// plan_free of both GEMM plans (malloc'd blocks that start with the head).
+void cb_cl_gemm_plan_free(void *plan);
 
 // The arguments every GEMM kernel here takes: (M, N, K, alpha, beta, A, lda,
 // B, ldb, C, ldc), A and B the padded copies where there are any.

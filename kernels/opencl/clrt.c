@@ -478,19 +478,6 @@ enum cb_status cb_clrt_fill_nan(struct cb_clrt *rt, cl_mem buf, size_t floats)
     return e == CL_SUCCESS ? CB_OK : cb_cl_fail(e, "clEnqueueFillBuffer");
 }
 
-static int cmp_double(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
-
-double cb_cl_median_ns(double *v, int n)
-{
-    if (n <= 0)
-        return -1.0;
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 void cb_cl_timing_begin(struct cb_cl_timing *t)
 {
@@ -517,27 +504,18 @@ enum cb_status cb_cl_timing_record(struct cb_cl_timing *t)
     double ns = cb_clrt_event_span_ns(t->first, t->last);
     if (ns < 0)
         return CB_OK;  // no profiling info: the column stays empty
-    if (t->n == t->cap) {
-        int cap = t->cap ? 2 * t->cap : 64;
-        double *d = realloc(t->ns, (size_t)cap * sizeof *d);
-        if (!d)
-            return cb_set_error(CB_ERR_NO_MEMORY, "device time samples");
-        t->ns = d;
-        t->cap = cap;
-    }
-    t->ns[t->n++] = ns;
-    return CB_OK;
+    return cb_call_times_add(&t->times, ns);
 }
 
 double cb_cl_timing_median(struct cb_cl_timing *t)
 {
-    return t->n > 1 ? cb_cl_median_ns(t->ns + 1, t->n - 1) : cb_cl_median_ns(t->ns, t->n);
+    return cb_call_times_median(&t->times);
 }
 
 void cb_cl_timing_free(struct cb_cl_timing *t)
 {
     cb_cl_timing_begin(t);
-    free(t->ns);
+    cb_call_times_free(&t->times);
     memset(t, 0, sizeof *t);
 }
 

@@ -14,6 +14,7 @@
 #include <CL/cl.h>
 
 #include "chipbench/cb_ocl.h"
+#include "chipbench/cb_stats.h"
 #include "chipbench/cb_status.h"
 
 struct cb_clrt {
@@ -71,17 +72,13 @@ enum cb_status cb_clrt_arg(cl_kernel k, cl_uint i, size_t size, const void *valu
 // counters), in ns; negative when the driver gives no profiling info.
 double cb_clrt_event_span_ns(cl_event first, cl_event last);
 
-// Median of v[0..n) (sorts v); -1 when n <= 0.
-double cb_cl_median_ns(double *v, int n);
-
 // Per-call device timing of a plan: run() notes the first and last event of
 // a call; finish() (after clFinish) records their span; the kernel's
 // device_time_ns reports the median, leaving out the first (verification)
 // call when timed ones exist.
 struct cb_cl_timing {
     cl_event first, last;
-    double *ns;
-    int n, cap;
+    struct cb_call_times times;
 };
 void cb_cl_timing_begin(struct cb_cl_timing *t);            // release last call's events
 void cb_cl_timing_event(struct cb_cl_timing *t, cl_event e); // takes ownership

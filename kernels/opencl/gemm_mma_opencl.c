@@ -40,15 +40,6 @@ struct mma_plan {
     size_t elem;                // bytes of one A or B element
 };
 
-static void mma_plan_free(void *plan)
-{
-    struct mma_plan *pl = plan;
-    if (!pl)
-        return;
-    cb_cl_gemm_plan_release(&pl->gp);
-    free(pl);
-}
-
 // Operand stored (rows, cols), stride ld: used in place when both are tile
 // multiples (prow, pcol) and rows are 16-byte aligned, else copied into a
 // zero-padded (prow, pcol) buffer of the same orientation.
@@ -271,7 +262,7 @@ static enum cb_status mma_plan_make(const struct cb_kernel *k, const struct cb_p
         s = cb_cl_fail(e, "clFinish after upload");
 out:
     if (s != CB_OK) {
-        mma_plan_free(pl);
+        cb_cl_gemm_plan_free(pl);
         pl = NULL;
     }
     *plan = pl;
@@ -280,9 +271,9 @@ out:
 
 #define MMA_ENTRY                                                                       \
     .op = CB_OP_GEMM, .backend = CB_BACKEND_OPENCL, .priority = 1, .max_threads = 1,    \
-    .available = cb_cl_mma_available, .plan = mma_plan_make, .run = cb_cl_gemm_run,           \
+    .available = cb_cl_mma_available, .plan = mma_plan_make, .run = cb_cl_gemm_run,     \
     .finish = cb_cl_plan_finish, .readback = cb_cl_gemm_readback,                       \
-    .plan_free = mma_plan_free, .where = cb_cl_plan_where,                              \
+    .plan_free = cb_cl_gemm_plan_free, .where = cb_cl_plan_where,                       \
     .pci_bus = cb_cl_plan_pci_bus, .device_time_ns = cb_cl_plan_device_ns
 
 const struct cb_kernel cb_gemm_mma_opencl_kernels[] = {

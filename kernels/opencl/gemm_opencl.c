@@ -172,15 +172,6 @@ struct gemm_plan {
     size_t elem;                   // bytes of one A or B element: 4 (f32), 2 (f16)
 };
 
-static void gemm_plan_free(void *plan)
-{
-    struct gemm_plan *pl = plan;
-    if (!pl)
-        return;
-    cb_cl_gemm_plan_release(&pl->gp);
-    free(pl);
-}
-
 // Prepare operand X: stored (rows, cols) with stride ld in the user buffer;
 // the kernel wants (prow, pcol) with transposition `trans` and a leading
 // dimension that is a multiple of 4. Pad when anything differs, or when
@@ -297,7 +288,7 @@ static enum cb_status gemm_plan_make(const struct cb_kernel *k, const struct cb_
         s = cb_cl_fail(e, "clFinish after upload");
 out:
     if (s != CB_OK) {
-        gemm_plan_free(pl);
+        cb_cl_gemm_plan_free(pl);
         pl = NULL;
     }
     *plan = pl;
@@ -311,7 +302,7 @@ out:
     .max_threads = 1,  /* one host thread drives the device */                         \
     .available = cb_cl_available, .plan = gemm_plan_make, .run = cb_cl_gemm_run,        \
     .finish = cb_cl_plan_finish, .readback = cb_cl_gemm_readback,                       \
-    .plan_free = gemm_plan_free, .where = cb_cl_plan_where,                             \
+    .plan_free = cb_cl_gemm_plan_free, .where = cb_cl_plan_where,                       \
     .pci_bus = cb_cl_plan_pci_bus, .device_time_ns = cb_cl_plan_device_ns
 
 const struct cb_kernel cb_gemm_opencl_kernels[] = {
