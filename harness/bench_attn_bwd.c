@@ -1,7 +1,10 @@
 // bench_attn_bwd.c: attention-backward benchmark data and its float64 check.
 //
 // Inputs of one buffer set: Q (B,H,Lq,D), K/V (B,Hkv,Lk,D) and dO (B,H,Lq,D)
-// uniform in [-1, 1); O (B,H,Lq,D) and lse (B,H,Lq) are what a FORWARD
+// uniform in [-1, 1), f32 or bf16 (bf16: drawn in f32 and rounded to
+// nearest even in set-up; the kernel gets 16-bit copies, the forward and
+// the float64 check read the same rounded values in f32); O (B,H,Lq,D) and
+// lse (B,H,Lq), always f32, are what a FORWARD
 // kernel makes of them in float32, exactly what a training step hands the
 // backward: during set-up (outside the timed region) the best usable f32
 // attention kernel (cb_registry_best; CHIPBENCH_KERNEL may name it) runs
@@ -32,7 +35,7 @@
 //         denormal P terms are not errors)
 // (sums over i run over the visible query rows of every head of the group)
 // and must stay within
-//   tol = 8u (4 + sqrt(D) + sqrt(N)) + 2u ML / max(M, 2^-80)
+//   tol = 8u (4 + sqrt(D) + sqrt(N)) + 2u ML / max(M, 2^-80)  [+ 2^-8 for bf16]
 // N being the length of the final sum (Lk for dQ, group Lq for dK and dV).
 // The first term is the rounding of the N-long accumulation and of the
 // D-long dot products dP_ij and Di, in random-walk form as in the forward:
@@ -46,8 +49,13 @@
 // units of u. ML is M with every term also weighted by lambda_ij (and
 // |dP_ij - Di| in place of w_ij for dQ and dK); it dominates for large
 // logits (scale 20 or 50, where correct kernels measured within 0.25 of the
-// bound, and within 0.05 at the default scale). Reported: the largest err
-// and the largest tol over the checked elements.
+// bound, and within 0.05 at the default scale). bf16 inputs are exact in
+// the reference too; what bf16 adds is the rounding of P (for dV = P^T dO)
+// and of dS (for dQ = dS K, dK = dS^T Q) to bf16 where a matrix-unit kernel
+// feeds them to the multiply: at most 2^-8 (bf16's unit roundoff) of each
+// term, |P_ij dO_id| for dV and scale |dS_ij| |K_jd| <= scale P_ij w_ij
+// |K_jd| for dQ (likewise dK), so at most 2^-8 of M. Reported: the largest
+// err and the largest tol over the checked elements.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +63,7 @@
 
 #include "chipbench/cb_bench.h"
 #include "chipbench/cb_topo.h"
+#include "chipbench/cb_util.h"
 #include "bench_attn_common.h"
 
 #define FULL_CHECK_WORK (1LL << 25)
@@ -66,12 +75,29 @@ extern const struct cb_bench cb_bench_attn;
 
 struct bwd_data {
     struct cb_attn_args a;  // shape
+    enum cb_dtype dtype;    // of Q, K, V, dO: f32 or bf16
     int nbuf;
     float **q, **k, **v, **o, **lse, **dout, **dq, **dk, **dv;
+    float **in16;           // bf16: Q, K, V, dO as the kernel gets them, one buffer a set
     struct cb_call *calls;
     size_t q_len, kv_len, lse_len;
     struct cb_rng rng;
 };
+
+// Round n floats in place to the nearest bf16 (even on ties).
+static void round_bf16(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = cb_bf16_to_f32(cb_f32_to_bf16(x[i]));
+}
+
+// n bf16 values of x (exact: x holds bf16 values) into h; returns h.
+static const uint16_t *pack_bf16(uint16_t *h, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h[i] = cb_f32_to_bf16(x[i]);
+    return h;
+}
 
 // Same shape rules as the forward: the backward takes the forward's shape.
 static enum cb_status bwd_check_shape(const struct cb_call *shape)
@@ -84,8 +110,10 @@ static double bwd_set_bytes(const struct cb_call *shape, enum cb_dtype d)
     const struct cb_attn_args *a = &shape->u.attn;
     double qo, kv;
     cb_attn_bench_elems(a, &qo, &kv);
-    // Q, O, dO, dQ; K, V, dK, dV; lse
-    return cb_dtype_size(d) * (4 * qo + 4 * kv) + 4.0 * a->batch * a->heads * a->seq_q;
+    // Q, O, dO, dQ; K, V, dK, dV; lse (all f32: the check reads them), and
+    // bf16's 16-bit copies of Q, dO, K, V
+    return 4.0 * (4 * qo + 4 * kv) + 4.0 * a->batch * a->heads * a->seq_q +
+           (d == CB_DTYPE_F32 ? 0.0 : cb_dtype_size(d) * (2 * qo + 2 * kv));
 }
 
 static void bwd_teardown(void *data)
@@ -93,7 +121,7 @@ static void bwd_teardown(void *data)
     struct bwd_data *b = data;
     if (!b)
         return;
-    float **arrs[] = {b->q, b->k, b->v, b->o, b->lse, b->dout, b->dq, b->dk, b->dv};
+    float **arrs[] = {b->q, b->k, b->v, b->o, b->lse, b->dout, b->dq, b->dk, b->dv, b->in16};
     cb_attn_bench_free(arrs, sizeof arrs / sizeof arrs[0], b->nbuf);
     free(b->calls);
     free(b);
@@ -154,19 +182,21 @@ static enum cb_status bwd_setup(const struct cb_call *shape, enum cb_dtype d, in
     struct bwd_data *b = calloc(1, sizeof *b);
     if (!b)
         return cb_set_error(CB_ERR_NO_MEMORY, "attention backward bench");
-    if (d != CB_DTYPE_F32) {
+    if (d != CB_DTYPE_F32 && d != CB_DTYPE_BF16) {
         s = cb_set_error(CB_ERR_UNSUPPORTED,
                          "attention backward bench: dtype %s not supported yet",
                          cb_dtype_name(d));
         goto out;
     }
+    b->dtype = d;
     b->a = *a;
     b->a.q = b->a.k = b->a.v = NULL;
     b->a.o = NULL;
     b->a.lse = NULL;
     cb_attn_bench_lens(a, &b->q_len, &b->kv_len, &b->lse_len);
-    float ***ptrs[] = {&b->q, &b->k, &b->v, &b->dout, &b->o, &b->lse, &b->dq, &b->dk, &b->dv};
-    const size_t n = sizeof ptrs / sizeof ptrs[0];
+    float ***ptrs[] = {&b->q, &b->k, &b->v, &b->dout, &b->o, &b->lse, &b->dq, &b->dk, &b->dv,
+                       &b->in16};
+    const size_t n = sizeof ptrs / sizeof ptrs[0] - (d == CB_DTYPE_F32);
     if (!cb_attn_bench_alloc_ptrs(ptrs, n, nbuf)) {
         s = cb_set_error(CB_ERR_NO_MEMORY, "attention backward buffers");
         goto out;
@@ -178,9 +208,10 @@ static enum cb_status bwd_setup(const struct cb_call *shape, enum cb_dtype d, in
     }
     b->nbuf = nbuf;
     // inputs (Q, K, V, dO) first; O and lse come from the forward kernel
-    float **arrs[] = {b->q, b->k, b->v, b->dout, b->o, b->lse, b->dq, b->dk, b->dv};
+    // in16 (bf16 only): Q, dO, K, V of 2 bytes each, packed after run_forward
+    float **arrs[] = {b->q, b->k, b->v, b->dout, b->o, b->lse, b->dq, b->dk, b->dv, b->in16};
     const size_t lens[] = {b->q_len, b->kv_len, b->kv_len, b->q_len, b->q_len,
-                           b->lse_len, b->q_len, b->kv_len, b->kv_len};
+                           b->lse_len, b->q_len, b->kv_len, b->kv_len, b->q_len + b->kv_len};
     for (int i = 0; i < nbuf; i++) {
         if (!cb_attn_bench_alloc_set(arrs, lens, n, 4, i)) {
             s = cb_set_error(CB_ERR_NO_MEMORY, "attention backward buffers: %.1f MiB per set",
@@ -189,6 +220,12 @@ static enum cb_status bwd_setup(const struct cb_call *shape, enum cb_dtype d, in
         }
         cb_attn_bench_fill_qkv(rng, b->q[i], b->k[i], b->v[i], b->q_len, b->kv_len);
         cb_rng_fill_f32(rng, b->dout[i], b->q_len, -1.0f, 1.0f);
+        if (d == CB_DTYPE_BF16) {
+            round_bf16(b->q[i], b->q_len);
+            round_bf16(b->k[i], b->kv_len);
+            round_bf16(b->v[i], b->kv_len);
+            round_bf16(b->dout[i], b->q_len);
+        }
         struct cb_call *c = &b->calls[i];
         c->op = CB_OP_ATTN_BWD;
         c->u.attn_bwd.fwd = b->a;
@@ -204,6 +241,16 @@ static enum cb_status bwd_setup(const struct cb_call *shape, enum cb_dtype d, in
     }
     b->rng = *rng;
     CB_TRY(run_forward(b));
+    if (d == CB_DTYPE_BF16)
+        for (int i = 0; i < nbuf; i++) {
+            // Exact: the values are bf16 already. Q, dO, then K, V.
+            uint16_t *h = (uint16_t *)b->in16[i];
+            struct cb_attn_bwd_args *c = &b->calls[i].u.attn_bwd;
+            c->fwd.q = pack_bf16(h, b->q[i], b->q_len);
+            c->dout = pack_bf16(h + b->q_len, b->dout[i], b->q_len);
+            c->fwd.k = pack_bf16(h + 2 * b->q_len, b->k[i], b->kv_len);
+            c->fwd.v = pack_bf16(h + 2 * b->q_len + b->kv_len, b->v[i], b->kv_len);
+        }
 out:
     if (s != CB_OK) {
         bwd_teardown(b);
@@ -241,6 +288,7 @@ struct vctx {
     double scale, sqrt_d;
     const float *Q, *K, *V, *O, *lse, *dO;  // base pointers of the checked set
     const float *dQ, *dK, *dV;
+    double rounding;  // bf16: 2^-8 of M (the file header), f32: 0
     double max_err, tol;
 };
 
@@ -312,7 +360,7 @@ static enum cb_status check_row(struct vctx *c, const char *what, const char *hn
     for (int64_t d = 0; d < c->D; d++) {
         const double m = ref->mag[d] > MAG_FLOOR ? ref->mag[d] : MAG_FLOOR;
         const double err = fabs(got[d] - ref->val[d]) / m;
-        const double tol = base + 2.0 * U * ref->ml[d] / m;
+        const double tol = base + 2.0 * U * ref->ml[d] / m + c->rounding;
         c->max_err = err > c->max_err ? err : c->max_err;
         c->tol = tol > c->tol ? tol : c->tol;
         if (!(err <= tol))
@@ -405,6 +453,7 @@ static enum cb_status bwd_verify(void *data, int bi, double *max_err, double *to
         .sqrt_d = sqrt((double)a->head_dim),
         .Q = b->q[bi], .K = b->k[bi], .V = b->v[bi], .O = b->o[bi], .lse = b->lse[bi],
         .dO = b->dout[bi], .dQ = b->dq[bi], .dK = b->dk[bi], .dV = b->dv[bi],
+        .rounding = b->dtype == CB_DTYPE_BF16 ? 0x1p-8 : 0.0,
     };
     struct vctx *c = &cv;
     const int64_t D = c->D;
@@ -420,7 +469,7 @@ static enum cb_status bwd_verify(void *data, int bi, double *max_err, double *to
     const int64_t nq = a->batch * a->heads * c->Lq, nkr = a->batch * a->kv_heads * c->Lk;
     char *qsel = NULL, *ksel = NULL;
     *max_err = 0;
-    *tol = 8.0 * U * (4.0 + c->sqrt_d + sqrt((double)c->Lk));
+    *tol = 8.0 * U * (4.0 + c->sqrt_d + sqrt((double)c->Lk)) + c->rounding;
     if (!mem || !acc) {
         s = cb_set_error(CB_ERR_NO_MEMORY, "attention backward verification");
         goto out;

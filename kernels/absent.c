@@ -62,6 +62,7 @@ const struct cb_kernel cb_absent_kernels[] = {
     ENTRY("attn_bf16_opencl", CB_OP_ATTN, CB_DTYPE_BF16, CB_BACKEND_OPENCL, OpenCL),
     ENTRY("attn_f32_opencl", CB_OP_ATTN, CB_DTYPE_F32, CB_BACKEND_OPENCL, OpenCL),
     ENTRY("attn_bwd_f32_opencl", CB_OP_ATTN_BWD, CB_DTYPE_F32, CB_BACKEND_OPENCL, OpenCL),
+    ENTRY("attn_bwd_bf16_opencl", CB_OP_ATTN_BWD, CB_DTYPE_BF16, CB_BACKEND_OPENCL, OpenCL),
     ENTRY("stream_f32_opencl", CB_OP_STREAM, CB_DTYPE_F32, CB_BACKEND_OPENCL, OpenCL),
 #endif
 #if !CB_HAVE_CLBLAST

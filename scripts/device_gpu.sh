@@ -20,7 +20,8 @@
 #   bf16    the training-step shapes of GPT-2 124M and Llama-3.2 1B with the
 #           bf16 kernels (ours on the matrix units, cuBLAS beside them), for
 #           `chipbench cost --dtype bf16`
-#   attn    attention forward (and backward where built), then the forward
+#   attn    attention forward and backward (f32, and bf16 on the matrix
+#           units), then the f32 forward
 #           again with the rows variant's default forced, same run
 #   regs    NVIDIA's ptxas report (registers, spills, shared memory) of the
 #           attention forward's built-in tiles set with and without a
@@ -136,7 +137,7 @@ if want bf16; then
     for model in gpt2-124m llama3.2-1b; do
         log "bf16 training step shapes ($model)"
         timeout 240 "$CB" run --device "$DEV" --suite training --model "$model" \
-            --kernel 'gemm_bf16_opencl,gemm_bf16_cublas,attn_bf16_opencl' --threads 1 \
+            --kernel 'gemm_bf16_opencl,gemm_bf16_cublas,attn_bf16_opencl,attn_bwd_bf16_opencl' --threads 1 \
             $RUN_TIME --csv "$OUT/gpu-training-bf16-$model.csv" 2>&1 | grep -v '^\['
         echo "bf16 $model exit $?"
     done
@@ -144,7 +145,8 @@ fi
 
 if want attn; then
     log "attention forward and backward"
-    timeout 200 "$CB" run --device "$DEV" --kernel 'attn_f32_opencl,attn_bwd_f32_opencl,attn_bf16_opencl' \
+    timeout 200 "$CB" run --device "$DEV" \
+        --kernel 'attn_f32_opencl,attn_bwd_f32_opencl,attn_bf16_opencl,attn_bwd_bf16_opencl' \
         --threads 1 \
         --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=0 \
         --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=1 \

@@ -44,6 +44,17 @@ for t in "$build"/tests/test_* tests/test_*.sh; do
         out=$(sh "$t" 2>&1); rc=$?
     else
         out=$("$t" 2>&1); rc=$?
+        # LeakSanitizer's own tracer sometimes crashes while it stops the
+        # threads at exit ("Tracer caught signal 11", then "LeakSanitizer has
+        # encountered a fatal error"; about 1 run in 40 of test_attn_bwd
+        # here, with PoCL's worker threads alive). That is the sanitizer
+        # failing, not the test and not a leak (a leak reads "detected
+        # memory leaks"), so that one case runs once more, and says so.
+        if [ "$rc" -ne 0 ] && printf '%s\n' "$out" | grep -q 'LeakSanitizer has encountered a fatal error' &&
+           ! printf '%s\n' "$out" | grep -q 'detected memory leaks'; then
+            echo "RETRY $t: LeakSanitizer's tracer crashed at exit (not a test failure)"
+            out=$("$t" 2>&1); rc=$?
+        fi
     fi
     printf '%s\n' "$out" | tee -a "$log" | grep -v '^PASS '
     tally "$t" "$rc" "$out"

@@ -9,7 +9,7 @@
 //    formulas themselves, not just agreement with another implementation;
 //  - deliberately broken kernels the check must catch (dropped term,
 //    missing GQA sum, 1e-4 relative scaling, unwritten element), on the full
-//    and on the sampled check.
+//    and on the sampled check; for bf16 (tolerance + 2^-8) a 2^-5 scaling.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,10 +224,12 @@ static void test_ref_finite_differences(void)
 // Broken kernels: each must be caught. -------------------------------------
 
 static int broken_mode;
+static const char *broken_base = "attn_bwd_f32_ref";  // the kernel the mutations wrap
+static float broken_scale = 1.0f + 1e-4f;              // modes 2-4
 
 static enum cb_status bwd_broken(void *plan, const struct cb_call *call)
 {
-    const struct cb_kernel *ref = cb_registry_find("attn_bwd_f32_ref");
+    const struct cb_kernel *ref = cb_registry_find(broken_base);
     const struct cb_attn_bwd_args *ba = &call->u.attn_bwd;
     const struct cb_attn_args *a = &ba->fwd;
     const int64_t D = a->head_dim, Lq = a->seq_q;
@@ -262,17 +264,17 @@ static enum cb_status bwd_broken(void *plan, const struct cb_call *call)
         free(scratch);
         break;
     }
-    case 2:  // dQ scaled by 1 + 1e-4
+    case 2:  // dQ scaled by broken_scale
         for (size_t x = 0; x < qn; x++)
-            dq[x] *= 1.0f + 1e-4f;
+            dq[x] *= broken_scale;
         break;
-    case 3:  // dK scaled by 1 + 1e-4
+    case 3:  // dK scaled by broken_scale
         for (size_t x = 0; x < kn; x++)
-            dk[x] *= 1.0f + 1e-4f;
+            dk[x] *= broken_scale;
         break;
-    case 4:  // dV scaled by 1 + 1e-4
+    case 4:  // dV scaled by broken_scale
         for (size_t x = 0; x < kn; x++)
-            dv[x] *= 1.0f + 1e-4f;
+            dv[x] *= broken_scale;
         break;
     case 5:  // unwritten elements: the NaN poison stays
         dq[qn / 2] = NAN;
@@ -313,6 +315,30 @@ static void test_broken_bwd_caught(void)
     CB_CHECK_MSG(check_one(&k, shape, 1, &err, &tol) == CB_OK, "%s", cb_error_msg());
 }
 
+// bf16: the tolerance adds 2^-8 (P and dS rounded to bf16), so an output
+// 2^-5 off must still fail, as must unwritten elements; the wrapped bf16
+// reference passes.
+static void test_broken_bf16_caught(void)
+{
+    const struct cb_kernel *ref = cb_registry_find("attn_bwd_bf16_ref");
+    CB_CHECK(ref != NULL);
+    struct cb_kernel k = *ref;
+    k.name = "attn_bwd_bf16_broken";
+    k.run = bwd_broken;
+    broken_base = "attn_bwd_bf16_ref";
+    broken_scale = 1.0f + 0x1p-5f;
+    double err, tol;
+    const char *shape = "b=1,h=4,kvh=2,s=40,d=32,causal=1";
+    for (broken_mode = 2; broken_mode <= 7; broken_mode++)
+        CB_CHECK_MSG(check_one(&k, shape, 1, &err, &tol) == CB_ERR_VERIFY,
+                     "bf16 mode %d not caught (err %g, tol %g)", broken_mode, err, tol);
+    broken_mode = -1;
+    CB_CHECK_MSG(check_one(&k, shape, 1, &err, &tol) == CB_OK, "%s", cb_error_msg());
+    CB_CHECK_MSG(tol < 0x1p-7, "bf16 tolerance %g", tol);
+    broken_base = "attn_bwd_f32_ref";
+    broken_scale = 1.0f + 1e-4f;
+}
+
 int main(void)
 {
     seed = cb_fresh_seed();
@@ -320,5 +346,6 @@ int main(void)
     CB_RUN(test_ref_finite_differences);
     CB_RUN(test_all_bwd_kernels);
     CB_RUN(test_broken_bwd_caught);
+    CB_RUN(test_broken_bf16_caught);
     return CB_TEST_END("test_attn_bwd");
 }

@@ -297,7 +297,8 @@ static void test_attn_default_choice(void)
     free(rt);
 }
 
-// The matrix-unit kernels (bf16 and tf32 GEMM, bf16 attention forward):
+// The matrix-unit kernels (bf16 and tf32 GEMM, bf16 attention forward and
+// backward):
 // unavailable here with the reason;
 // with the PTX instruction emulated (CHIPBENCH_CL_MMA=emulate) every other part of
 // it (tiles, fragment loads and stores, both layouts of A and B, padding,
@@ -357,10 +358,34 @@ static void test_mma_gemm_emulated(void)
         CB_CHECK_MSG(s == CB_OK, "%s %s: %.300s", ka->name, attn_shapes[j], r.note);
         cb_result_free(&r);
     }
+    // The bf16 backward (dQ, then dK/dV) the same way: GQA with causal
+    // rows that see no key (Lq > Lk) and Lq < Lk, several query and key
+    // blocks with ragged last ones at D = 128 (32-row steps) and D = 64
+    // (64-row steps), large logits (scale 20).
+    static const char *const bwd_shapes[] = {
+        "b=1,h=4,kvh=2,sq=97,skv=33,d=16,causal=1", "b=2,h=2,kvh=1,sq=40,skv=130,d=64,causal=1",
+        "b=1,h=2,s=150,d=128", "b=1,h=2,kvh=1,s=70,d=32,causal=1,scale=20", NULL,
+    };
+    const struct cb_kernel *kb = cb_registry_find("attn_bwd_bf16_opencl");
+    CB_CHECK(kb != NULL);
+    for (int j = 0; bwd_shapes[j]; j++) {
+        struct cb_call fc, c;
+        struct cb_result r;
+        CB_CHECK(cb_shape_parse(bwd_shapes[j], &fc) == CB_OK);
+        CB_CHECK(cb_shape_as_op(&fc, CB_OP_ATTN_BWD, &c));
+        enum cb_status s = cb_bench_row(kb, &c, 1, &o, &r);
+        CB_CHECK_MSG(s == CB_OK, "%s %s: %.300s", kb->name, bwd_shapes[j], r.note);
+        cb_result_free(&r);
+    }
     struct cb_call c;
     struct cb_result r;
     CB_CHECK(cb_shape_parse("b=1,h=1,s=8,d=24", &c) == CB_OK);
     CB_CHECK(cb_bench_row(ka, &c, 1, &o, &r) == CB_ERR_UNSUPPORTED);
+    CB_CHECK_MSG(strstr(r.note, "multiple of 16") != NULL, "%.300s", r.note);
+    cb_result_free(&r);
+    struct cb_call cbwd;
+    CB_CHECK(cb_shape_as_op(&c, CB_OP_ATTN_BWD, &cbwd));
+    CB_CHECK(cb_bench_row(kb, &cbwd, 1, &o, &r) == CB_ERR_UNSUPPORTED);
     CB_CHECK_MSG(strstr(r.note, "multiple of 16") != NULL, "%.300s", r.note);
     cb_result_free(&r);
     unsetenv("CHIPBENCH_CL_MMA");

@@ -4,7 +4,8 @@
 # attention forward, compiled to PTX by clang's nvptx target and assembled
 # by NVIDIA's ptxas for sm_80 and sm_90, without a GPU: a wrong PTX operand,
 # constraint or instruction fails here, before any device time is spent.
-# ptxas's report (registers, spills, local memory) is printed for each build.
+# ptxas's report (registers, spills, local memory) is printed for each build;
+# a build with a stack frame (spills, or fragments left in memory) fails.
 #
 # What it is not: NVIDIA's own OpenCL compiler (its register allocation
 # differs) or a run. Skipped where clang with the NVPTX target or ptxas is
@@ -44,6 +45,13 @@ check() {
             return
         fi
     done
+    # A stack frame means a fragment array or accumulator went to memory
+    # (a helper not inlined, a loop not unrolled, spills): slow, so fail.
+    stack=$(printf '%s' "$out" | grep -o '[0-9]* bytes stack frame' | sort -n | tail -n 1)
+    case "$stack" in
+        "0 bytes stack frame"|"") ;;
+        *) ko "$name" "$stack (sm_90)"; return ;;
+    esac
     ok "$name ($(printf '%s' "$out" | grep -o 'Used [0-9]* registers' | head -n 1), $(printf '%s' "$out" | grep -o '[0-9]* bytes spill stores' | head -n 1), sm_90)"
 }
 
@@ -56,6 +64,7 @@ for t in 0 1; do
 done
 for d in 64 128; do
     check "attn_mma_d$d" "-DD=$d" $K/mma_common.cl $K/attn_mma.cl
+    check "attn_bwd_mma_d$d" "-DD=$d" $K/mma_common.cl $K/attn_bwd_mma.cl
 done
 # The H200's tuned f32 attention forward (results/tuning/opencl.csv).
 check attn_tiles_d128 "-DD=128 -DDP=128 -DBQ=64 -DBK=128 -DTK=8 -DTV=8 -DRM=8 -DRS=8 -DPAD=4" \

@@ -4,7 +4,9 @@
 // device type and head dim), build the program with them as defines, upload
 // Q, K, V, O, lse and dO once and poison dQ, dK, dV; run = two launches
 // (attn_bwd_dq, which also writes Di = rowsum(dO * O) to a scratch buffer,
-// then attn_bwd_dkdv); readback = dQ, dK, dV.
+// then attn_bwd_dkdv); readback = dQ, dK, dV. The upload, launch and
+// readback are the shared backward head (cl_attn.h), also used by the bf16
+// matrix-unit backward (attn_bwd_mma_opencl.c).
 //
 // Not a forward (lse must come from one) and not tuned through
 // results/tuning; the GPU defaults are reasoned from the 48 KiB of local
@@ -18,6 +20,7 @@
 
 #include "chipbench/cb_kernel.h"
 #include "../kernel_tables.h"
+#include "cl_attn.h"
 #include "cl_params.h"
 #include "clrt.h"
 
@@ -224,15 +227,127 @@ static enum cb_status choose_params(const struct cb_clrt *rt, int d, struct bwd_
     return params_fit(rt, p, d);
 }
 
+// The shared backward head (cl_attn.h) ------------------------------------
+
+enum cb_status cb_cl_attn_bwd_buffers(struct cb_cl_attn_bwd *f, const struct cb_attn_bwd_args *ba,
+                                      size_t elem)
+{
+    enum cb_status s = CB_OK;
+    struct cb_clrt *rt = f->base.rt;
+    const struct cb_attn_args *a = &ba->fwd;
+    const int64_t bh = a->batch * a->heads, bkv = a->batch * a->kv_heads;
+    const int64_t D = a->head_dim;
+    CB_TRY(cb_clrt_upload_elems(rt, a->q, bh * a->seq_q, D, D, elem, &f->q));
+    CB_TRY(cb_clrt_upload_elems(rt, a->k, bkv * a->seq_kv, D, D, elem, &f->k));
+    CB_TRY(cb_clrt_upload_elems(rt, a->v, bkv * a->seq_kv, D, D, elem, &f->v));
+    CB_TRY(cb_clrt_upload_elems(rt, ba->dout, bh * a->seq_q, D, D, elem, &f->dout));
+    CB_TRY(cb_clrt_upload(rt, a->o, bh * a->seq_q, D, D, &f->o));
+    CB_TRY(cb_clrt_upload(rt, a->lse, 1, bh * a->seq_q, bh * a->seq_q, &f->lse));
+    const size_t nq = (size_t)(bh * a->seq_q * D), nk = (size_t)(bkv * a->seq_kv * D);
+    const size_t nl = (size_t)(bh * a->seq_q);
+    CB_TRY(cb_clrt_buffer(rt, nl * sizeof(float), CL_MEM_READ_WRITE, &f->di));
+    CB_TRY(cb_clrt_buffer(rt, nq * sizeof(float), CL_MEM_READ_WRITE, &f->dq));
+    CB_TRY(cb_clrt_buffer(rt, nk * sizeof(float), CL_MEM_READ_WRITE, &f->dk));
+    CB_TRY(cb_clrt_buffer(rt, nk * sizeof(float), CL_MEM_READ_WRITE, &f->dv));
+    CB_TRY(cb_clrt_fill_nan(rt, f->di, nl));  // unwritten elements show up in verify
+    CB_TRY(cb_clrt_fill_nan(rt, f->dq, nq));
+    CB_TRY(cb_clrt_fill_nan(rt, f->dk, nk));
+    CB_TRY(cb_clrt_fill_nan(rt, f->dv, nk));
+out:
+    return s;
+}
+
+enum cb_status cb_cl_attn_bwd_args(struct cb_cl_attn_bwd *f, const struct cb_attn_args *a,
+                                   int qbq, size_t qnt, int bkv, size_t nt)
+{
+    enum cb_status s = CB_OK;
+    const int64_t bh = a->batch * a->heads, bhkv = a->batch * a->kv_heads;
+    const int BH = (int)bh, BHKV = (int)bhkv, H = (int)a->heads;
+    const int group = (int)(a->heads / a->kv_heads);
+    const int lq = (int)a->seq_q, lk = (int)a->seq_kv, causal = a->causal != 0;
+    const float scale = a->scale != 0.0f ? a->scale : 1.0f / sqrtf((float)a->head_dim);
+    // One dimension: group counts past 65535 are fine there on every device.
+    const size_t nqb = cb_round_up((size_t)lq, (size_t)qbq) / (size_t)qbq;
+    const size_t nkb = cb_round_up((size_t)lk, (size_t)bkv) / (size_t)bkv;
+    f->lws_dq = qnt;
+    f->gws_dq = nqb * (size_t)BH * qnt;
+    f->lws_dkdv = nt;
+    f->gws_dkdv = nkb * (size_t)BHKV * nt;
+    // Both kernels: 8 buffers, then (BH or BHKV, H, GROUP, Lq, Lk, scale, causal).
+    const cl_mem dq_bufs[8] = {f->q, f->k, f->v, f->o, f->dout, f->lse, f->di, f->dq};
+    const cl_mem kv_bufs[8] = {f->q, f->k, f->v, f->dout, f->lse, f->di, f->dk, f->dv};
+    const cl_kernel ks[2] = {f->kdq, f->kdkdv};
+    for (int x = 0; x < 2; x++) {
+        for (int i = 0; i < 8; i++)
+            CB_TRY(cb_clrt_arg(ks[x], (cl_uint)i, sizeof(cl_mem), x ? &kv_bufs[i] : &dq_bufs[i]));
+        CB_TRY(cb_clrt_arg(ks[x], 8, sizeof(int), x ? &BHKV : &BH));
+        CB_TRY(cb_clrt_arg(ks[x], 9, sizeof(int), &H));
+        CB_TRY(cb_clrt_arg(ks[x], 10, sizeof(int), &group));
+        CB_TRY(cb_clrt_arg(ks[x], 11, sizeof(int), &lq));
+        CB_TRY(cb_clrt_arg(ks[x], 12, sizeof(int), &lk));
+        CB_TRY(cb_clrt_arg(ks[x], 13, sizeof(float), &scale));
+        CB_TRY(cb_clrt_arg(ks[x], 14, sizeof(int), &causal));
+    }
+    cl_int e = clFinish(f->base.rt->queue);
+    if (e != CL_SUCCESS)
+        s = cb_cl_fail(e, "clFinish after upload");
+out:
+    return s;
+}
+
+void cb_cl_attn_bwd_release(struct cb_cl_attn_bwd *f)
+{
+    cb_cl_plan_release(&f->base);
+    cl_mem *bufs[] = {&f->q, &f->k, &f->v, &f->o, &f->lse, &f->dout, &f->di, &f->dq, &f->dk, &f->dv};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+        if (*bufs[i])
+            clReleaseMemObject(*bufs[i]);
+    if (f->kdq)
+        clReleaseKernel(f->kdq);
+    if (f->kdkdv)
+        clReleaseKernel(f->kdkdv);
+}
+
+enum cb_status cb_cl_attn_bwd_run(void *plan, const struct cb_call *call)
+{
+    (void)call;  // inputs live on the device since the plan
+    struct cb_cl_attn_bwd *f = plan;
+    cl_event ev;
+    cb_cl_timing_begin(&f->base.t);
+    // dQ first: it writes Di, which the dK/dV launch reads (in-order queue).
+    cl_int e = clEnqueueNDRangeKernel(f->base.rt->queue, f->kdq, 1, NULL, &f->gws_dq, &f->lws_dq,
+                                      0, NULL, &ev);
+    if (e != CL_SUCCESS)
+        return cb_cl_fail(e, "clEnqueueNDRangeKernel(attention backward dQ)");
+    cb_cl_timing_event(&f->base.t, ev);
+    e = clEnqueueNDRangeKernel(f->base.rt->queue, f->kdkdv, 1, NULL, &f->gws_dkdv, &f->lws_dkdv,
+                               0, NULL, &ev);
+    if (e != CL_SUCCESS)
+        return cb_cl_fail(e, "clEnqueueNDRangeKernel(attention backward dK/dV)");
+    cb_cl_timing_event(&f->base.t, ev);
+    return CB_OK;
+}
+
+enum cb_status cb_cl_attn_bwd_readback(void *plan, const struct cb_call *call)
+{
+    struct cb_cl_attn_bwd *f = plan;
+    const struct cb_attn_bwd_args *ba = &call->u.attn_bwd;
+    const struct cb_attn_args *a = &ba->fwd;
+    const int64_t qrows = a->batch * a->heads * a->seq_q;
+    const int64_t krows = a->batch * a->kv_heads * a->seq_kv;
+    enum cb_status s = cb_clrt_download(f->base.rt, f->dq, ba->dq, qrows, a->head_dim, a->head_dim);
+    if (s == CB_OK)
+        s = cb_clrt_download(f->base.rt, f->dk, ba->dk, krows, a->head_dim, a->head_dim);
+    if (s == CB_OK)
+        s = cb_clrt_download(f->base.rt, f->dv, ba->dv, krows, a->head_dim, a->head_dim);
+    return s;
+}
+
 // Plan ----------------------------------------------------------------------
 
 struct bwd_plan {
-    struct cb_cl_plan base;  // first: the shared plan callbacks use it
-    struct cb_attn_args a;   // shape only (pointers not kept)
+    struct cb_cl_attn_bwd f;  // first: the shared head and plan callbacks use it
     struct bwd_params p;
-    cl_mem q, k, v, o, lse, dout, di, dq, dk, dv;
-    cl_kernel kdq, kdkdv;
-    size_t gws_dq, lws_dq, gws_dkdv, lws_dkdv;
 };
 
 static void bwd_plan_free(void *plan)
@@ -240,16 +355,7 @@ static void bwd_plan_free(void *plan)
     struct bwd_plan *pl = plan;
     if (!pl)
         return;
-    cb_cl_plan_release(&pl->base);
-    cl_mem *bufs[] = {&pl->q,    &pl->k,  &pl->v,  &pl->o,  &pl->lse,
-                      &pl->dout, &pl->di, &pl->dq, &pl->dk, &pl->dv};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
-        if (*bufs[i])
-            clReleaseMemObject(*bufs[i]);
-    if (pl->kdq)
-        clReleaseKernel(pl->kdq);
-    if (pl->kdkdv)
-        clReleaseKernel(pl->kdkdv);
+    cb_cl_attn_bwd_release(&pl->f);
     free(pl);
 }
 
@@ -263,33 +369,14 @@ static enum cb_status bwd_plan_make(const struct cb_kernel *k, const struct cb_p
     struct bwd_plan *pl = calloc(1, sizeof *pl);
     if (!pl)
         return cb_set_error(CB_ERR_NO_MEMORY, "attention backward plan");
-    pl->a = cb_cl_attn_shape(a);
     CB_TRY(cb_cl_attn_check(a, BWD_MAX_D, 1, "OpenCL attention backward"));
-    CB_TRY(cb_clrt_open(req->device, &pl->base.rt));
-    struct cb_clrt *rt = pl->base.rt;
+    CB_TRY(cb_clrt_open(req->device, &pl->f.base.rt));
+    struct cb_clrt *rt = pl->f.base.rt;
     const int d = (int)a->head_dim;
-    CB_TRY(choose_params(rt, d, &pl->p, pl->base.origin, sizeof pl->base.origin));
-    params_str(&pl->p, pl->base.params, sizeof pl->base.params);
+    CB_TRY(choose_params(rt, d, &pl->p, pl->f.base.origin, sizeof pl->f.base.origin));
+    params_str(&pl->p, pl->f.base.params, sizeof pl->f.base.params);
     const struct bwd_params *p = &pl->p;
-
-    const int64_t bh = a->batch * a->heads, bkv = a->batch * a->kv_heads;
-    const int64_t D = a->head_dim;
-    CB_TRY(cb_clrt_upload(rt, a->q, bh * a->seq_q, D, D, &pl->q));
-    CB_TRY(cb_clrt_upload(rt, a->k, bkv * a->seq_kv, D, D, &pl->k));
-    CB_TRY(cb_clrt_upload(rt, a->v, bkv * a->seq_kv, D, D, &pl->v));
-    CB_TRY(cb_clrt_upload(rt, a->o, bh * a->seq_q, D, D, &pl->o));
-    CB_TRY(cb_clrt_upload(rt, ba->dout, bh * a->seq_q, D, D, &pl->dout));
-    CB_TRY(cb_clrt_upload(rt, a->lse, 1, bh * a->seq_q, bh * a->seq_q, &pl->lse));
-    const size_t nq = (size_t)(bh * a->seq_q * D), nk = (size_t)(bkv * a->seq_kv * D);
-    const size_t nl = (size_t)(bh * a->seq_q);
-    CB_TRY(cb_clrt_buffer(rt, nl * sizeof(float), CL_MEM_READ_WRITE, &pl->di));
-    CB_TRY(cb_clrt_buffer(rt, nq * sizeof(float), CL_MEM_READ_WRITE, &pl->dq));
-    CB_TRY(cb_clrt_buffer(rt, nk * sizeof(float), CL_MEM_READ_WRITE, &pl->dk));
-    CB_TRY(cb_clrt_buffer(rt, nk * sizeof(float), CL_MEM_READ_WRITE, &pl->dv));
-    CB_TRY(cb_clrt_fill_nan(rt, pl->di, nl));  // unwritten elements show up in verify
-    CB_TRY(cb_clrt_fill_nan(rt, pl->dq, nq));
-    CB_TRY(cb_clrt_fill_nan(rt, pl->dk, nk));
-    CB_TRY(cb_clrt_fill_nan(rt, pl->dv, nk));
+    CB_TRY(cb_cl_attn_bwd_buffers(&pl->f, ba, sizeof(float)));
 
     char opts[512];
     snprintf(opts, sizeof opts,
@@ -300,98 +387,15 @@ static enum cb_status bwd_plan_make(const struct cb_kernel *k, const struct cb_p
              p->qbk, p->qnt, p->qsx, p->qsy, p->qcx, p->qcy);
     cl_program prog;
     CB_TRY(cb_clrt_program(rt, "attn_bwd.cl", cb_cl_src_attn_bwd, opts, &prog));
-    CB_TRY(cb_clrt_kernel(prog, "attn_bwd_dq", &pl->kdq));
-    CB_TRY(cb_clrt_kernel(prog, "attn_bwd_dkdv", &pl->kdkdv));
-
-    const int BH = (int)bh, BHKV = (int)bkv, H = (int)a->heads;
-    const int group = (int)(a->heads / a->kv_heads);
-    const int lq = (int)a->seq_q, lk = (int)a->seq_kv, causal = a->causal != 0;
-    const float scale = a->scale != 0.0f ? a->scale : 1.0f / sqrtf((float)d);
-    // One dimension: group counts past 65535 are fine there on every device.
-    const size_t nqb = cb_round_up((size_t)lq, (size_t)p->qbq) / (size_t)p->qbq;
-    const size_t nkb = cb_round_up((size_t)lk, (size_t)p->bkv) / (size_t)p->bkv;
-    pl->lws_dq = (size_t)p->qnt;
-    pl->gws_dq = nqb * (size_t)BH * pl->lws_dq;
-    pl->lws_dkdv = (size_t)p->nt;
-    pl->gws_dkdv = nkb * (size_t)BHKV * pl->lws_dkdv;
-
-    cl_kernel kq = pl->kdq;
-    CB_TRY(cb_clrt_arg(kq, 0, sizeof(cl_mem), &pl->q));
-    CB_TRY(cb_clrt_arg(kq, 1, sizeof(cl_mem), &pl->k));
-    CB_TRY(cb_clrt_arg(kq, 2, sizeof(cl_mem), &pl->v));
-    CB_TRY(cb_clrt_arg(kq, 3, sizeof(cl_mem), &pl->o));
-    CB_TRY(cb_clrt_arg(kq, 4, sizeof(cl_mem), &pl->dout));
-    CB_TRY(cb_clrt_arg(kq, 5, sizeof(cl_mem), &pl->lse));
-    CB_TRY(cb_clrt_arg(kq, 6, sizeof(cl_mem), &pl->di));
-    CB_TRY(cb_clrt_arg(kq, 7, sizeof(cl_mem), &pl->dq));
-    CB_TRY(cb_clrt_arg(kq, 8, sizeof(int), &BH));
-    CB_TRY(cb_clrt_arg(kq, 9, sizeof(int), &H));
-    CB_TRY(cb_clrt_arg(kq, 10, sizeof(int), &group));
-    CB_TRY(cb_clrt_arg(kq, 11, sizeof(int), &lq));
-    CB_TRY(cb_clrt_arg(kq, 12, sizeof(int), &lk));
-    CB_TRY(cb_clrt_arg(kq, 13, sizeof(float), &scale));
-    CB_TRY(cb_clrt_arg(kq, 14, sizeof(int), &causal));
-
-    cl_kernel kk = pl->kdkdv;
-    CB_TRY(cb_clrt_arg(kk, 0, sizeof(cl_mem), &pl->q));
-    CB_TRY(cb_clrt_arg(kk, 1, sizeof(cl_mem), &pl->k));
-    CB_TRY(cb_clrt_arg(kk, 2, sizeof(cl_mem), &pl->v));
-    CB_TRY(cb_clrt_arg(kk, 3, sizeof(cl_mem), &pl->dout));
-    CB_TRY(cb_clrt_arg(kk, 4, sizeof(cl_mem), &pl->lse));
-    CB_TRY(cb_clrt_arg(kk, 5, sizeof(cl_mem), &pl->di));
-    CB_TRY(cb_clrt_arg(kk, 6, sizeof(cl_mem), &pl->dk));
-    CB_TRY(cb_clrt_arg(kk, 7, sizeof(cl_mem), &pl->dv));
-    CB_TRY(cb_clrt_arg(kk, 8, sizeof(int), &BHKV));
-    CB_TRY(cb_clrt_arg(kk, 9, sizeof(int), &H));
-    CB_TRY(cb_clrt_arg(kk, 10, sizeof(int), &group));
-    CB_TRY(cb_clrt_arg(kk, 11, sizeof(int), &lq));
-    CB_TRY(cb_clrt_arg(kk, 12, sizeof(int), &lk));
-    CB_TRY(cb_clrt_arg(kk, 13, sizeof(float), &scale));
-    CB_TRY(cb_clrt_arg(kk, 14, sizeof(int), &causal));
-    cl_int e = clFinish(rt->queue);
-    if (e != CL_SUCCESS)
-        s = cb_cl_fail(e, "clFinish after upload");
+    CB_TRY(cb_clrt_kernel(prog, "attn_bwd_dq", &pl->f.kdq));
+    CB_TRY(cb_clrt_kernel(prog, "attn_bwd_dkdv", &pl->f.kdkdv));
+    CB_TRY(cb_cl_attn_bwd_args(&pl->f, a, p->qbq, (size_t)p->qnt, p->bkv, (size_t)p->nt));
 out:
     if (s != CB_OK) {
         bwd_plan_free(pl);
         pl = NULL;
     }
     *plan = pl;
-    return s;
-}
-
-static enum cb_status bwd_run(void *plan, const struct cb_call *call)
-{
-    (void)call;  // inputs live on the device since the plan
-    struct bwd_plan *pl = plan;
-    cl_event ev;
-    cb_cl_timing_begin(&pl->base.t);
-    // dQ first: it writes Di, which the dK/dV launch reads (in-order queue).
-    cl_int e = clEnqueueNDRangeKernel(pl->base.rt->queue, pl->kdq, 1, NULL, &pl->gws_dq,
-                                      &pl->lws_dq, 0, NULL, &ev);
-    if (e != CL_SUCCESS)
-        return cb_cl_fail(e, "clEnqueueNDRangeKernel(attn_bwd_dq)");
-    cb_cl_timing_event(&pl->base.t, ev);
-    e = clEnqueueNDRangeKernel(pl->base.rt->queue, pl->kdkdv, 1, NULL, &pl->gws_dkdv, &pl->lws_dkdv,
-                               0, NULL, &ev);
-    if (e != CL_SUCCESS)
-        return cb_cl_fail(e, "clEnqueueNDRangeKernel(attn_bwd_dkdv)");
-    cb_cl_timing_event(&pl->base.t, ev);
-    return CB_OK;
-}
-
-static enum cb_status bwd_readback(void *plan, const struct cb_call *call)
-{
-    struct bwd_plan *pl = plan;
-    const struct cb_attn_bwd_args *ba = &call->u.attn_bwd;
-    const struct cb_attn_args *a = &ba->fwd;
-    const int64_t qrows = a->batch * a->heads * a->seq_q;
-    const int64_t krows = a->batch * a->kv_heads * a->seq_kv;
-    enum cb_status s = cb_clrt_download(pl->base.rt, pl->dq, ba->dq, qrows, a->head_dim, a->head_dim);
-    if (s == CB_OK)
-        s = cb_clrt_download(pl->base.rt, pl->dk, ba->dk, krows, a->head_dim, a->head_dim);
-    if (s == CB_OK)
-        s = cb_clrt_download(pl->base.rt, pl->dv, ba->dv, krows, a->head_dim, a->head_dim);
     return s;
 }
 
@@ -405,9 +409,9 @@ const struct cb_kernel cb_attn_bwd_opencl_kernels[] = {
         .max_threads = 1,
         .available = cb_cl_available,
         .plan = bwd_plan_make,
-        .run = bwd_run,
+        .run = cb_cl_attn_bwd_run,
         .finish = cb_cl_plan_finish,
-        .readback = bwd_readback,
+        .readback = cb_cl_attn_bwd_readback,
         .plan_free = bwd_plan_free,
         .where = cb_cl_plan_where,
         .device_time_ns = cb_cl_plan_device_ns,

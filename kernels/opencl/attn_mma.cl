@@ -39,19 +39,6 @@
 #error "attn_mma: D must be a multiple of 16, at most 128"
 #endif
 
-// f32 -> bf16 bits, round to nearest even (P is finite, >= 0).
-inline uint to_bf16(float x)
-{
-    const uint u = as_uint(x);
-    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-}
-
-inline uint pack2(float lo, float hi)
-{
-    return to_bf16(lo) | (to_bf16(hi) << 16);
-}
-
-
 // Max and sum over the 4 lanes of a quad (the lanes that share a row).
 inline float quad_max(float v, int lane, __local float *scr)
 {
@@ -97,17 +84,11 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
     const int lim1 = causal ? clamp(q0 + r1 + shift, 0, Lk) : Lk;
     const int kend = causal ? clamp(q0 + nq - 1 + shift, 0, Lk) : Lk;
 
-    // Q fragments: rows r0 / r1, d pairs 2t and 2t + 8 of each k16 step;
-    // rows past Lq read as 0.
+    // Q fragments: rows r0 / r1 of each k16 step over D; rows past Lq read as 0.
     uint qf[KD][4];
     #pragma unroll
-    for (int s = 0; s < KD; s++) {
-        const int d0 = s * 16 + 2 * t;
-        qf[s][0] = r0 < nq ? *(__global const uint *)(Q + (size_t)r0 * D + d0) : 0u;
-        qf[s][1] = r1 < nq ? *(__global const uint *)(Q + (size_t)r1 * D + d0) : 0u;
-        qf[s][2] = r0 < nq ? *(__global const uint *)(Q + (size_t)r0 * D + d0 + 8) : 0u;
-        qf[s][3] = r1 < nq ? *(__global const uint *)(Q + (size_t)r1 * D + d0 + 8) : 0u;
-    }
+    for (int st = 0; st < KD; st++)
+        frag_a(qf[st], Q, D, st * 16, r0, nq, t);
 
     float o[ND][4];
     #pragma unroll
@@ -147,8 +128,8 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
                 s[j][q] = 0.0f;
             #pragma unroll
             for (int st = 0; st < KD; st++) {
-                __local const ushort *p = Ks + (j * 8 + g) * LDK + st * 16 + 2 * t;
-                const uint kb[2] = {*(__local const uint *)p, *(__local const uint *)(p + 8)};
+                uint kb[2];
+                frag_b(kb, Ks, LDK, j * 8, st * 16, g, t);
                 mma_op(s[j], qf[st], kb, s[j], lane, scr);
             }
         }
@@ -204,8 +185,8 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
                                 pack2(s[2 * st + 1][2], s[2 * st + 1][3])};
             #pragma unroll
             for (int j = 0; j < ND; j++) {
-                __local const ushort *p = Vt + (j * 8 + g) * LDV + st * 16 + 2 * t;
-                const uint vb[2] = {*(__local const uint *)p, *(__local const uint *)(p + 8)};
+                uint vb[2];
+                frag_b(vb, Vt, LDV, j * 8, st * 16, g, t);
                 mma_op(o[j], pa, vb, o[j], lane, scr);
             }
         }

@@ -1,15 +1,23 @@
-// attn_mma_opencl.c: attn_bf16_opencl, the bf16 flash-attention forward on
-// NVIDIA's matrix units through OpenCL (attn_mma.cl), host side: plan =
-// check the device (cl_mma.h), build for the head dim, upload Q, K, V (bf16)
-// once and poison O and lse; run = one launch; readback = O and lse.
+// attn_mma_opencl.c: the bf16 flash-attention forward and backward on
+// NVIDIA's matrix units through OpenCL, host side.
+//   attn_bf16_opencl      (attn_mma.cl): plan = check the device (cl_mma.h),
+//                         build for the head dim, upload Q, K, V (bf16) once
+//                         and poison O and lse; run = one launch of
+//                         B*H*ceil(Lq/64) work-groups; readback = O and lse.
+//   attn_bwd_bf16_opencl  (attn_bwd_mma.cl): the same checks, upload Q, K,
+//                         V, dO (bf16), O and lse (f32) and poison Di, dQ,
+//                         dK, dV; run = the dQ launch (B*H*ceil(Lq/64)
+//                         groups), then dK/dV (B*Hkv*ceil(Lk/64)).
+// The plans are the shared forward and backward heads (cl_attn.h): run and
+// readback too. 128 work-items (4 warps) a group.
 //
-// Not a backward pass, and only for D a multiple of 16 up to 128 (the
-// fragments hold Q and O in registers); other shapes and other devices are
-// skipped with the reason. CHIPBENCH_CL_MMA=emulate runs it anywhere (tests).
+// Only for D a multiple of 16 up to 128 (the fragments hold rows of Q, dO,
+// K, V and the accumulators in registers); other shapes and other devices
+// are skipped with the reason. CHIPBENCH_CL_MMA=emulate runs them anywhere
+// (tests).
 //
-// Shapes: Q (B,H,Lq,D), K,V (B,Hkv,Lk,D) bf16; O (B,H,Lq,D), lse (B,H,Lq) f32.
-// The plan is the shared forward head (cl_attn.h): run and readback too.
-// One launch of B*H*ceil(Lq/64) work-groups of 128 work-items.
+// Shapes: Q, dO (B,H,Lq,D), K,V (B,Hkv,Lk,D) bf16; O, dQ (B,H,Lq,D), dK, dV
+// (B,Hkv,Lk,D), lse (B,H,Lq) f32.
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -20,8 +28,27 @@
 #include "cl_params.h"
 
 extern const char cb_cl_src_attn_mma[];
+extern const char cb_cl_src_attn_bwd_mma[];
 
-#define MMA_BQ 64  // query rows a work-group (attn_mma.cl)
+#define MMA_BQ 64  // query rows a work-group (attn_mma.cl, attn_bwd_mma.cl's dQ)
+#define MMA_BKV 64 // keys a dK/dV work-group (attn_bwd_mma.cl)
+
+// The shape and the device rules both passes share: D % 16 == 0 and up to
+// 128, NVIDIA's matrix units (or the emulation). Opens the device in *rt.
+static enum cb_status mma_attn_check(const struct cb_plan_req *req,
+                                     const struct cb_attn_args *a, int need_lse,
+                                     const char *what, struct cb_clrt **rt)
+{
+    enum cb_status s = CB_OK;
+    CB_TRY(cb_cl_attn_check(a, 128, need_lse, what));
+    if (a->head_dim % 16)
+        return cb_set_error(CB_ERR_UNSUPPORTED, "%s: head dim %lld is not a multiple of 16",
+                            what, (long long)a->head_dim);
+    CB_TRY(cb_clrt_open(req->device, rt));
+    CB_TRY(cb_cl_mma_device_ok(*rt, 0));
+out:
+    return s;
+}
 
 static void plan_free(void *plan)
 {
@@ -40,16 +67,8 @@ static enum cb_status plan_make(const struct cb_kernel *k, const struct cb_plan_
     struct cb_cl_attn_fwd *pl = calloc(1, sizeof *pl);
     if (!pl)
         return cb_set_error(CB_ERR_NO_MEMORY, "bf16 attention plan");
-    CB_TRY(cb_cl_attn_check(a, 128, 0, "bf16 matrix-unit attention"));
-    if (a->head_dim % 16) {
-        s = cb_set_error(CB_ERR_UNSUPPORTED,
-                         "bf16 matrix-unit attention: head dim %lld is not a multiple of 16",
-                         (long long)a->head_dim);
-        goto out;
-    }
-    CB_TRY(cb_clrt_open(req->device, &pl->base.rt));
+    CB_TRY(mma_attn_check(req, a, 0, "bf16 matrix-unit attention", &pl->base.rt));
     struct cb_clrt *rt = pl->base.rt;
-    CB_TRY(cb_cl_mma_device_ok(rt, 0));
     snprintf(pl->base.params, sizeof pl->base.params, "mma.sync bf16:BQ=%d,BK=64%s", MMA_BQ,
              cb_cl_mma_emulate() ? ",emulated" : "");
 
@@ -65,6 +84,48 @@ static enum cb_status plan_make(const struct cb_kernel *k, const struct cb_plan_
 out:
     if (s != CB_OK) {
         plan_free(pl);
+        pl = NULL;
+    }
+    *plan = pl;
+    return s;
+}
+
+static void bwd_plan_free(void *plan)
+{
+    if (!plan)
+        return;
+    cb_cl_attn_bwd_release(plan);
+    free(plan);
+}
+
+static enum cb_status bwd_plan_make(const struct cb_kernel *k, const struct cb_plan_req *req,
+                                    void **plan)
+{
+    (void)k;
+    enum cb_status s = CB_OK;
+    const struct cb_attn_bwd_args *ba = &req->shape->u.attn_bwd;
+    const struct cb_attn_args *a = &ba->fwd;
+    struct cb_cl_attn_bwd *pl = calloc(1, sizeof *pl);
+    if (!pl)
+        return cb_set_error(CB_ERR_NO_MEMORY, "bf16 attention backward plan");
+    CB_TRY(mma_attn_check(req, a, 1, "bf16 matrix-unit attention backward", &pl->base.rt));
+    struct cb_clrt *rt = pl->base.rt;
+    const int bs = a->head_dim > 64 ? 32 : 64;  // attn_bwd_mma.cl's BS
+    snprintf(pl->base.params, sizeof pl->base.params, "mma.sync bf16:BQ=%d,BKV=%d,BS=%d%s",
+             MMA_BQ, MMA_BKV, bs, cb_cl_mma_emulate() ? ",emulated" : "");
+
+    CB_TRY(cb_cl_attn_bwd_buffers(pl, ba, 2));
+    char opts[96];
+    cl_program prog;
+    snprintf(opts, sizeof opts, "-D D=%d -D MMA_EMULATE=%d", (int)a->head_dim,
+             cb_cl_mma_emulate());
+    CB_TRY(cb_cl_mma_program(rt, "attn_bwd_mma.cl", cb_cl_src_attn_bwd_mma, opts, &prog));
+    CB_TRY(cb_clrt_kernel(prog, "attn_bwd_mma_dq", &pl->kdq));
+    CB_TRY(cb_clrt_kernel(prog, "attn_bwd_mma_dkdv", &pl->kdkdv));
+    CB_TRY(cb_cl_attn_bwd_args(pl, a, MMA_BQ, 128, MMA_BKV, 128));
+out:
+    if (s != CB_OK) {
+        bwd_plan_free(pl);
         pl = NULL;
     }
     *plan = pl;
@@ -91,6 +152,26 @@ const struct cb_kernel cb_attn_mma_opencl_kernels[] = {
         .desc = "OpenCL bf16 flash-attention forward on NVIDIA matrix units (inline PTX "
                 "mma.sync m16n8k16, sm_80+, D % 16 == 0 up to 128); elsewhere skipped with the "
                 "reason",
+    },
+    {
+        .name = "attn_bwd_bf16_opencl",
+        .op = CB_OP_ATTN_BWD,
+        .dtype = CB_DTYPE_BF16,
+        .backend = CB_BACKEND_OPENCL,
+        .priority = 1,
+        .max_threads = 1,
+        .available = cb_cl_mma_available,
+        .plan = bwd_plan_make,
+        .run = cb_cl_attn_bwd_run,
+        .finish = cb_cl_plan_finish,
+        .readback = cb_cl_attn_bwd_readback,
+        .plan_free = bwd_plan_free,
+        .where = cb_cl_plan_where,
+        .pci_bus = cb_cl_plan_pci_bus,
+        .device_time_ns = cb_cl_plan_device_ns,
+        .desc = "OpenCL bf16 flash-attention backward on NVIDIA matrix units (inline PTX "
+                "mma.sync m16n8k16, dQ then dK/dV, f32 softmax and gradients, P and dS rounded "
+                "to bf16 for the products; sm_80+, D % 16 == 0 up to 128)",
     },
     {.name = NULL},
 };

@@ -37,6 +37,30 @@ enum cb_status cb_cl_attn_fwd_run(void *plan, const struct cb_call *call);
 enum cb_status cb_cl_attn_fwd_readback(void *plan, const struct cb_call *call);
 void cb_cl_attn_fwd_release(struct cb_cl_attn_fwd *f);
 
+// The head of every attention-backward plan (attn_bwd_opencl.c,
+// attn_bwd_mma_opencl.c): two kernels, dQ (which also writes Di =
+// rowsum(dO * O)) then dK/dV, taking (Q, K, V, O, dO, LSE, Di, dQ, ...) and
+// (Q, K, V, dO, LSE, Di, dK, dV, ...), each followed by (BH or BHKV, H,
+// GROUP, Lq, Lk, scale, causal); one work-group per (query block, batch x
+// head) and per (key block, batch x kv head).
+struct cb_cl_attn_bwd {
+    struct cb_cl_plan base;  // first: the shared plan callbacks use it
+    cl_mem q, k, v, o, lse, dout, di, dq, dk, dv;
+    cl_kernel kdq, kdkdv;
+    size_t gws_dq, lws_dq, gws_dkdv, lws_dkdv;
+};
+// Upload Q, K, V, dO (elem-byte elements), O and lse (f32); make Di, dQ,
+// dK, dV, poisoned with NaN.
+enum cb_status cb_cl_attn_bwd_buffers(struct cb_cl_attn_bwd *f, const struct cb_attn_bwd_args *ba,
+                                      size_t elem);
+// Bind both kernels' arguments and size the launches: qbq query rows and
+// qnt work-items a dQ group, bkv keys and nt work-items a dK/dV group.
+enum cb_status cb_cl_attn_bwd_args(struct cb_cl_attn_bwd *f, const struct cb_attn_args *a,
+                                   int qbq, size_t qnt, int bkv, size_t nt);
+enum cb_status cb_cl_attn_bwd_run(void *plan, const struct cb_call *call);
+enum cb_status cb_cl_attn_bwd_readback(void *plan, const struct cb_call *call);
+void cb_cl_attn_bwd_release(struct cb_cl_attn_bwd *f);
+
 // Force a parameter set for every following plan (NULL: back to the tuning
 // file and defaults). CB_ERR_PARSE when the text is not a valid set.
 enum cb_status cb_cl_attn_force(const char *params);

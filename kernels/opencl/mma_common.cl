@@ -127,3 +127,43 @@ inline float shfl_xor(float v, int mask, int lane, __local float *scr)
     return as_float(r);
 }
 #endif
+
+#if !TF32
+// bf16 fragments from f32 values (the attention kernels' P and dS) and from
+// memory.
+
+// f32 -> bf16 bits, round to nearest even (finite x).
+inline uint to_bf16(float x)
+{
+    const uint u = as_uint(x);
+    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+}
+
+inline uint pack2(float lo, float hi)
+{
+    return to_bf16(lo) | (to_bf16(hi) << 16);
+}
+
+// The A fragment of rows r0 and r0 + 8 (this lane's g rows), columns
+// c0 .. c0 + 15 (one k16 step), of a row-major bf16 matrix of ld columns;
+// rows >= n read as 0.
+inline void frag_a(uint *a, __global const ushort *src, int ld, int c0, int r0, int n, int t)
+{
+    __global const ushort *p0 = src + (size_t)r0 * ld + c0 + 2 * t;
+    __global const ushort *p1 = p0 + 8 * (size_t)ld;
+    a[0] = r0 < n ? *(__global const uint *)p0 : 0u;
+    a[1] = r0 + 8 < n ? *(__global const uint *)p1 : 0u;
+    a[2] = r0 < n ? *(__global const uint *)(p0 + 8) : 0u;
+    a[3] = r0 + 8 < n ? *(__global const uint *)(p1 + 8) : 0u;
+}
+
+// The B fragment of columns n0 .. n0 + 7, k rows k0 .. k0 + 15, from a
+// local tile stored n-major (T[n][k], ld ushorts a row): the pairs a lane
+// needs are adjacent there.
+inline void frag_b(uint *b, __local const ushort *T, int ld, int n0, int k0, int g, int t)
+{
+    __local const ushort *p = T + (n0 + g) * ld + k0 + 2 * t;
+    b[0] = *(__local const uint *)p;
+    b[1] = *(__local const uint *)(p + 8);
+}
+#endif
