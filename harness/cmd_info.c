@@ -359,6 +359,11 @@ static void emit_device(struct em *e, const struct cb_ocl_device *d)
         snprintf(cc, sizeof cc, "%d.%d", d->nv_cc_major, d->nv_cc_minor);
         em_str(e, "nv_compute_capability", "compute capability", cc);
     }
+    if (d->matrix_ext[0]) {
+        char m[128];
+        snprintf(m, sizeof m, "%s (detected; not used yet)", d->matrix_ext);
+        em_str(e, "matrix_extension", "matrix units", m);
+    }
     cb_ocl_chip_class(d, cls, sizeof cls);
     em_str(e, "chip_class", "chip class", cls);
     em_close(e, '}');

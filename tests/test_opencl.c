@@ -19,6 +19,7 @@
 #if CB_HAVE_OPENCL
 #include "../kernels/opencl/cl_attn.h"
 #include "../kernels/opencl/cl_gemm.h"
+#include "../kernels/opencl/cl_mma.h"
 #include "../kernels/opencl/cl_tuning.h"
 #include "../kernels/opencl/clrt.h"
 
@@ -297,6 +298,42 @@ static void test_attn_default_choice(void)
     free(rt);
 }
 
+// Matrix units of other vendors: the extension is recognized as a whole word
+// of the list, and a device that has one hears so in the skip reason of the
+// (NVIDIA-only) matrix-unit kernels; made-up devices, nothing opened.
+static void test_matrix_ext_detected(void)
+{
+    char buf[64];
+    cb_ocl_matrix_ext("cl_khr_fp16 cl_intel_subgroup_matrix_multiply_accumulate cl_khr_fp64",
+                      buf, sizeof buf);
+    CB_CHECK_STR(buf, "cl_intel_subgroup_matrix_multiply_accumulate");
+    cb_ocl_matrix_ext("cl_intel_subgroup_matrix_multiply_accumulate_tf32", buf, sizeof buf);
+    CB_CHECK_STR(buf, "");  // another extension whose name only starts the same
+    cb_ocl_matrix_ext("cl_khr_fp16", buf, sizeof buf);
+    CB_CHECK_STR(buf, "");
+    cb_ocl_matrix_ext(NULL, buf, sizeof buf);
+    CB_CHECK_STR(buf, "");
+    if (cb_cl_mma_emulate())
+        CB_SKIP("CHIPBENCH_CL_MMA=emulate is set: every device passes the check");
+    struct cb_clrt *rt = calloc(1, sizeof *rt);
+    CB_CHECK(rt != NULL);
+    snprintf(rt->info.name, sizeof rt->info.name, "Intel(R) Data Center GPU Max 1550");
+    snprintf(rt->info.vendor, sizeof rt->info.vendor, "Intel(R) Corporation");
+    snprintf(rt->info.platform_vendor, sizeof rt->info.platform_vendor, "Intel(R) Corporation");
+    snprintf(rt->info.matrix_ext, sizeof rt->info.matrix_ext,
+             "cl_intel_subgroup_matrix_multiply_accumulate");
+    CB_CHECK(cb_cl_mma_device_ok(rt, 0) == CB_ERR_UNSUPPORTED);
+    CB_CHECK_MSG(strstr(cb_error_text(), "NVIDIA") &&
+                     strstr(cb_error_text(), "cl_intel_subgroup_matrix_multiply_accumulate") &&
+                     strstr(cb_error_text(), "no kernel for yet"),
+                 "%s", cb_error_text());
+    rt->info.matrix_ext[0] = 0;
+    CB_CHECK(cb_cl_mma_device_ok(rt, 1) == CB_ERR_UNSUPPORTED);
+    CB_CHECK_MSG(!strstr(cb_error_text(), "detects"), "%s", cb_error_text());
+    cb_clear_error();
+    free(rt);
+}
+
 // The matrix-unit kernels (bf16 and tf32 GEMM, bf16 attention forward and
 // backward):
 // unavailable here with the reason;
@@ -541,6 +578,7 @@ int main(void)
     CB_RUN(test_variants_all_layouts);
     CB_RUN(test_attn_variants);
     CB_RUN(test_attn_default_choice);
+    CB_RUN(test_matrix_ext_detected);
     CB_RUN(test_mma_gemm_emulated);
     CB_RUN(test_build_failure);
     CB_RUN(test_tuning_file);

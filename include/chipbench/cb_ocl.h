@@ -20,7 +20,15 @@ struct cb_ocl_device {
     int fp16, fp64;             // cl_khr_fp16 / cl_khr_fp64 (or version-core)
     char pci_bus[32];           // "0000:17:00.0" where an extension tells, else ""
     int nv_cc_major, nv_cc_minor;  // NVIDIA compute capability (9.0 = Hopper), 0.0 elsewhere
+    char matrix_ext[64];        // a vendor matrix-unit extension it lists (cb_ocl_matrix_ext), or ""
 };
+
+// The first vendor extension in `extensions` (the CL_DEVICE_EXTENSIONS
+// text) that exposes matrix units to OpenCL C, e.g. Intel's
+// cl_intel_subgroup_matrix_multiply_accumulate; "" when none. chipbench
+// detects and reports these; its matrix-unit kernels use NVIDIA's inline PTX
+// only, until a device to test another path on is at hand.
+void cb_ocl_matrix_ext(const char *extensions, char *buf, size_t len);
 
 // Enumerate every device of every platform. *out is malloc'd (free()).
 // Zero platforms is CB_ERR_UNSUPPORTED with the reason, not an error.

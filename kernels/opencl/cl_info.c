@@ -128,6 +128,21 @@ static int has_ext(const char *exts, const char *name)
     return 0;
 }
 
+void cb_ocl_matrix_ext(const char *extensions, char *buf, size_t len)
+{
+    static const char *const known[] = {
+        "cl_intel_subgroup_matrix_multiply_accumulate",
+        "cl_intel_subgroup_split_matrix_multiply_accumulate",
+    };
+    if (len)
+        buf[0] = 0;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (has_ext(extensions, known[i])) {
+            snprintf(buf, len, "%s", known[i]);
+            return;
+        }
+}
+
 static void type_name(cl_device_type t, char *dst, size_t cap)
 {
     const char *name = "other";
@@ -230,6 +245,7 @@ static enum cb_status fill_device(cl_device_id id, struct cb_ocl_device *d)
             d->fp64 = cfg != 0;
     }
     pci_bus(id, exts, d->pci_bus, sizeof d->pci_bus);
+    cb_ocl_matrix_ext(exts, d->matrix_ext, sizeof d->matrix_ext);
     if (has_ext(exts, "cl_nv_device_attribute_query")) {
         // What decides which PTX matrix instructions exist (mma.sync bf16
         // needs 8.0); a failing query leaves 0.0, "unknown".

@@ -161,8 +161,11 @@ enum cb_status cb_cl_mma_device_ok(struct cb_clrt *rt, int tf32)
     if (!strstr(d->platform_vendor, "NVIDIA") && !strstr(d->vendor, "NVIDIA"))
         return cb_set_error(CB_ERR_UNSUPPORTED,
                             "%s on matrix units needs NVIDIA's OpenCL (inline PTX mma.sync); "
-                            "%s is %s",
-                            tf32 ? "tf32" : "bf16", d->name, d->vendor);
+                            "%s is %s%s%s%s",
+                            tf32 ? "tf32" : "bf16", d->name, d->vendor,
+                            d->matrix_ext[0] ? " (it lists " : "", d->matrix_ext,
+                            d->matrix_ext[0] ? ", which chipbench detects but has no kernel for "
+                                               "yet: none could be tested)" : "");
     if (d->nv_cc_major < 8)
         return cb_set_error(CB_ERR_UNSUPPORTED,
                             "mma.sync with %s needs compute capability 8.0 or later; %s "
