@@ -69,5 +69,9 @@ done
 # The H200's tuned f32 attention forward (results/tuning/opencl.csv).
 check attn_tiles_d128 "-DD=128 -DDP=128 -DBQ=64 -DBK=128 -DTK=8 -DTV=8 -DRM=8 -DRS=8 -DPAD=4" \
     $K/attn_flash_tiles.cl
+# P in two passes with 128 x 128 blocks, the tuner's first untried set there:
+# its pass index must stay a constant (else P's registers go to the stack).
+check attn_tiles_d128_ps2 "-DD=128 -DDP=128 -DBQ=128 -DBK=128 -DTK=8 -DTV=8 -DRM=8 -DRS=8 -DPAD=4 -DPS=2" \
+    $K/attn_flash_tiles.cl
 echo "test_ptx: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -411,7 +411,13 @@ void attn_fwd_tiles(__global const float *restrict Q, __global const float *rest
                 store_v(soft + ((c + 1) & 1) * TV * LDV, tid, rv);
             barrier(CLK_LOCAL_MEM_FENCE);
             if (PS > 1 && more && (c + 1) % CPP == 0) {  // the next pass's keys of P
-                write_p(Pt, s, (c + 1) / CPP, tx, ty);
+                // The pass as a constant in each call, so that s stays in
+                // registers (with the pass as a variable clang's PTX keeps s
+                // in a 256-byte stack frame).
+                #pragma unroll
+                for (int ps = 1; ps < PS; ps++)
+                    if ((c + 1) / CPP == ps)
+                        write_p(Pt, s, ps, tx, ty);
                 barrier(CLK_LOCAL_MEM_FENCE);
             }
         }
