@@ -13,8 +13,8 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: chipbench tune [--op OP] [--device DEV] [--budget SECONDS] [--out FILE]\n"
-            "                      [--shape S]...\n"
+            "usage: chipbench tune [--op OP] [--kernel K] [--device DEV] [--budget SECONDS]\n"
+            "                      [--out FILE] [--shape S]...\n"
             "Search the parameters of the OpenCL GEMM (gemm_f32_opencl; gemm_f16_opencl\n"
             "uses the same entries) and attention forward (attn_f32_opencl) on one device,\n"
             "verifying every candidate against float64 before timing it, and save the\n"
@@ -22,6 +22,9 @@ static void usage(FILE *f)
             "<=1536, larger); attention by head dim (d64, d128, ...).\n\n"
             "  --op OP          gemm (default without --shape), attention, or all; with\n"
             "                   --shape, the ops of the shapes given\n"
+            "  --kernel K       the GEMM kernel to tune: gemm_f32_opencl (default), or the\n"
+            "                   matrix-unit gemm_bf16_opencl or gemm_tf32_opencl (warp tile\n"
+            "                   WM x WN, ldmatrix LDM, cp.async CPA; NVIDIA sm_80+)\n"
             "  --device DEV     opencl:P:D or a name substring (default: first GPU, else\n"
             "                   first device; see `chipbench info`)\n"
             "  --budget S       total search time in seconds (default 120)\n"
@@ -67,6 +70,14 @@ int cb_cmd_tune(int argc, char **argv)
             o.device = v;
         } else if (!strcmp(a, "--out")) {
             o.out = v;
+        } else if (!strcmp(a, "--kernel")) {
+            if (strcmp(v, "gemm_f32_opencl") && strcmp(v, "gemm_bf16_opencl") &&
+                strcmp(v, "gemm_tf32_opencl")) {
+                fprintf(stderr, "chipbench tune: --kernel %s is not tunable (gemm_f32_opencl, "
+                        "gemm_bf16_opencl or gemm_tf32_opencl)\n", v);
+                return 2;
+            }
+            o.gemm_kernel = v;
         } else if (!strcmp(a, "--op")) {
             have_op = 1;
             want_gemm = !strcmp(v, "gemm") || !strcmp(v, "all");

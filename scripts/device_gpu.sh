@@ -12,6 +12,10 @@
 #   tuneattn  autotune only the attention forward, both variants (rows and
 #           tiles): d128 for ATUNE_BUDGET seconds, then d64 for a third of
 #           it, into the same tuning file
+#   tunemma autotune the matrix-unit GEMMs (warp tile, ldmatrix, cp.async) at
+#           MID^3 (the "l" class, which the gemm step's big shapes use):
+#           bf16 for MMA_BUDGET seconds, tf32 for half of it, into the same
+#           tuning file; run it right before gemm
 #   gemm    ours (f32, f16 storage, bf16 on the matrix units) vs CLBlast and cuBLAS (f32 without
 #           TF32, bf16; found on the machine, else skipped with the reason)
 #           on the same device, one run
@@ -41,7 +45,7 @@ want() { case " $STEPS " in *" $1 "*) return 0;; esac; return 1; }
 if [ "${DRY:-0}" = 1 ]; then
     DEV=${DEV:-pthread}
     BIG=512; MID=256; SMALL=128; TUNE_BUDGET=${TUNE_BUDGET:-20}; ATTN_L=256; ATTN_B=1
-    ATUNE_BUDGET=${ATUNE_BUDGET:-15}; STREAM_N=4194304
+    ATUNE_BUDGET=${ATUNE_BUDGET:-15}; MMA_BUDGET=${MMA_BUDGET:-10}; STREAM_N=4194304
     RUN_TIME="--min-time 0.2 --max-time 0.5"; ENERGY_TIME=2
 else
     # NVIDIA's OpenCL library, wherever this image keeps it.
@@ -75,7 +79,7 @@ else
     echo "cuBLAS: ${CHIPBENCH_CUBLAS_LIB:-none found}, runtime: ${CHIPBENCH_CUDART_LIB:-default}"
     DEV=${DEV:-NVIDIA}
     BIG=8192; MID=4096; SMALL=1024; TUNE_BUDGET=${TUNE_BUDGET:-140}; ATTN_L=4096; ATTN_B=8
-    ATUNE_BUDGET=${ATUNE_BUDGET:-120}; STREAM_N=268435456
+    ATUNE_BUDGET=${ATUNE_BUDGET:-120}; MMA_BUDGET=${MMA_BUDGET:-75}; STREAM_N=268435456
     RUN_TIME="--min-time 1 --max-time 3"; ENERGY_TIME=15
 fi
 
@@ -108,6 +112,20 @@ if want tuneattn; then
     done
     cat "$OUT/tune.txt"
     grep -E 'default|rejected' "$OUT/tune-progress.txt" | head -n 12
+fi
+
+if want tunemma; then
+    export CHIPBENCH_TUNING="$OUT/opencl-tuning.csv"
+    for k in gemm_bf16_opencl gemm_tf32_opencl; do
+        b=$MMA_BUDGET
+        [ "$k" = gemm_tf32_opencl ] && b=$((MMA_BUDGET / 2))
+        log "tune $k (budget ${b}s)"
+        timeout $((b + 60)) "$CB" tune --device "$DEV" --kernel "$k" --budget "$b" \
+            --shape ${MID}x${MID}x${MID} --out "$OUT/opencl-tuning.csv" >> "$OUT/tune.txt" \
+            2>> "$OUT/tune-progress.txt"
+        echo "tune $k exit $?"
+    done
+    grep -E 'gemm_(bf16|tf32)_opencl|WM=' "$OUT/tune.txt" | tail -n 4
 fi
 
 if want gemm; then

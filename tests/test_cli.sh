@@ -147,6 +147,18 @@ if "$CB" list | grep -q '^gemm_f32_opencl .* yes'; then
     if grep -q "attn_f32_opencl,d24,\"$aparams\"" "$tmp/tune-attn.csv" &&
        grep -q "$aparams, tuned ($tmp/tune-attn.csv)" "$tmp/tuned-attn.csv"; then ok tune_attn_entry
     else ko tune_attn_entry "entry '$aparams' not saved as d24 or not used: $(cat "$tmp/tune-attn.csv")"; fi
+    # The matrix-unit GEMM's space (warp tile, ldmatrix, cp.async), on the
+    # emulated instructions: the winner is saved under its kernel and used.
+    expect tune_mma_saves 0 "saved 1 entry to $tmp/tune-mma.csv" env CHIPBENCH_CL_MMA=emulate \
+        "$CB" tune --kernel gemm_bf16_opencl --budget 3 --shape 40x36x50 --out "$tmp/tune-mma.csv"
+    mparams=$(awk 'NR == 2' "$tmp/tune-mma.csv" | sed 's/.*"\(WM=[^"]*\)".*/\1/')
+    expect tune_mma_used_by_run 0 "1 ok" env CHIPBENCH_CL_MMA=emulate \
+        CHIPBENCH_TUNING="$tmp/tune-mma.csv" "$CB" run --kernel gemm_bf16_opencl \
+        --shape 40x36x50:nt $fast --csv "$tmp/tuned-mma.csv"
+    if grep -q "gemm_bf16_opencl,s,\"$mparams\"" "$tmp/tune-mma.csv" &&
+       grep -q "$mparams, tuned ($tmp/tune-mma.csv)" "$tmp/tuned-mma.csv"; then ok tune_mma_entry
+    else ko tune_mma_entry "entry '$mparams' not saved or not used: $(cat "$tmp/tune-mma.csv")"; fi
+    expect tune_bad_kernel 2 "is not tunable" "$CB" tune --kernel gemm_f32_ref --budget 1
 else
     skip=$((skip + 1)); echo "SKIP opencl_cli: no OpenCL device here"
 fi

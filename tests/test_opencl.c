@@ -364,19 +364,38 @@ static void test_mma_gemm_emulated(void)
     check_quick_opts(&o);
     setenv("CHIPBENCH_CL_MMA", "emulate", 1);
     CB_CHECK(cb_kernel_usable(k) == CB_OK);
-    for (int v = 0; v < 2; v++) {
-        const char *const *sh = v ? tf32_shapes : shapes;
-        for (int j = 0; sh[j]; j++) {
-            struct cb_call c;
-            struct cb_result r;
-            CB_CHECK(cb_shape_parse(sh[j], &c) == CB_OK);
-            enum cb_status s = cb_bench_row(v ? kt : k, &c, 1, &o, &r);
-            CB_CHECK_MSG(s == CB_OK, "%s %s: %.300s", v ? kt->name : k->name, sh[j], r.note);
-            CB_CHECK_MSG(strstr(r.device, v ? "mma.sync tf32" : "mma.sync bf16") &&
-                             strstr(r.device, "emulated"),
-                         "%s", r.device);
-            cb_result_free(&r);
+    // The default set, then ldmatrix (whose emulation takes each lane's row
+    // address as the instruction does) with cp.async, and small warp tiles.
+    static const char *const sets[] = {NULL, "LDM=1,CPA=1", "WM=32,WN=16,LDM=1,CPA=1"};
+    for (int ps = 0; ps < 3; ps++) {
+        CB_CHECK(cb_cl_mma_gemm_force(sets[ps]) == CB_OK);
+        for (int v = 0; v < 2; v++) {
+            const char *const *sh = v ? tf32_shapes : shapes;
+            // (the small tiles on one layout each: every variant is a
+            // compile, the slow part on PoCL)
+            for (int j = 0; sh[j] && (ps < 2 || j < 1); j++) {
+                struct cb_call c;
+                struct cb_result r;
+                CB_CHECK(cb_shape_parse(sh[j], &c) == CB_OK);
+                enum cb_status s = cb_bench_row(v ? kt : k, &c, 1, &o, &r);
+                CB_CHECK_MSG(s == CB_OK, "%s %s [%s]: %.300s", v ? kt->name : k->name, sh[j],
+                             sets[ps] ? sets[ps] : "default", r.note);
+                CB_CHECK_MSG(strstr(r.device, v ? "mma.sync tf32" : "mma.sync bf16") &&
+                                 strstr(r.device, "emulated") &&
+                                 strstr(r.device, sets[ps] ? "forced" : "default"),
+                             "%s", r.device);
+                cb_result_free(&r);
+            }
         }
+    }
+    CB_CHECK(cb_cl_mma_gemm_force(NULL) == CB_OK);
+    // Sets outside the kernel's space are refused with the reason.
+    static const char *const bad[] = {"WM=48", "WN=128", "LDM=2", "CPA=-1", "XX=1", "WM=",
+                                      NULL};
+    for (int j = 0; bad[j]; j++) {
+        CB_CHECK_MSG(cb_cl_mma_gemm_force(bad[j]) == CB_ERR_PARSE, "%s", bad[j]);
+        CB_CHECK_MSG(strstr(cb_error_text(), bad[j]) != NULL, "%s", cb_error_text());
+        cb_clear_error();
     }
     // The bf16 flash-attention forward on the same emulated instructions:
     // GQA and causal with rows that see no key (Lq > Lk), D = 128, several

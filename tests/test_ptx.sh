@@ -62,6 +62,15 @@ for t in 0 1; do
             $K/mma_common.cl $K/gemm_mma.cl
     done
 done
+# ldmatrix and cp.async (the tuner's LDM and CPA), on the layouts where
+# cp.async copies both operands, one, or none (tf32 never: it is rounded).
+for ab in "0 1" "1 0"; do
+    set -- $ab
+    check "gemm_mma_ldm_cpa_at=$1_bt=$2" "-DTF32=0 -DA_T=$1 -DB_T=$2 -DLDM=1 -DCPA=1" \
+        $K/mma_common.cl $K/gemm_mma.cl
+done
+check "gemm_mma_tf32_ldm_wm32" "-DTF32=1 -DA_T=0 -DB_T=1 -DLDM=1 -DWM=32 -DWN=16" \
+    $K/mma_common.cl $K/gemm_mma.cl
 for d in 64 128; do
     check "attn_mma_d$d" "-DD=$d" $K/mma_common.cl $K/attn_mma.cl
     check "attn_bwd_mma_d$d" "-DD=$d" $K/mma_common.cl $K/attn_bwd_mma.cl

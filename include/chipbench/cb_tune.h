@@ -15,6 +15,8 @@
 struct cb_tune_opts {
     const char *device;            // --device (NULL: default device)
     const char *out;               // tuning file (NULL: cb_tune_default_path)
+    const char *gemm_kernel;       // GEMM kernel tuned: gemm_f32_opencl (NULL), or the
+                                   // matrix-unit gemm_bf16_opencl / gemm_tf32_opencl
     double budget_s;               // whole search, all classes (> 0)
     const struct cb_call *shapes;  // representative shapes; NULL = defaults
     int nshapes;                   // for the device type, one per class
@@ -30,7 +32,7 @@ struct cb_tune_result {
     int tried, failed;               // candidates timed / rejected
 };
 
-// Tune gemm_f32_opencl (GEMM shapes) or attn_f32_opencl (attention shapes;
+// Tune gemm_f32_opencl (or opts->gemm_kernel; GEMM shapes) or attn_f32_opencl (attention shapes;
 // defaults D=64 and D=128). *results (malloc'd, free()) gets one entry per
 // class; the file at opts->out (or the default path) is updated atomically.
 enum cb_status cb_tune_gemm(const struct cb_tune_opts *o, struct cb_tune_result **results,

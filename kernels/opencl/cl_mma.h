@@ -25,4 +25,9 @@ enum cb_status cb_cl_mma_device_ok(struct cb_clrt *rt, int tf32);
 enum cb_status cb_cl_mma_program(struct cb_clrt *rt, const char *name, const char *src,
                                  const char *opts, cl_program *prog);
 
+// Force a parameter set ("WM=64,WN=64,LDM=1,CPA=0") for every following
+// matrix-unit GEMM plan (NULL: back to CHIPBENCH_CL_MMA_GEMM, the tuning
+// file, the default): the tuner's hook. CB_ERR_PARSE on a bad set.
+enum cb_status cb_cl_mma_gemm_force(const char *text);
+
 #endif

@@ -20,6 +20,7 @@
 #include "chipbench/cb_util.h"
 #include "cl_attn.h"
 #include "cl_gemm.h"
+#include "cl_mma.h"
 #include "cl_tuning.h"
 #include "clrt.h"
 
@@ -293,6 +294,51 @@ static const struct space gemm_space = {
     .dev_shapes = {"256x256x256", "1024x1024x1024", "4096x4096x4096"},
 };
 
+// Matrix-unit GEMM space (gemm_mma.cl): warp tiles WM, WN in {64, 32, 16},
+// ldmatrix (LDM) and cp.async (CPA) on or off; 64 x 64 and both options
+// first (what mma.sync GEMMs are usually built with), smaller tiles later
+// (more work-groups for small shapes). Every set fits: at most 40 KiB of
+// local memory and 128 accumulators a thread.
+static int mma_candidates(const struct cb_clrt *rt, const struct cb_call *shape,
+                          char (*out)[TEXT], int cap)
+{
+    (void)rt;
+    (void)shape;
+    static const int ws[] = {64, 32, 16};
+    struct cand *c = calloc((size_t)cap, sizeof *c);
+    char (*txt)[TEXT] = calloc((size_t)cap, sizeof *txt);
+    int n = 0;
+    for (int a = 0; c && txt && a < 3; a++)
+        for (int b = 0; b < 3; b++)
+            for (int o = 0; o < 4 && n < cap; o++) {
+                const int ldm = !(o & 1), cpa = !(o & 2);
+                snprintf(txt[n], TEXT, "WM=%d,WN=%d,LDM=%d,CPA=%d", ws[a], ws[b], ldm, cpa);
+                c[n].rank = a + b + 0.5 * (1 - ldm) + 0.5 * (1 - cpa);
+                c[n].p.tm = n;
+                n++;
+            }
+    if (c && txt) {
+        qsort(c, (size_t)n, sizeof *c, cand_cmp);
+        for (int i = 0; i < n; i++)
+            memcpy(out[i], txt[c[i].p.tm], TEXT);
+    }
+    free(c);
+    free(txt);
+    return c && txt ? n : 0;
+}
+
+// The matrix-unit GEMMs: on a CPU device only under the test emulation,
+// where a small shape is all that can be afforded.
+#define MMA_SPACE(name)                                                                     \
+    {                                                                                       \
+        .kernel = name, .op = CB_OP_GEMM, .candidates = mma_candidates,                     \
+        .force = cb_cl_mma_gemm_force, .shape_class = gemm_class,                           \
+        .cpu_shapes = {"128x128x128", NULL, NULL},                                          \
+        .dev_shapes = {"256x256x256", "1024x1024x1024", "4096x4096x4096"},                  \
+    }
+static const struct space mma_spaces[2] = {MMA_SPACE("gemm_bf16_opencl"),
+                                           MMA_SPACE("gemm_tf32_opencl")};
+
 static const struct space attn_space = {
     .kernel = "attn_f32_opencl", .op = CB_OP_ATTN, .candidates = attn_candidates,
     .force = cb_cl_attn_force, .shape_class = attn_class,
@@ -480,7 +526,16 @@ out:
 enum cb_status cb_tune_gemm(const struct cb_tune_opts *o, struct cb_tune_result **results,
                             int *nresults, char *written_path, size_t path_len)
 {
-    return tune_space(&gemm_space, o, results, nresults, written_path, path_len);
+    const char *k = o->gemm_kernel;
+    if (!k || !strcmp(k, gemm_space.kernel))
+        return tune_space(&gemm_space, o, results, nresults, written_path, path_len);
+    for (int i = 0; i < 2; i++)
+        if (!strcmp(k, mma_spaces[i].kernel))
+            return tune_space(&mma_spaces[i], o, results, nresults, written_path, path_len);
+    *results = NULL;
+    *nresults = 0;
+    return cb_set_error(CB_ERR_INVALID_ARG, "tune: GEMM kernel '%s' is not tunable (%s, %s or "
+                        "%s)", k, gemm_space.kernel, mma_spaces[0].kernel, mma_spaces[1].kernel);
 }
 
 enum cb_status cb_tune_attn(const struct cb_tune_opts *o, struct cb_tune_result **results,

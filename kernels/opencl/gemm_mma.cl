@@ -10,7 +10,14 @@
 // registers while the current ones (local memory, As[m][k] and Bs[n][k],
 // k contiguous, rows padded by 8 bf16 so the fragment reads hit 32 banks)
 // are multiplied: each warp a WM x WN tile of 16 x 8 mma tiles.
-// What it is not: tuned (no ldmatrix, no cp.async yet), or portable: the
+// Two options (defines, in the autotuner's space):
+//   LDM=1  fragments through ldmatrix.x4 (one instruction a 16 x 16 A
+//          fragment or two 8 x 16 B ones) instead of 32-bit local loads;
+//   CPA=1  the next tile of a k-contiguous bf16 operand (A not transposed,
+//          B transposed) copied global -> local by cp.async, not staged in
+//          registers (a transposed layout is scattered, tf32 is rounded on
+//          the way: those stay staged).
+// What it is not: portable: the
 // PTX only builds on NVIDIA's OpenCL. MMA_EMULATE=1 replaces the one PTX
 // instruction by the same operation written out per the PTX ISA's fragment
 // layout, through local memory, so every other line (tiling, fragment
@@ -32,6 +39,14 @@
 #ifndef A_T
 #define A_T 0
 #endif
+#ifndef LDM
+#define LDM 0
+#endif
+#ifndef CPA
+#define CPA 0
+#endif
+#define CPA_A (CPA && !TF32 && !A_T)  // operands that cp.async may copy as they are
+#define CPA_B (CPA && !TF32 && B_T)
 #ifndef B_T
 #define B_T 0
 #endif
@@ -40,12 +55,14 @@
 // inside the 48 KiB NVIDIA's OpenCL gives a work-group.
 #if TF32
 #define ELEM float
-#define EPV 4               // elements a uint4 holds
+#define EPV 4               // elements a uint4 holds (16 bytes: an ldmatrix row)
+#define EPW 1               // elements a 32-bit word holds
 #define BK 16
 #define LDS (BK + 4)        // floats a local row: conflict-free fragments
 #else
 #define ELEM ushort
 #define EPV 8
+#define EPW 2
 #define BK 32
 #define LDS (BK + 8)        // ushorts a local row: 80 bytes, conflict-free fragments
 #endif
@@ -58,9 +75,31 @@
 #define LA (BM * BK / EPV / NT)  // uint4 loads a thread per A tile
 #define LB (BN * BK / EPV / NT)
 
-#if WM % 16 || WN % 8 || LA < 1 || LB < 1 || LA * EPV * NT != BM * BK || LB * EPV * NT != BN * BK
-#error "gemm_mma: WM % 16, WN % 8 and whole uint4 loads per thread"
+#if WM % 16 || WN % 16 || LA < 1 || LB < 1 || LA * EPV * NT != BM * BK || LB * EPV * NT != BN * BK
+#error "gemm_mma: WM % 16, WN % 16 and whole uint4 loads per thread"
 #endif
+
+// The k-contiguous tiles by cp.async straight into local memory (CPA_A,
+// CPA_B), the same element mapping as fetch_a / fetch_b + store_a / store_b.
+inline void copy_a(__global const ELEM *A, int lda, int m0, int k0, int tid, __local ELEM *As)
+{
+    #pragma unroll
+    for (int l = 0; l < LA; l++) {
+        const int v = tid + l * NT, mm = v / (BK / EPV), kk = (v % (BK / EPV)) * EPV;
+        cp_async16((__local uint4 *)(As + mm * LDS + kk),
+                   (__global const uint4 *)(A + (size_t)(m0 + mm) * lda + k0 + kk));
+    }
+}
+
+inline void copy_b(__global const ELEM *B, int ldb, int n0, int k0, int tid, __local ELEM *Bs)
+{
+    #pragma unroll
+    for (int l = 0; l < LB; l++) {
+        const int v = tid + l * NT, nn = v / (BK / EPV), kk = (v % (BK / EPV)) * EPV;
+        cp_async16((__local uint4 *)(Bs + nn * LDS + kk),
+                   (__global const uint4 *)(B + (size_t)(n0 + nn) * ldb + k0 + kk));
+    }
+}
 
 // The tile of A at depth k0 (rows m0..m0+BM), EPV elements per uint4.
 inline void fetch_a(__global const ELEM *A, int lda, int m0, int k0, int tid, uint4 *r)
@@ -197,14 +236,45 @@ void gemm_mma(int M, int N, int K, float alpha, float beta, __global const ELEM 
     for (int k0 = 0; k0 < K; k0 += BK) {
         const int more = k0 + BK < K;
         if (more) {
+#if CPA_A
+            copy_a(A, lda, m0, k0 + BK, tid, As + (cur ^ 1) * BM * LDS);
+#else
             fetch_a(A, lda, m0, k0 + BK, tid, ra);
+#endif
+#if CPA_B
+            copy_b(B, ldb, n0, k0 + BK, tid, Bs + (cur ^ 1) * BN * LDS);
+#else
             fetch_b(B, ldb, n0, k0 + BK, tid, rb);
+#endif
         }
         __local const ELEM *as = As + cur * BM * LDS + wm0 * LDS;
         __local const ELEM *bs = Bs + cur * BN * LDS + wn0 * LDS;
         #pragma unroll
         for (int kk = 0; kk < BK; kk += KSTEP) {
             uint af[MI][4], bfr[NI][2];
+#if LDM
+            // A: lanes 0-7 rows 0-7, 8-15 rows 8-15 (k block 0), 16-31 the
+            // same at k block 1 (the fragment's a[0..3]); B: lanes 0-15
+            // n tile j (k blocks 0, 1), 16-31 n tile j + 1.
+            #pragma unroll
+            for (int i = 0; i < MI; i++)
+                ldsm_x4(af[i], (__local const uint *)as,
+                        ((i * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * LDS + kk +
+                         (lane >> 4) * EPV) / EPW,
+                        lane, scr);
+            #pragma unroll
+            for (int j = 0; j < NI; j += 2) {
+                uint r[4];
+                ldsm_x4(r, (__local const uint *)bs,
+                        ((j * 8 + (lane & 7) + (lane >> 4) * 8) * LDS + kk +
+                         ((lane >> 3) & 1) * EPV) / EPW,
+                        lane, scr);
+                bfr[j][0] = r[0];
+                bfr[j][1] = r[1];
+                bfr[j + 1][0] = r[2];
+                bfr[j + 1][1] = r[3];
+            }
+#else
             // A fragment rows g and g+8, k offsets (bf16: pairs) t and t+4
             // (tf32) or 2t and 2t+8 (bf16); B likewise along its column g.
 #if TF32
@@ -226,6 +296,7 @@ void gemm_mma(int M, int N, int K, float alpha, float beta, __global const ELEM 
                 bfr[j][0] = *(__local const uint *)(p + k0f);
                 bfr[j][1] = *(__local const uint *)(p + k1f);
             }
+#endif
             #pragma unroll
             for (int i = 0; i < MI; i++)
                 #pragma unroll
@@ -233,8 +304,15 @@ void gemm_mma(int M, int N, int K, float alpha, float beta, __global const ELEM 
                     mma_op(acc[i][j], af[i], bfr[j], acc[i][j], lane, scr);
         }
         if (more) {
+#if CPA_A || CPA_B
+            cp_async_wait_all();
+#endif
+#if !CPA_A
             store_a(As + (cur ^ 1) * BM * LDS, tid, ra);
+#endif
+#if !CPA_B
             store_b(Bs + (cur ^ 1) * BN * LDS, tid, rb);
+#endif
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         cur ^= 1;

@@ -18,15 +18,98 @@
 #include "chipbench/cb_ocl.h"
 #include "chipbench/cb_util.h"
 #include "../kernel_tables.h"
+#include "cl_gemm.h"
 #include "cl_mma.h"
 #include "cl_operand.h"
+#include "cl_params.h"
+#include "cl_tuning.h"
 
 extern const char cb_cl_src_gemm_mma[];
 extern const char cb_cl_src_mma_common[];
 
-#define MMA_WM 64  // warp tile (gemm_mma.cl): 4 warps, a 128 x 128 block
-#define MMA_WN 64
 #define MMA_BK(tf32) ((tf32) ? 16 : 32)  // k depth of a local tile (gemm_mma.cl's BK)
+
+// Parameters (gemm_mma.cl's defines): warp tile WM x WN (4 warps, a 2WM x
+// 2WN block), LDM (ldmatrix), CPA (cp.async). Text "WM=64,WN=64,LDM=1,CPA=0"
+// (keys not given keep the default's values), in CHIPBENCH_CL_MMA_GEMM, the
+// tuning file (kernel gemm_bf16_opencl or gemm_tf32_opencl, GEMM shape
+// classes) and the tuner. Untuned: 64 x 64 and neither option, the set the
+// self-test and the emulated tests check (nothing is measured on a GPU yet).
+struct mma_params {
+    int wm, wn, ldm, cpa;
+};
+static const struct mma_params mma_default = {64, 64, 0, 0};
+#define NPARAM 4
+static const char *const mma_keys[NPARAM] = {"WM", "WN", "LDM", "CPA"};
+static char g_force[96];
+
+static enum cb_status mma_params_parse(const char *text, struct mma_params *p)
+{
+    int *vals[NPARAM] = {&p->wm, &p->wn, &p->ldm, &p->cpa};
+    enum cb_status s = cb_cl_params_parse("matrix-unit GEMM parameters ", text, text, mma_keys,
+                                          vals, NPARAM);
+    if (s != CB_OK)
+        return s;
+    if ((p->wm != 16 && p->wm != 32 && p->wm != 64) || (p->wn != 16 && p->wn != 32 && p->wn != 64))
+        return cb_set_error(CB_ERR_PARSE, "matrix-unit GEMM parameters '%s': WM and WN are 16, "
+                            "32 or 64", text);
+    if ((p->ldm != 0 && p->ldm != 1) || (p->cpa != 0 && p->cpa != 1))
+        return cb_set_error(CB_ERR_PARSE, "matrix-unit GEMM parameters '%s': LDM and CPA are "
+                            "0 or 1", text);
+    return CB_OK;
+}
+
+static void mma_params_str(const struct mma_params *p, char *buf, size_t len)
+{
+    struct mma_params c = *p;
+    const int *vals[NPARAM] = {&c.wm, &c.wn, &c.ldm, &c.cpa};
+    cb_cl_params_str(mma_keys, vals, NPARAM, buf, len);
+}
+
+enum cb_status cb_cl_mma_gemm_force(const char *text)
+{
+    if (!text) {
+        g_force[0] = 0;
+        return CB_OK;
+    }
+    struct mma_params p = mma_default;
+    enum cb_status s = mma_params_parse(text, &p);
+    if (s == CB_OK)
+        snprintf(g_force, sizeof g_force, "%s", text);
+    return s;
+}
+
+// Forced (the tuner) > CHIPBENCH_CL_MMA_GEMM > the tuning file > default.
+static enum cb_status choose_params(const struct cb_clrt *rt, const char *kernel,
+                                    const struct cb_gemm_args *g, struct mma_params *p,
+                                    char *origin, size_t olen)
+{
+    *p = mma_default;
+    const char *env = getenv("CHIPBENCH_CL_MMA_GEMM");
+    if (g_force[0]) {
+        snprintf(origin, olen, "forced");
+        return mma_params_parse(g_force, p);
+    }
+    if (env && *env) {
+        snprintf(origin, olen, "CHIPBENCH_CL_MMA_GEMM");
+        return mma_params_parse(env, p) == CB_OK
+                   ? CB_OK : cb_cl_error_wrap(CB_ERR_INVALID_ARG, "CHIPBENCH_CL_MMA_GEMM");
+    }
+    char text[160];
+    const char *src = NULL;
+    enum cb_status ts = cb_cl_tuning_lookup(&rt->info, kernel, cb_cl_gemm_shape_class(g), text,
+                                            sizeof text, &src);
+    if (ts != CB_OK && ts != CB_ERR_UNSUPPORTED)
+        return ts;
+    cb_clear_error();
+    if (ts == CB_OK) {
+        snprintf(origin, olen, "tuned (%s)", src);
+        return mma_params_parse(text, p) == CB_OK
+                   ? CB_OK : cb_cl_error_wrap(CB_ERR_PARSE, "tuning entry (%s)", src);
+    }
+    snprintf(origin, olen, "default");
+    return CB_OK;
+}
 
 int cb_cl_mma_emulate(void)
 {
@@ -70,14 +153,16 @@ enum cb_status cb_cl_mma_program(struct cb_clrt *rt, const char *name, const cha
     return s;
 }
 
-// The GEMM program for one element type and pair of layouts.
-static enum cb_status build(struct cb_clrt *rt, int tf32, int ta, int tb, cl_kernel *k)
+// The GEMM program for one element type, pair of layouts and parameter set.
+static enum cb_status build(struct cb_clrt *rt, int tf32, int ta, int tb,
+                            const struct mma_params *mp, cl_kernel *k)
 {
-    char opts[160];
+    char opts[200];
     cl_program p;
     snprintf(opts, sizeof opts,
-             "-D WM=%d -D WN=%d -D A_T=%d -D B_T=%d -D TF32=%d -D MMA_EMULATE=%d", MMA_WM,
-             MMA_WN, ta, tb, tf32, cb_cl_mma_emulate());
+             "-D WM=%d -D WN=%d -D LDM=%d -D CPA=%d -D A_T=%d -D B_T=%d -D TF32=%d "
+             "-D MMA_EMULATE=%d",
+             mp->wm, mp->wn, mp->ldm, mp->cpa, ta, tb, tf32, cb_cl_mma_emulate());
     enum cb_status s = cb_cl_mma_program(rt, "gemm_mma.cl", cb_cl_src_gemm_mma, opts, &p);
     return s == CB_OK ? cb_clrt_kernel(p, "gemm_mma", k) : s;
 }
@@ -87,7 +172,7 @@ static enum cb_status build(struct cb_clrt *rt, int tf32, int ta, int tb, cl_ker
 // host product.
 static enum cb_status self_test(struct cb_clrt *rt, int tf32)
 {
-    enum { M = 2 * MMA_WM, N = 2 * MMA_WN, K = 64 };  // several k tiles either way
+    enum { M = 128, N = 128, K = 64 };  // one default block, several k tiles either way
     enum cb_status s = CB_OK;
     const size_t el = tf32 ? 4 : 2;
     uint16_t *a = malloc(M * K * 2), *b = malloc(N * K * 2);
@@ -107,7 +192,7 @@ static enum cb_status self_test(struct cb_clrt *rt, int tf32)
         bf[i] = (float)((i * 3 + i / K) % 5 - 2);
         b[i] = cb_f32_to_bf16(bf[i]);
     }
-    CB_TRY(build(rt, tf32, 0, 1, &k));
+    CB_TRY(build(rt, tf32, 0, 1, &mma_default, &k));
     CB_TRY(cb_clrt_upload_elems(rt, tf32 ? (void *)af : (void *)a, M, K, K, el, &da));
     CB_TRY(cb_clrt_upload_elems(rt, tf32 ? (void *)bf : (void *)b, N, K, K, el, &db));
     CB_TRY(cb_clrt_buffer(rt, M * N * sizeof(float), CL_MEM_READ_WRITE, &dc));
@@ -223,14 +308,19 @@ static enum cb_status mma_plan_make(const struct cb_kernel *k, const struct cb_p
         goto out;
     }
     CB_TRY(cb_cl_mma_device_ok(rt, pl->tf32));
-    snprintf(pl->gp.base.params, sizeof pl->gp.base.params, "mma.sync %s:WM=%d,WN=%d,BK=%d%s",
-             pl->tf32 ? "tf32" : "bf16", MMA_WM, MMA_WN, MMA_BK(pl->tf32),
-             cb_cl_mma_emulate() ? ",emulated" : "");
+    struct mma_params mp;
+    char origin[64];
+    CB_TRY(choose_params(rt, k->name, g, &mp, origin, sizeof origin));
+    mma_params_str(&mp, pl->gp.base.params, sizeof pl->gp.base.params);
+    // The origin says what ran the products (the row's device column reads
+    // "<device> [<params>, <origin>]").
+    snprintf(pl->gp.base.origin, sizeof pl->gp.base.origin, "%.63s, mma.sync %s BK=%d%s", origin,
+             pl->tf32 ? "tf32" : "bf16", MMA_BK(pl->tf32), cb_cl_mma_emulate() ? " emulated" : "");
 
     const int m = (int)g->m, n = (int)g->n, kk = (int)g->k;
     const int lda = (int)g->lda, ldb = (int)g->ldb, ldc = (int)g->ldc;
-    const int mp = (int)cb_round_up((size_t)m, 2 * MMA_WM);
-    const int np = (int)cb_round_up((size_t)n, 2 * MMA_WN);
+    const int mpad = (int)cb_round_up((size_t)m, (size_t)(2 * mp.wm));
+    const int np = (int)cb_round_up((size_t)n, (size_t)(2 * mp.wn));
     const int kp = (int)cb_round_up((size_t)kk, (size_t)MMA_BK(pl->tf32));
     CB_TRY(cb_clrt_upload_elems(rt, g->a, g->trans_a ? kk : m, g->trans_a ? m : kk, lda,
                                 pl->elem, &pl->gp.a.user));
@@ -247,19 +337,19 @@ static enum cb_status mma_plan_make(const struct cb_kernel *k, const struct cb_p
     CB_TRY(cb_clrt_program(rt, "pad.cl", cb_cl_src_pad, "", &padp));
     // The kernel reads either layout (A_T, B_T): copies only pad.
     if (g->trans_a)
-        CB_TRY(operand_setup(rt, &pl->gp.a, padp, pl->elem, kk, m, lda, kp, mp));
+        CB_TRY(operand_setup(rt, &pl->gp.a, padp, pl->elem, kk, m, lda, kp, mpad));
     else
-        CB_TRY(operand_setup(rt, &pl->gp.a, padp, pl->elem, m, kk, lda, mp, kp));
+        CB_TRY(operand_setup(rt, &pl->gp.a, padp, pl->elem, m, kk, lda, mpad, kp));
     if (g->trans_b)
         CB_TRY(operand_setup(rt, &pl->gp.b, padp, pl->elem, n, kk, ldb, np, kp));
     else
         CB_TRY(operand_setup(rt, &pl->gp.b, padp, pl->elem, kk, n, ldb, kp, np));
-    CB_TRY(build(rt, pl->tf32, g->trans_a, g->trans_b, &pl->gp.gemm));
+    CB_TRY(build(rt, pl->tf32, g->trans_a, g->trans_b, &mp, &pl->gp.gemm));
     CB_TRY(cb_cl_gemm_args(pl->gp.gemm, m, n, kp, g->alpha, g->beta, &pl->gp.a, &pl->gp.b, pl->gp.c, ldc));
     pl->gp.lws[0] = 128;
     pl->gp.lws[1] = 1;
-    pl->gp.gws[0] = (size_t)(np / (2 * MMA_WN)) * 128;
-    pl->gp.gws[1] = (size_t)(mp / (2 * MMA_WM));
+    pl->gp.gws[0] = (size_t)(np / (2 * mp.wn)) * 128;
+    pl->gp.gws[1] = (size_t)(mpad / (2 * mp.wm));
     cl_int e = clFinish(rt->queue);
     if (e != CL_SUCCESS)
         s = cb_cl_fail(e, "clFinish after upload");

@@ -17,7 +17,9 @@
 //                     a[3] = A[g+8][t+4]
 //   B (8 x 8, col):   b[0] = B[t][g]  b[1] = B[t+4][g]
 // In the emulation each warp needs 512 floats of local scratch (`scr`) and
-// every call is a work-group barrier: all warps must make the same calls.
+// every call (mma_op, shfl_xor, ldsm_x4) is a work-group barrier: all warps
+// must make the same calls. ldsm_x4 (ldmatrix) and cp_async16 (cp.async)
+// are here too, each emulated the same way.
 #ifndef MMA_EMULATE
 #define MMA_EMULATE 0
 #endif
@@ -100,7 +102,55 @@ inline float shfl_xor(float v, int mask, int lane, __local float *scr)
     barrier(CLK_LOCAL_MEM_FENCE);
     return r;
 }
+// ldmatrix .x4: four 8 x 8 matrices of 16-bit elements (16 bytes a row, so
+// also 8 x 4 of 32-bit ones) from local memory, lane l giving the address of
+// row l % 8 of matrix l / 8; lane 4g + t receives in r[i] the 32 bits at
+// column t (of 4) of row g of matrix i: exactly the mma fragment register.
+// The address is off 32-bit words from base (a 16-byte aligned row).
+inline void ldsm_x4(uint *r, __local const uint *base, int off, int lane, __local float *scr)
+{
+    __local int *addr = (__local int *)scr;
+    addr[lane] = off;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int g = lane >> 2, t = lane & 3;
+    for (int i = 0; i < 4; i++)
+        r[i] = base[addr[8 * i + g] + t];
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+
+// cp.async of 16 bytes global -> local, and the wait for all of them: here a
+// plain copy at issue time (the kernels only read the destination after the
+// wait and a barrier).
+inline void cp_async16(__local uint4 *dst, __global const uint4 *src)
+{
+    *dst = *src;
+}
+
+inline void cp_async_wait_all(void)
+{
+}
 #else
+inline void ldsm_x4(uint *r, __local const uint *base, int off, int lane, __local float *scr)
+{
+    (void)lane;
+    (void)scr;
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"((uint)(ulong)(base + off)));
+}
+
+// .cg: cached in L2 only, the way a tile that is read once per block wants.
+inline void cp_async16(__local uint4 *dst, __global const uint4 *src)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;"
+                 :: "r"((uint)(ulong)dst), "l"((ulong)src) : "memory");
+}
+
+inline void cp_async_wait_all(void)
+{
+    asm volatile("cp.async.commit_group;\n\tcp.async.wait_group 0;" ::: "memory");
+}
+
 #if TF32
 #define MMA_PTX "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
 #else
