@@ -25,7 +25,7 @@
 #           bf16 kernels (ours on the matrix units, cuBLAS beside them), for
 #           `chipbench cost --dtype bf16`
 #   attn    attention forward and backward (f32, and bf16 on the matrix
-#           units), then the f32 forward
+#           units), the bf16 pair again with ldmatrix (LDM=1), then the f32 forward
 #           again with the rows variant's default forced, same run
 #   regs    NVIDIA's ptxas report (registers, spills, shared memory) of the
 #           attention forward's built-in tiles set with and without a
@@ -171,6 +171,13 @@ if want attn; then
         --shape b=$ATTN_B,h=16,kvh=4,s=$ATTN_L,d=128,causal=1 \
         $RUN_TIME --csv "$OUT/gpu-attn.csv" 2>&1 | grep -v '^\['
     echo "attention exit $?"
+    log "bf16 attention forward and backward with ldmatrix (LDM=1)"
+    CHIPBENCH_CL_MMA_ATTN=LDM=1 timeout 120 "$CB" run --device "$DEV" \
+        --kernel 'attn_bf16_opencl,attn_bwd_bf16_opencl' --threads 1 \
+        --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=0 \
+        --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=1 \
+        $RUN_TIME --csv "$OUT/gpu-attn-bf16-ldm.csv" 2>&1 | grep -v '^\['
+    echo "attention ldm exit $?"
     log "attention forward, rows variant default forced (same run)"
     CHIPBENCH_CL_ATTN='BQ=32,BK=32,TX=16,RQ=4,PAD=4' timeout 60 "$CB" run --device "$DEV" \
         --kernel attn_f32_opencl --threads 1 \

@@ -406,13 +406,24 @@ static void test_mma_gemm_emulated(void)
     };
     const struct cb_kernel *ka = cb_registry_find("attn_bf16_opencl");
     CB_CHECK(ka != NULL);
-    for (int j = 0; attn_shapes[j]; j++) {
-        struct cb_call c;
-        struct cb_result r;
-        CB_CHECK(cb_shape_parse(attn_shapes[j], &c) == CB_OK);
-        enum cb_status s = cb_bench_row(ka, &c, 1, &o, &r);
-        CB_CHECK_MSG(s == CB_OK, "%s %s: %.300s", ka->name, attn_shapes[j], r.note);
-        cb_result_free(&r);
+    // Both fragment paths (CHIPBENCH_CL_MMA_ATTN): 32-bit loads with a
+    // transposed V tile, and ldmatrix with V read .trans (on D <= 64 only:
+    // each D is a compile, D = 128's the slowest on PoCL, and the fragment
+    // addressing is the same for every D).
+    for (int ldm = 0; ldm < 2; ldm++) {
+        setenv("CHIPBENCH_CL_MMA_ATTN", ldm ? "LDM=1" : "LDM=0", 1);
+        for (int j = 0; attn_shapes[j]; j++) {
+            if (ldm && strstr(attn_shapes[j], "d=128"))
+                continue;
+            struct cb_call c;
+            struct cb_result r;
+            CB_CHECK(cb_shape_parse(attn_shapes[j], &c) == CB_OK);
+            enum cb_status s = cb_bench_row(ka, &c, 1, &o, &r);
+            CB_CHECK_MSG(s == CB_OK, "%s %s LDM=%d: %.300s", ka->name, attn_shapes[j], ldm,
+                         r.note);
+            CB_CHECK_MSG(strstr(r.device, ldm ? "LDM=1" : "LDM=0") != NULL, "%s", r.device);
+            cb_result_free(&r);
+        }
     }
     // The bf16 backward (dQ, then dK/dV) the same way: GQA with causal
     // rows that see no key (Lq > Lk) and Lq < Lk, several query and key
@@ -424,15 +435,32 @@ static void test_mma_gemm_emulated(void)
     };
     const struct cb_kernel *kb = cb_registry_find("attn_bwd_bf16_opencl");
     CB_CHECK(kb != NULL);
-    for (int j = 0; bwd_shapes[j]; j++) {
-        struct cb_call fc, c;
+    for (int ldm = 0; ldm < 2; ldm++) {
+        setenv("CHIPBENCH_CL_MMA_ATTN", ldm ? "LDM=1" : "LDM=0", 1);
+        for (int j = 0; bwd_shapes[j]; j++) {
+            if (ldm && strstr(bwd_shapes[j], "d=128"))
+                continue;
+            struct cb_call fc, c;
+            struct cb_result r;
+            CB_CHECK(cb_shape_parse(bwd_shapes[j], &fc) == CB_OK);
+            CB_CHECK(cb_shape_as_op(&fc, CB_OP_ATTN_BWD, &c));
+            enum cb_status s = cb_bench_row(kb, &c, 1, &o, &r);
+            CB_CHECK_MSG(s == CB_OK, "%s %s LDM=%d: %.300s", kb->name, bwd_shapes[j], ldm,
+                         r.note);
+            cb_result_free(&r);
+        }
+    }
+    // A value outside 0/1 is refused with the reason, in both passes.
+    setenv("CHIPBENCH_CL_MMA_ATTN", "LDM=2", 1);
+    {
+        struct cb_call c;
         struct cb_result r;
-        CB_CHECK(cb_shape_parse(bwd_shapes[j], &fc) == CB_OK);
-        CB_CHECK(cb_shape_as_op(&fc, CB_OP_ATTN_BWD, &c));
-        enum cb_status s = cb_bench_row(kb, &c, 1, &o, &r);
-        CB_CHECK_MSG(s == CB_OK, "%s %s: %.300s", kb->name, bwd_shapes[j], r.note);
+        CB_CHECK(cb_shape_parse("b=1,h=1,s=16,d=16", &c) == CB_OK);
+        CB_CHECK(cb_bench_row(ka, &c, 1, &o, &r) == CB_ERR_INVALID_ARG);
+        CB_CHECK_MSG(strstr(r.note, "CHIPBENCH_CL_MMA_ATTN") != NULL, "%.300s", r.note);
         cb_result_free(&r);
     }
+    unsetenv("CHIPBENCH_CL_MMA_ATTN");
     struct cb_call c;
     struct cb_result r;
     CB_CHECK(cb_shape_parse("b=1,h=1,s=8,d=24", &c) == CB_OK);

@@ -73,7 +73,9 @@ check "gemm_mma_tf32_ldm_wm32" "-DTF32=1 -DA_T=0 -DB_T=1 -DLDM=1 -DWM=32 -DWN=16
     $K/mma_common.cl $K/gemm_mma.cl
 for d in 64 128; do
     check "attn_mma_d$d" "-DD=$d" $K/mma_common.cl $K/attn_mma.cl
+    check "attn_mma_ldm_d$d" "-DD=$d -DLDM=1" $K/mma_common.cl $K/attn_mma.cl
     check "attn_bwd_mma_d$d" "-DD=$d" $K/mma_common.cl $K/attn_bwd_mma.cl
+    check "attn_bwd_mma_ldm_d$d" "-DD=$d -DLDM=1" $K/mma_common.cl $K/attn_bwd_mma.cl
 done
 # The H200's tuned f32 attention forward (results/tuning/opencl.csv).
 check attn_tiles_d128 "-DD=128 -DDP=128 -DBQ=64 -DBK=128 -DTK=8 -DTV=8 -DRM=8 -DRS=8 -DPAD=4" \

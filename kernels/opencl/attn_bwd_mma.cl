@@ -17,7 +17,10 @@
 //                      dV += P^T dO, dK += dS^T Q.
 // No atomics: each output row has one owner. Every product reads its B
 // operand from a local tile stored n-major (frag_b), so K (and Q, dO) are
-// kept in local memory both as rows and transposed.
+// kept in local memory both as rows and transposed; with LDM=1
+// (CHIPBENCH_CL_MMA_ATTN) the k-major B operands (K for dQ, dO for dV, Q
+// for dK) are read from the rows by ldmatrix .trans, and the transposed
+// copies are gone.
 // What it is not: tuned (no ldmatrix, no cp.async, no double buffering) or
 // portable: mma_op comes from mma_common.cl (prepended by the host), inline
 // PTX or, with MMA_EMULATE=1, written out so every other line runs on any
@@ -46,6 +49,9 @@
 #define NS (BS / 8)      // n8 tiles of a warp's 16 x BS scores
 #define LDR (D + 8)      // ushorts a row tile's row ([BS][D]): conflict-free fragment reads
 #define LDT (BS + 8)     // ushorts a transposed tile's row ([D][BS])
+#ifndef LDM              // 1: fragments by ldmatrix, k-major B read .trans: no
+#define LDM 0            // transposed copies in local memory
+#endif
 
 #if D % 16 || D > 128
 #error "attn_bwd_mma: D must be a multiple of 16, at most 128"
@@ -80,21 +86,51 @@ inline void load_tile(__local ushort *rows, __local ushort *cols, int trans,
     }
 }
 
+// The B fragments of n8 tiles j and j + 1 (b[0..1], b[2..3]) at k16 step
+// st of a local tile stored n-major (T[n][k], ld ushorts a row): 32-bit
+// loads (ldmatrix here, four registers at a time, made ptxas spill in the
+// dK/dV kernel at D = 128).
+ALWAYS_INLINE void frag_b2(uint *b, __local const ushort *T, int ld, int j, int st, int g,
+                           int t)
+{
+    frag_b(b, T, ld, j * 8, st * 16, g, t);
+    frag_b(b + 2, T, ld, (j + 1) * 8, st * 16, g, t);
+}
+
+// The same from a tile stored k-major: LDM reads the rows tile R[k][LDR]
+// transposed (ldmatrix .trans); otherwise T is its transposed copy
+// ([n][LDT], n-major), read as above.
+ALWAYS_INLINE void frag_b2_kmajor(uint *b, __local const ushort *T, int j, int st, int g,
+                                  int t, int lane, __local float *scr)
+{
+#if LDM
+    (void)g;
+    (void)t;
+    ldsm_x4_trans(b, T, (st * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * LDR +
+                            (j + (lane >> 4)) * 8, lane, scr);
+#else
+    (void)lane;
+    (void)scr;
+    frag_b2(b, T, LDT, j, st, g, t);
+#endif
+}
+
 // acc[j] += A B over D for the NS n8 tiles of a 16 x BS score block: A the
 // warp's fragments (a[KD]), B from T ([BS][LDR], n-major over the block).
 ALWAYS_INLINE void scores(float acc[][4], uint a[][4], __local const ushort *T, int g, int t,
                    int lane, __local float *scr)
 {
     #pragma unroll
-    for (int j = 0; j < NS; j++) {
+    for (int j = 0; j < NS; j += 2) {
         #pragma unroll
         for (int q = 0; q < 4; q++)
-            acc[j][q] = 0.0f;
+            acc[j][q] = acc[j + 1][q] = 0.0f;
         #pragma unroll
         for (int st = 0; st < KD; st++) {
-            uint b[2];
-            frag_b(b, T, LDR, j * 8, st * 16, g, t);
+            uint b[4];
+            frag_b2(b, T, LDR, j, st, g, t);
             mma_op(acc[j], a[st], b, acc[j], lane, scr);
+            mma_op(acc[j + 1], a[st], b + 2, acc[j + 1], lane, scr);
         }
     }
 }
@@ -117,16 +153,18 @@ ALWAYS_INLINE void scores_mem(float acc[][4], __global const ushort *src, int r0
         uint a[4];
         frag_a(a, src, D, st * 16, r0, n, t);
         #pragma unroll
-        for (int j = 0; j < NS; j++) {
-            uint b[2];
-            frag_b(b, T, LDR, j * 8, st * 16, g, t);
+        for (int j = 0; j < NS; j += 2) {
+            uint b[4];
+            frag_b2(b, T, LDR, j, st, g, t);
             mma_op(acc[j], a, b, acc[j], lane, scr);
+            mma_op(acc[j + 1], a, b + 2, acc[j + 1], lane, scr);
         }
     }
 }
 
 // acc[j] += X B for the ND n8 tiles over D: X the 16 x BS block x (tiles
-// 2st and 2st + 1 make k16 step st, rounded to bf16), B from T ([D][LDT]).
+// 2st and 2st + 1 make k16 step st, rounded to bf16), B (BS x D, k-major)
+// from T: the rows tile with LDM, else its transposed copy ([D][LDT]).
 ALWAYS_INLINE void update(float acc[][4], float x[][4], __local const ushort *T, int g, int t,
                    int lane, __local float *scr)
 {
@@ -136,10 +174,11 @@ ALWAYS_INLINE void update(float acc[][4], float x[][4], __local const ushort *T,
                            pack2(x[2 * st + 1][0], x[2 * st + 1][1]),
                            pack2(x[2 * st + 1][2], x[2 * st + 1][3])};
         #pragma unroll
-        for (int j = 0; j < ND; j++) {
-            uint b[2];
-            frag_b(b, T, LDT, j * 8, st * 16, g, t);
+        for (int j = 0; j < ND; j += 2) {
+            uint b[4];
+            frag_b2_kmajor(b, T, j, st, g, t, lane, scr);
             mma_op(acc[j], a, b, acc[j], lane, scr);
+            mma_op(acc[j + 1], a, b + 2, acc[j + 1], lane, scr);
         }
     }
 }
@@ -176,10 +215,15 @@ void attn_bwd_mma_dq(__global const ushort *restrict Q, __global const ushort *r
                      __global float *restrict Di, __global float *restrict dQ, int BH, int H,
                      int GROUP, int Lq, int Lk, float scale, int causal)
 {
-    __local uint4 ks4[BS * LDR / 8], vs4[BS * LDR / 8], kt4[D * LDT / 8];
+    __local uint4 ks4[BS * LDR / 8], vs4[BS * LDR / 8];
     __local float dil[BR];
     __local ushort *Ks = (__local ushort *)ks4, *Vs = (__local ushort *)vs4;
+#if LDM
+    __local ushort *Kt = Ks;  // dQ += dS K reads Ks transposed
+#else
+    __local uint4 kt4[D * LDT / 8];
     __local ushort *Kt = (__local ushort *)kt4;
+#endif
     const int tid = get_local_id(0), warp = tid / 32, lane = tid % 32;
     MMA_WARP_SCRATCH(scr, NT / 32, warp);
     const int g = lane >> 2, t = lane & 3;
@@ -237,7 +281,7 @@ void attn_bwd_mma_dq(__global const ushort *restrict Q, __global const ushort *r
 
     for (int k0 = 0; k0 < kend; k0 += BS) {
         barrier(CLK_LOCAL_MEM_FENCE);  // the previous block's readers are done
-        load_tile(Ks, Kt, 1, K + (size_t)k0 * D, min(BS, Lk - k0), tid);
+        load_tile(Ks, Kt, !LDM, K + (size_t)k0 * D, min(BS, Lk - k0), tid);
         load_tile(Vs, Vs, 0, V + (size_t)k0 * D, min(BS, Lk - k0), tid);
         barrier(CLK_LOCAL_MEM_FENCE);
 
@@ -266,10 +310,15 @@ void attn_bwd_mma_dkdv(__global const ushort *restrict Q, __global const ushort 
                        __global float *restrict dK, __global float *restrict dV, int BHKV,
                        int H, int GROUP, int Lq, int Lk, float scale, int causal)
 {
-    __local uint4 qs4[BS * LDR / 8], ds4[BS * LDR / 8], qt4[D * LDT / 8], dt4[D * LDT / 8];
+    __local uint4 qs4[BS * LDR / 8], ds4[BS * LDR / 8];
     __local float ll[BS], dl[BS];
     __local ushort *Qs = (__local ushort *)qs4, *dOs = (__local ushort *)ds4;
+#if LDM
+    __local ushort *Qt = Qs, *dOt = dOs;  // read transposed where needed
+#else
+    __local uint4 qt4[D * LDT / 8], dt4[D * LDT / 8];
     __local ushort *Qt = (__local ushort *)qt4, *dOt = (__local ushort *)dt4;
+#endif
     const int tid = get_local_id(0), warp = tid / 32, lane = tid % 32;
     MMA_WARP_SCRATCH(scr, NT / 32, warp);
     const int g = lane >> 2, t = lane & 3;
@@ -309,8 +358,8 @@ void attn_bwd_mma_dkdv(__global const ushort *restrict Q, __global const ushort 
         for (int q0 = qfirst; q0 < Lq; q0 += BS) {
             const int nq = min(BS, Lq - q0);
             barrier(CLK_LOCAL_MEM_FENCE);  // the previous block's readers are done
-            load_tile(Qs, Qt, 1, Qh + (size_t)q0 * D, nq, tid);
-            load_tile(dOs, dOt, 1, dOh + (size_t)q0 * D, nq, tid);
+            load_tile(Qs, Qt, !LDM, Qh + (size_t)q0 * D, nq, tid);
+            load_tile(dOs, dOt, !LDM, dOh + (size_t)q0 * D, nq, tid);
             if (tid < BS) {
                 ll[tid] = lse2_of(tid < nq ? Lh[q0 + tid] : 0.0f, tid < nq);
                 dl[tid] = tid < nq ? Dh[q0 + tid] : 0.0f;

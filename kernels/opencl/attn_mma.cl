@@ -13,7 +13,10 @@
 // turns them into bf16 A fragments of P in place (two n8 tiles are one k16
 // fragment) and accumulates O += P V. O / l and lse = ln2 * m + ln(l) at
 // the end; a row that sees no key gets O = 0 and lse = -inf.
-// What it is not: tuned (no double buffering, no ldmatrix), a backward pass,
+// LDM=1 (CHIPBENCH_CL_MMA_ATTN): the K and V fragments by ldmatrix.x4, V
+// kept in local memory as rows and read transposed (.trans), instead of
+// 32-bit loads from K rows and a V tile transposed element by element.
+// What it is not: tuned (no double buffering), a backward pass,
 // or portable: mma_op and shfl_xor come from mma_common.cl (prepended by the
 // host), inline PTX or, with MMA_EMULATE=1, written out so every other line
 // runs on any device.
@@ -32,8 +35,11 @@
 #define KD (D / 16)     // k16 steps over D (S = Q K^T)
 #define NK (BK / 8)     // n8 tiles of S a warp
 #define ND (D / 8)      // n8 tiles of O a warp
-#define LDK (D + 8)     // ushorts a Ks row: conflict-free fragment reads
+#define LDK (D + 8)     // ushorts a Ks (and, LDM=1, Vs) row: conflict-free fragment reads
 #define LDV (BK + 8)    // ushorts a Vt row
+#ifndef LDM             // 1: fragments by ldmatrix (V kept as rows, read .trans)
+#define LDM 0
+#endif
 
 #if D % 16 || D > 128
 #error "attn_mma: D must be a multiple of 16, at most 128"
@@ -59,8 +65,13 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
                   float scale2, int causal)
 {
     __local uint4 ks4[BK * LDK / 8];
+#if LDM
+    __local uint4 vs4[BK * LDK / 8];
+    __local ushort *Ks = (__local ushort *)ks4, *Vs = (__local ushort *)vs4;
+#else
     __local uint4 vt4[D * LDV / 8];
     __local ushort *Ks = (__local ushort *)ks4, *Vt = (__local ushort *)vt4;
+#endif
     const int tid = get_local_id(0), warp = tid / 32, lane = tid % 32;
     MMA_WARP_SCRATCH(scr, NT / 32, warp);
     const int g = lane >> 2, t = lane & 3;
@@ -110,17 +121,41 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
                 vx = *(__global const uint4 *)(V + (size_t)(k0 + key) * D + d);
             }
             *(__local uint4 *)(Ks + key * LDK + d) = kx;
+#if LDM
+            *(__local uint4 *)(Vs + key * LDK + d) = vx;
+#else
             const uint w[4] = {vx.x, vx.y, vx.z, vx.w};
             #pragma unroll
             for (int i = 0; i < 4; i++) {
                 Vt[(d + 2 * i) * LDV + key] = (ushort)(w[i] & 0xffffu);
                 Vt[(d + 2 * i + 1) * LDV + key] = (ushort)(w[i] >> 16);
             }
+#endif
         }
         barrier(CLK_LOCAL_MEM_FENCE);
 
         // S = Q K^T: n8 tile j holds keys j*8 .. j*8+7, this lane's 2t, 2t+1.
         float s[NK][4];
+#if LDM
+        // One ldmatrix.x4 for the B fragments of tiles j and j + 1: lanes
+        // 0-15 key rows of tile j (d 0-7, then 8-15), 16-31 those of j + 1.
+        #pragma unroll
+        for (int j = 0; j < NK; j += 2) {
+            #pragma unroll
+            for (int q = 0; q < 4; q++)
+                s[j][q] = s[j + 1][q] = 0.0f;
+            #pragma unroll
+            for (int st = 0; st < KD; st++) {
+                uint r[4];
+                ldsm_x4(r, (__local const uint *)Ks,
+                        (((j + (lane >> 4)) * 8 + (lane & 7)) * LDK + st * 16 +
+                         ((lane >> 3) & 1) * 8) / 2,
+                        lane, scr);
+                mma_op(s[j], qf[st], r, s[j], lane, scr);
+                mma_op(s[j + 1], qf[st], r + 2, s[j + 1], lane, scr);
+            }
+        }
+#else
         #pragma unroll
         for (int j = 0; j < NK; j++) {
             #pragma unroll
@@ -133,6 +168,8 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
                 mma_op(s[j], qf[st], kb, s[j], lane, scr);
             }
         }
+
+#endif
 
         // Online softmax, base 2, masked keys -inf; rows r0 (q 0, 1), r1 (q 2, 3).
         float mx0 = m0, mx1 = m1;
@@ -183,12 +220,27 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
                                 pack2(s[2 * st][2], s[2 * st][3]),
                                 pack2(s[2 * st + 1][0], s[2 * st + 1][1]),
                                 pack2(s[2 * st + 1][2], s[2 * st + 1][3])};
+#if LDM
+            // V rows transposed on the way (.trans): lanes 0-7 keys 0-7 and
+            // 8-15 keys 8-15 of d tile j, 16-31 the same of tile j + 1.
+            #pragma unroll
+            for (int j = 0; j < ND; j += 2) {
+                uint r[4];
+                ldsm_x4_trans(r, Vs,
+                              (st * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * LDK +
+                                  (j + (lane >> 4)) * 8,
+                              lane, scr);
+                mma_op(o[j], pa, r, o[j], lane, scr);
+                mma_op(o[j + 1], pa, r + 2, o[j + 1], lane, scr);
+            }
+#else
             #pragma unroll
             for (int j = 0; j < ND; j++) {
                 uint vb[2];
                 frag_b(vb, Vt, LDV, j * 8, st * 16, g, t);
                 mma_op(o[j], pa, vb, o[j], lane, scr);
             }
+#endif
         }
     }
 

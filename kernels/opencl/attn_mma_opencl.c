@@ -50,6 +50,24 @@ out:
     return s;
 }
 
+// CHIPBENCH_CL_MMA_ATTN="LDM=1": fragments by ldmatrix in both passes
+// (attn_mma.cl, attn_bwd_mma.cl); 0 (the default) or 1.
+static enum cb_status attn_ldm(int *ldm)
+{
+    *ldm = 0;
+    const char *env = getenv("CHIPBENCH_CL_MMA_ATTN");
+    if (!env || !*env)
+        return CB_OK;
+    static const char *const keys[1] = {"LDM"};
+    int *vals[1] = {ldm};
+    if (cb_cl_params_parse("", env, env, keys, vals, 1) != CB_OK)
+        return cb_cl_error_wrap(CB_ERR_INVALID_ARG, "CHIPBENCH_CL_MMA_ATTN");
+    if (*ldm != 0 && *ldm != 1)
+        return cb_set_error(CB_ERR_INVALID_ARG, "CHIPBENCH_CL_MMA_ATTN: LDM is 0 or 1, got %d",
+                            *ldm);
+    return CB_OK;
+}
+
 static void plan_free(void *plan)
 {
     if (!plan)
@@ -69,13 +87,17 @@ static enum cb_status plan_make(const struct cb_kernel *k, const struct cb_plan_
         return cb_set_error(CB_ERR_NO_MEMORY, "bf16 attention plan");
     CB_TRY(mma_attn_check(req, a, 0, "bf16 matrix-unit attention", &pl->base.rt));
     struct cb_clrt *rt = pl->base.rt;
-    snprintf(pl->base.params, sizeof pl->base.params, "mma.sync bf16:BQ=%d,BK=64%s", MMA_BQ,
-             cb_cl_mma_emulate() ? ",emulated" : "");
+    int ldm;
+    CB_TRY(attn_ldm(&ldm));
+    snprintf(pl->base.params, sizeof pl->base.params, "BQ=%d,BK=64,LDM=%d", MMA_BQ, ldm);
+    snprintf(pl->base.origin, sizeof pl->base.origin, "%s, mma.sync bf16%s",
+             getenv("CHIPBENCH_CL_MMA_ATTN") ? "CHIPBENCH_CL_MMA_ATTN" : "default",
+             cb_cl_mma_emulate() ? " emulated" : "");
 
     CB_TRY(cb_cl_attn_fwd_buffers(pl, a, 2));
     char opts[96];
     cl_program prog;
-    snprintf(opts, sizeof opts, "-D D=%d -D MMA_EMULATE=%d", (int)a->head_dim,
+    snprintf(opts, sizeof opts, "-D D=%d -D LDM=%d -D MMA_EMULATE=%d", (int)a->head_dim, ldm,
              cb_cl_mma_emulate());
     CB_TRY(cb_cl_mma_program(rt, "attn_mma.cl", cb_cl_src_attn_mma, opts, &prog));
     CB_TRY(cb_clrt_kernel(prog, "attn_fwd_mma", &pl->kern));
@@ -111,13 +133,18 @@ static enum cb_status bwd_plan_make(const struct cb_kernel *k, const struct cb_p
     CB_TRY(mma_attn_check(req, a, 1, "bf16 matrix-unit attention backward", &pl->base.rt));
     struct cb_clrt *rt = pl->base.rt;
     const int bs = a->head_dim > 64 ? 32 : 64;  // attn_bwd_mma.cl's BS
-    snprintf(pl->base.params, sizeof pl->base.params, "mma.sync bf16:BQ=%d,BKV=%d,BS=%d%s",
-             MMA_BQ, MMA_BKV, bs, cb_cl_mma_emulate() ? ",emulated" : "");
+    int ldm;
+    CB_TRY(attn_ldm(&ldm));
+    snprintf(pl->base.params, sizeof pl->base.params, "BQ=%d,BKV=%d,BS=%d,LDM=%d", MMA_BQ,
+             MMA_BKV, bs, ldm);
+    snprintf(pl->base.origin, sizeof pl->base.origin, "%s, mma.sync bf16%s",
+             getenv("CHIPBENCH_CL_MMA_ATTN") ? "CHIPBENCH_CL_MMA_ATTN" : "default",
+             cb_cl_mma_emulate() ? " emulated" : "");
 
     CB_TRY(cb_cl_attn_bwd_buffers(pl, ba, 2));
     char opts[96];
     cl_program prog;
-    snprintf(opts, sizeof opts, "-D D=%d -D MMA_EMULATE=%d", (int)a->head_dim,
+    snprintf(opts, sizeof opts, "-D D=%d -D LDM=%d -D MMA_EMULATE=%d", (int)a->head_dim, ldm,
              cb_cl_mma_emulate());
     CB_TRY(cb_cl_mma_program(rt, "attn_bwd_mma.cl", cb_cl_src_attn_bwd_mma, opts, &prog));
     CB_TRY(cb_clrt_kernel(prog, "attn_bwd_mma_dq", &pl->kdq));

@@ -18,8 +18,8 @@
 //   B (8 x 8, col):   b[0] = B[t][g]  b[1] = B[t+4][g]
 // In the emulation each warp needs 512 floats of local scratch (`scr`) and
 // every call (mma_op, shfl_xor, ldsm_x4) is a work-group barrier: all warps
-// must make the same calls. ldsm_x4 (ldmatrix) and cp_async16 (cp.async)
-// are here too, each emulated the same way.
+// must make the same calls. ldsm_x4 and ldsm_x4_trans (ldmatrix) and
+// cp_async16 (cp.async) are here too, each emulated the same way.
 #ifndef MMA_EMULATE
 #define MMA_EMULATE 0
 #endif
@@ -118,6 +118,24 @@ inline void ldsm_x4(uint *r, __local const uint *base, int off, int lane, __loca
     barrier(CLK_LOCAL_MEM_FENCE);
 }
 
+// ldmatrix .x4 .trans: the same four 8 x 8 matrices of 16-bit elements
+// (lane l gives row l % 8 of matrix l / 8, off ushorts from base), each
+// transposed: lane 4g + t receives in r[i] rows 2t and 2t + 1 of column g
+// of matrix i (the lower half from row 2t), which is the B fragment of a
+// matrix stored k-major (rows = k).
+inline void ldsm_x4_trans(uint *r, __local const ushort *base, int off, int lane,
+                          __local float *scr)
+{
+    __local int *addr = (__local int *)scr;
+    addr[lane] = off;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int g = lane >> 2, t = lane & 3;
+    for (int i = 0; i < 4; i++)
+        r[i] = (uint)base[addr[8 * i + 2 * t] + g] |
+               ((uint)base[addr[8 * i + 2 * t + 1] + g] << 16);
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+
 // cp.async of 16 bytes global -> local, and the wait for all of them: here a
 // plain copy at issue time (the kernels only read the destination after the
 // wait and a barrier).
@@ -130,13 +148,35 @@ inline void cp_async_wait_all(void)
 {
 }
 #else
+// The local address as a 32-bit shared-window address, formed where it is
+// used: an address operand must be one register, and left to itself the
+// compiler computes every unrolled call's address once, before the loop,
+// and keeps them all live (ptxas: spills). The volatile copy of the base
+// cannot be hoisted, so each address is an add right before its load.
+inline uint smem_addr(__local const void *base, int bytes)
+{
+    uint b;
+    asm volatile("mov.b32 %0, %1;" : "=r"(b) : "r"((uint)(ulong)base));
+    return b + (uint)bytes;
+}
+
 inline void ldsm_x4(uint *r, __local const uint *base, int off, int lane, __local float *scr)
 {
     (void)lane;
     (void)scr;
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"((uint)(ulong)(base + off)));
+                 : "r"(smem_addr(base, off * 4)));
+}
+
+inline void ldsm_x4_trans(uint *r, __local const ushort *base, int off, int lane,
+                          __local float *scr)
+{
+    (void)lane;
+    (void)scr;
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_addr(base, off * 2)));
 }
 
 // .cg: cached in L2 only, the way a tile that is read once per block wants.
