@@ -62,9 +62,9 @@ for t in 0 1; do
             $K/mma_common.cl $K/gemm_mma.cl
     done
 done
-# ldmatrix and cp.async (the tuner's LDM and CPA), on the layouts where
-# cp.async copies both operands, one, or none (tf32 never: it is rounded).
-for ab in "0 1" "1 0"; do
+# ldmatrix and cp.async (the tuner's LDM and CPA) in all four layouts:
+# ldmatrix .trans reads the m- or n-contiguous ones (tf32 never: it is rounded).
+for ab in "0 0" "0 1" "1 0" "1 1"; do
     set -- $ab
     check "gemm_mma_ldm_cpa_at=$1_bt=$2" "-DTF32=0 -DA_T=$1 -DB_T=$2 -DLDM=1 -DCPA=1" \
         $K/mma_common.cl $K/gemm_mma.cl

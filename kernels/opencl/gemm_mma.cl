@@ -13,9 +13,11 @@
 // Two options (defines, in the autotuner's space):
 //   LDM=1  fragments through ldmatrix.x4 (one instruction a 16 x 16 A
 //          fragment or two 8 x 16 B ones) instead of 32-bit local loads;
-//   CPA=1  the next tile of a k-contiguous bf16 operand (A not transposed,
-//          B transposed) copied global -> local by cp.async, not staged in
-//          registers (a transposed layout is scattered, tf32 is rounded on
+//   CPA=1  the next bf16 tiles copied global -> local by cp.async, not
+//          staged in registers: the k-contiguous ones (A not transposed, B
+//          transposed) always, the others with LDM=1, which keeps them
+//          k-major in local memory and reads them by ldmatrix .trans
+//          (without it they are scattered on the way; tf32 is rounded on
 //          the way: those stay staged).
 // What it is not: portable: the
 // PTX only builds on NVIDIA's OpenCL. MMA_EMULATE=1 replaces the one PTX
@@ -45,8 +47,13 @@
 #ifndef CPA
 #define CPA 0
 #endif
-#define CPA_A (CPA && !TF32 && !A_T)  // operands that cp.async may copy as they are
-#define CPA_B (CPA && !TF32 && B_T)
+// bf16 with ldmatrix: an m- (n-) contiguous operand is kept k-major in local
+// memory as it lies in global ([BK][BM + 8]) and read by ldmatrix .trans,
+// so no layout is scattered and cp.async can copy every bf16 tile.
+#define KMAJ_A (LDM && !TF32 && A_T)
+#define KMAJ_B (LDM && !TF32 && !B_T)
+#define CPA_A (CPA && !TF32 && (!A_T || KMAJ_A))  // operands cp.async copies as they are
+#define CPA_B (CPA && !TF32 && (B_T || KMAJ_B))
 #ifndef B_T
 #define B_T 0
 #endif
@@ -69,6 +76,10 @@
 
 #define BM (2 * WM)
 #define BN (2 * WN)
+#define LKA (BM + 8)        // elements a k-major A row (KMAJ_A)
+#define LKB (BN + 8)
+#define SA (KMAJ_A ? BK * LKA : BM * LDS)  // elements of one A stage
+#define SB (KMAJ_B ? BK * LKB : BN * LDS)
 #define NT 128
 #define MI (WM / 16)        // m16 tiles a warp
 #define NI (WN / 8)         // n8 tiles a warp
@@ -85,9 +96,16 @@ inline void copy_a(__global const ELEM *A, int lda, int m0, int k0, int tid, __l
 {
     #pragma unroll
     for (int l = 0; l < LA; l++) {
-        const int v = tid + l * NT, mm = v / (BK / EPV), kk = (v % (BK / EPV)) * EPV;
+        const int v = tid + l * NT;
+#if KMAJ_A
+        const int kk = v / (BM / EPV), mm = (v % (BM / EPV)) * EPV;
+        cp_async16((__local uint4 *)(As + kk * LKA + mm),
+                   (__global const uint4 *)(A + (size_t)(k0 + kk) * lda + m0 + mm));
+#else
+        const int mm = v / (BK / EPV), kk = (v % (BK / EPV)) * EPV;
         cp_async16((__local uint4 *)(As + mm * LDS + kk),
                    (__global const uint4 *)(A + (size_t)(m0 + mm) * lda + k0 + kk));
+#endif
     }
 }
 
@@ -95,9 +113,16 @@ inline void copy_b(__global const ELEM *B, int ldb, int n0, int k0, int tid, __l
 {
     #pragma unroll
     for (int l = 0; l < LB; l++) {
-        const int v = tid + l * NT, nn = v / (BK / EPV), kk = (v % (BK / EPV)) * EPV;
+        const int v = tid + l * NT;
+#if KMAJ_B
+        const int kk = v / (BN / EPV), nn = (v % (BN / EPV)) * EPV;
+        cp_async16((__local uint4 *)(Bs + kk * LKB + nn),
+                   (__global const uint4 *)(B + (size_t)(k0 + kk) * ldb + n0 + nn));
+#else
+        const int nn = v / (BK / EPV), kk = (v % (BK / EPV)) * EPV;
         cp_async16((__local uint4 *)(Bs + nn * LDS + kk),
                    (__global const uint4 *)(B + (size_t)(n0 + nn) * ldb + k0 + kk));
+#endif
     }
 }
 
@@ -180,7 +205,9 @@ inline void store_a(__local ELEM *As, int tid, const uint4 *r)
     #pragma unroll
     for (int l = 0; l < LA; l++) {
         const int v = tid + l * NT;
-#if A_T
+#if KMAJ_A
+        *(__local uint4 *)(As + (v / (BM / EPV)) * LKA + (v % (BM / EPV)) * EPV) = r[l];
+#elif A_T
         scatter(As, (v % (BM / EPV)) * EPV, v / (BM / EPV), cvt4(r[l]));
 #else
         *(__local uint4 *)(As + (v / (BK / EPV)) * LDS + (v % (BK / EPV)) * EPV) = cvt4(r[l]);
@@ -193,7 +220,9 @@ inline void store_b(__local ELEM *Bs, int tid, const uint4 *r)
     #pragma unroll
     for (int l = 0; l < LB; l++) {
         const int v = tid + l * NT;
-#if B_T
+#if KMAJ_B
+        *(__local uint4 *)(Bs + (v / (BN / EPV)) * LKB + (v % (BN / EPV)) * EPV) = r[l];
+#elif B_T
         *(__local uint4 *)(Bs + (v / (BK / EPV)) * LDS + (v % (BK / EPV)) * EPV) = cvt4(r[l]);
 #else
         scatter(Bs, (v % (BN / EPV)) * EPV, v / (BN / EPV), cvt4(r[l]));
@@ -207,8 +236,8 @@ void gemm_mma(int M, int N, int K, float alpha, float beta, __global const ELEM 
               int lda, __global const ELEM *restrict B, int ldb, __global float *restrict C,
               int ldc)
 {
-    __local uint4 as4[2 * BM * LDS / EPV];
-    __local uint4 bs4[2 * BN * LDS / EPV];
+    __local uint4 as4[2 * SA / EPV];
+    __local uint4 bs4[2 * SB / EPV];
     __local ELEM *As = (__local ELEM *)as4, *Bs = (__local ELEM *)bs4;
     const int tid = get_local_id(0), warp = tid / 32, lane = tid % 32;
     MMA_WARP_SCRATCH(scr, NT / 32, warp);
@@ -237,18 +266,18 @@ void gemm_mma(int M, int N, int K, float alpha, float beta, __global const ELEM 
         const int more = k0 + BK < K;
         if (more) {
 #if CPA_A
-            copy_a(A, lda, m0, k0 + BK, tid, As + (cur ^ 1) * BM * LDS);
+            copy_a(A, lda, m0, k0 + BK, tid, As + (cur ^ 1) * SA);
 #else
             fetch_a(A, lda, m0, k0 + BK, tid, ra);
 #endif
 #if CPA_B
-            copy_b(B, ldb, n0, k0 + BK, tid, Bs + (cur ^ 1) * BN * LDS);
+            copy_b(B, ldb, n0, k0 + BK, tid, Bs + (cur ^ 1) * SB);
 #else
             fetch_b(B, ldb, n0, k0 + BK, tid, rb);
 #endif
         }
-        __local const ELEM *as = As + cur * BM * LDS + wm0 * LDS;
-        __local const ELEM *bs = Bs + cur * BN * LDS + wn0 * LDS;
+        __local const ELEM *as = As + cur * SA + (KMAJ_A ? wm0 : wm0 * LDS);
+        __local const ELEM *bs = Bs + cur * SB + (KMAJ_B ? wn0 : wn0 * LDS);
         #pragma unroll
         for (int kk = 0; kk < BK; kk += KSTEP) {
             uint af[MI][4], bfr[NI][2];
@@ -258,17 +287,35 @@ void gemm_mma(int M, int N, int K, float alpha, float beta, __global const ELEM 
             // n tile j (k blocks 0, 1), 16-31 n tile j + 1.
             #pragma unroll
             for (int i = 0; i < MI; i++)
+#if KMAJ_A
+                // .trans from [k][m]: lanes 0-7 k 0-7 at m 0-7, 8-15 k 0-7
+                // at m 8-15, 16-31 the same at k 8-15.
+                ldsm_x4_trans(af[i], as,
+                              (kk + (lane & 7) + (lane >> 4) * 8) * LKA + i * 16 +
+                                  ((lane >> 3) & 1) * 8,
+                              lane, scr);
+#else
                 ldsm_x4(af[i], (__local const uint *)as,
                         ((i * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * LDS + kk +
                          (lane >> 4) * EPV) / EPW,
                         lane, scr);
+#endif
             #pragma unroll
             for (int j = 0; j < NI; j += 2) {
                 uint r[4];
+#if KMAJ_B
+                // .trans from [k][n]: lanes 0-7 k 0-7 and 8-15 k 8-15 of n
+                // tile j, 16-31 the same of tile j + 1.
+                ldsm_x4_trans(r, bs,
+                              (kk + (lane & 7) + ((lane >> 3) & 1) * 8) * LKB +
+                                  (j + (lane >> 4)) * 8,
+                              lane, scr);
+#else
                 ldsm_x4(r, (__local const uint *)bs,
                         ((j * 8 + (lane & 7) + (lane >> 4) * 8) * LDS + kk +
                          ((lane >> 3) & 1) * EPV) / EPW,
                         lane, scr);
+#endif
                 bfr[j][0] = r[0];
                 bfr[j][1] = r[1];
                 bfr[j + 1][0] = r[2];
@@ -308,10 +355,10 @@ void gemm_mma(int M, int N, int K, float alpha, float beta, __global const ELEM 
             cp_async_wait_all();
 #endif
 #if !CPA_A
-            store_a(As + (cur ^ 1) * BM * LDS, tid, ra);
+            store_a(As + (cur ^ 1) * SA, tid, ra);
 #endif
 #if !CPA_B
-            store_b(Bs + (cur ^ 1) * BN * LDS, tid, rb);
+            store_b(Bs + (cur ^ 1) * SB, tid, rb);
 #endif
         }
         barrier(CLK_LOCAL_MEM_FENCE);
