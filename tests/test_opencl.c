@@ -366,14 +366,20 @@ static void test_mma_gemm_emulated(void)
     CB_CHECK(cb_kernel_usable(k) == CB_OK);
     // The default set, then ldmatrix (whose emulation takes each lane's row
     // address as the instruction does) with cp.async, and small warp tiles.
-    static const char *const sets[] = {NULL, "LDM=1,CPA=1", "WM=32,WN=16,LDM=1,CPA=1"};
-    for (int ps = 0; ps < 3; ps++) {
+    // (The options on 32 x 32 warp tiles or smaller: the addressing is the
+    // same for any tile, and PoCL compiles the emulation of 64 x 64's 32
+    // inlined mma steps for minutes.)
+    static const char *const sets[] = {NULL, "WM=32,WN=32,LDM=1,CPA=1",
+                                       "WM=32,WN=16,LDM=1,CPA=1",
+                                       "WM=32,WN=32,LDM=1,CPA=1,ST=3"};
+    for (int ps = 0; ps < 4; ps++) {
         CB_CHECK(cb_cl_mma_gemm_force(sets[ps]) == CB_OK);
         for (int v = 0; v < 2; v++) {
             const char *const *sh = v ? tf32_shapes : shapes;
             // (the small tiles on one layout each: every variant is a
             // compile, the slow part on PoCL)
-            for (int j = 0; sh[j] && (ps < 2 || j < 1); j++) {
+            // ST=3 is bf16 only (tf32 rows say why, below)
+            for (int j = 0; sh[j] && (ps < 2 || j < 1) && !(v && ps == 3); j++) {
                 struct cb_call c;
                 struct cb_result r;
                 CB_CHECK(cb_shape_parse(sh[j], &c) == CB_OK);
@@ -388,10 +394,23 @@ static void test_mma_gemm_emulated(void)
             }
         }
     }
+    // Three stages need cp.async for both tiles: not tf32, nor bf16 without
+    // ldmatrix unless A is (M,K) and B is (N,K).
+    struct cb_call c3;
+    struct cb_result r3;
+    CB_CHECK(cb_cl_mma_gemm_force("WM=32,WN=32,LDM=1,CPA=1,ST=3") == CB_OK);
+    CB_CHECK(cb_shape_parse("65x63x9:nt", &c3) == CB_OK);
+    CB_CHECK(cb_bench_row(kt, &c3, 1, &o, &r3) == CB_ERR_UNSUPPORTED);
+    CB_CHECK_MSG(strstr(r3.note, "ST=3 needs cp.async") != NULL, "%.300s", r3.note);
+    cb_result_free(&r3);
+    CB_CHECK(cb_cl_mma_gemm_force("WM=32,WN=32,LDM=0,CPA=1,ST=3") == CB_OK);
+    CB_CHECK(cb_shape_parse("33x17x64:tn", &c3) == CB_OK);
+    CB_CHECK(cb_bench_row(k, &c3, 1, &o, &r3) == CB_ERR_UNSUPPORTED);
+    cb_result_free(&r3);
     CB_CHECK(cb_cl_mma_gemm_force(NULL) == CB_OK);
     // Sets outside the kernel's space are refused with the reason.
     static const char *const bad[] = {"WM=48", "WN=128", "LDM=2", "CPA=-1", "XX=1", "WM=",
-                                      NULL};
+                                      "ST=3", "WN=16,CPA=1,ST=3", "CPA=1,ST=4", NULL};
     for (int j = 0; bad[j]; j++) {
         CB_CHECK_MSG(cb_cl_mma_gemm_force(bad[j]) == CB_ERR_PARSE, "%s", bad[j]);
         CB_CHECK_MSG(strstr(cb_error_text(), bad[j]) != NULL, "%s", cb_error_text());
@@ -428,17 +447,17 @@ static void test_mma_gemm_emulated(void)
     // The bf16 backward (dQ, then dK/dV) the same way: GQA with causal
     // rows that see no key (Lq > Lk) and Lq < Lk, several query and key
     // blocks with ragged last ones at D = 128 (32-row steps) and D = 64
-    // (64-row steps), large logits (scale 20).
+    // (64-row steps), large logits (scale 20); ldmatrix on D = 16 and 64.
     static const char *const bwd_shapes[] = {
-        "b=1,h=4,kvh=2,sq=97,skv=33,d=16,causal=1", "b=2,h=2,kvh=1,sq=40,skv=130,d=64,causal=1",
-        "b=1,h=2,s=150,d=128", "b=1,h=2,kvh=1,s=70,d=32,causal=1,scale=20", NULL,
+        "b=1,h=4,kvh=2,sq=97,skv=33,d=16,causal=1", "b=1,h=2,kvh=1,sq=40,skv=130,d=64,causal=1",
+        "b=1,h=1,s=80,d=128", "b=1,h=2,kvh=1,s=70,d=32,causal=1,scale=20", NULL,
     };
     const struct cb_kernel *kb = cb_registry_find("attn_bwd_bf16_opencl");
     CB_CHECK(kb != NULL);
     for (int ldm = 0; ldm < 2; ldm++) {
         setenv("CHIPBENCH_CL_MMA_ATTN", ldm ? "LDM=1" : "LDM=0", 1);
         for (int j = 0; bwd_shapes[j]; j++) {
-            if (ldm && strstr(bwd_shapes[j], "d=128"))
+            if (ldm && !strstr(bwd_shapes[j], "d=16") && !strstr(bwd_shapes[j], "d=64"))
                 continue;
             struct cb_call fc, c;
             struct cb_result r;

@@ -69,6 +69,12 @@ for ab in "0 0" "0 1" "1 0" "1 1"; do
     check "gemm_mma_ldm_cpa_at=$1_bt=$2" "-DTF32=0 -DA_T=$1 -DB_T=$2 -DLDM=1 -DCPA=1" \
         $K/mma_common.cl $K/gemm_mma.cl
 done
+# Three cp.async stages (the tuner's ST=3), in the layout that needs LDM
+# for it and in the one that does not.
+check "gemm_mma_st3_at=0_bt=0" "-DTF32=0 -DA_T=0 -DB_T=0 -DLDM=1 -DCPA=1 -DNSTG=3" \
+    $K/mma_common.cl $K/gemm_mma.cl
+check "gemm_mma_st3_at=0_bt=1" "-DTF32=0 -DA_T=0 -DB_T=1 -DLDM=0 -DCPA=1 -DNSTG=3" \
+    $K/mma_common.cl $K/gemm_mma.cl
 check "gemm_mma_tf32_ldm_wm32" "-DTF32=1 -DA_T=0 -DB_T=1 -DLDM=1 -DWM=32 -DWN=16" \
     $K/mma_common.cl $K/gemm_mma.cl
 for d in 64 128; do

@@ -295,25 +295,24 @@ static const struct space gemm_space = {
 };
 
 // Matrix-unit GEMM space (gemm_mma.cl): warp tiles WM, WN in {64, 32, 16},
-// ldmatrix (LDM) and cp.async (CPA) on or off; 64 x 64 and both options
-// first (what mma.sync GEMMs are usually built with), smaller tiles later
-// (more work-groups for small shapes). Every set fits: at most 40 KiB of
-// local memory and 128 accumulators a thread.
-static int mma_candidates(const struct cb_clrt *rt, const struct cb_call *shape,
-                          char (*out)[TEXT], int cap)
+// ldmatrix (LDM) and cp.async (CPA) on or off, and for bf16 three stages
+// (ST=3, with both on, warp tiles of 32 and up); 64 x 64 and both options first (what mma.sync GEMMs
+// are usually built with), smaller tiles later (more work-groups for small
+// shapes). Every set fits: at most 40 KiB of local memory and 128
+// accumulators a thread.
+static int mma_space(int bf16, char (*out)[TEXT], int cap)
 {
-    (void)rt;
-    (void)shape;
     static const int ws[] = {64, 32, 16};
     struct cand *c = calloc((size_t)cap, sizeof *c);
     char (*txt)[TEXT] = calloc((size_t)cap, sizeof *txt);
     int n = 0;
     for (int a = 0; c && txt && a < 3; a++)
         for (int b = 0; b < 3; b++)
-            for (int o = 0; o < 4 && n < cap; o++) {
-                const int ldm = !(o & 1), cpa = !(o & 2);
-                snprintf(txt[n], TEXT, "WM=%d,WN=%d,LDM=%d,CPA=%d", ws[a], ws[b], ldm, cpa);
-                c[n].rank = a + b + 0.5 * (1 - ldm) + 0.5 * (1 - cpa);
+            for (int o = 0; o < 4 + (bf16 && a < 2 && b < 2) && n < cap; o++) {
+                const int ldm = o == 4 || !(o & 1), cpa = o == 4 || !(o & 2), st = o == 4 ? 3 : 2;
+                snprintf(txt[n], TEXT, "WM=%d,WN=%d,LDM=%d,CPA=%d,ST=%d", ws[a], ws[b], ldm, cpa,
+                         st);
+                c[n].rank = a + b + 0.5 * (1 - ldm) + 0.5 * (1 - cpa) - (st == 3 ? 0.25 : 0.0);
                 c[n].p.tm = n;
                 n++;
             }
@@ -327,17 +326,33 @@ static int mma_candidates(const struct cb_clrt *rt, const struct cb_call *shape,
     return c && txt ? n : 0;
 }
 
+static int mma_bf16_candidates(const struct cb_clrt *rt, const struct cb_call *shape,
+                               char (*out)[TEXT], int cap)
+{
+    (void)rt;
+    (void)shape;
+    return mma_space(1, out, cap);
+}
+
+static int mma_tf32_candidates(const struct cb_clrt *rt, const struct cb_call *shape,
+                               char (*out)[TEXT], int cap)
+{
+    (void)rt;
+    (void)shape;
+    return mma_space(0, out, cap);
+}
+
 // The matrix-unit GEMMs: on a CPU device only under the test emulation,
 // where a small shape is all that can be afforded.
-#define MMA_SPACE(name)                                                                     \
+#define MMA_SPACE(name, cands)                                                              \
     {                                                                                       \
-        .kernel = name, .op = CB_OP_GEMM, .candidates = mma_candidates,                     \
+        .kernel = name, .op = CB_OP_GEMM, .candidates = cands,                              \
         .force = cb_cl_mma_gemm_force, .shape_class = gemm_class,                           \
         .cpu_shapes = {"128x128x128", NULL, NULL},                                          \
         .dev_shapes = {"256x256x256", "1024x1024x1024", "4096x4096x4096"},                  \
     }
-static const struct space mma_spaces[2] = {MMA_SPACE("gemm_bf16_opencl"),
-                                           MMA_SPACE("gemm_tf32_opencl")};
+static const struct space mma_spaces[2] = {MMA_SPACE("gemm_bf16_opencl", mma_bf16_candidates),
+                                           MMA_SPACE("gemm_tf32_opencl", mma_tf32_candidates)};
 
 static const struct space attn_space = {
     .kernel = "attn_f32_opencl", .op = CB_OP_ATTN, .candidates = attn_candidates,

@@ -13,6 +13,8 @@
 // Two options (defines, in the autotuner's space):
 //   LDM=1  fragments through ldmatrix.x4 (one instruction a 16 x 16 A
 //          fragment or two 8 x 16 B ones) instead of 32-bit local loads;
+//   NSTG=3 three local stages (k steps of 16) with both tiles copied by
+//          cp.async, two steps in flight; 2 (default): double buffering.
 //   CPA=1  the next bf16 tiles copied global -> local by cp.async, not
 //          staged in registers: the k-contiguous ones (A not transposed, B
 //          transposed) always, the others with LDM=1, which keeps them
@@ -47,6 +49,9 @@
 #ifndef CPA
 #define CPA 0
 #endif
+#ifndef NSTG                // local stages: 2, or 3 when cp.async copies both tiles
+#define NSTG 2
+#endif
 // bf16 with ldmatrix: an m- (n-) contiguous operand is kept k-major in local
 // memory as it lies in global ([BK][BM + 8]) and read by ldmatrix .trans,
 // so no layout is scattered and cp.async can copy every bf16 tile.
@@ -54,6 +59,9 @@
 #define KMAJ_B (LDM && !TF32 && !B_T)
 #define CPA_A (CPA && !TF32 && (!A_T || KMAJ_A))  // operands cp.async copies as they are
 #define CPA_B (CPA && !TF32 && (B_T || KMAJ_B))
+#if NSTG != 2 && !(NSTG == 3 && CPA_A && CPA_B)
+#error "gemm_mma: NSTG=3 needs cp.async for both tiles (bf16, CPA=1, LDM=1 unless A is (M,K) and B is (N,K))"
+#endif
 #ifndef B_T
 #define B_T 0
 #endif
@@ -70,8 +78,12 @@
 #define ELEM ushort
 #define EPV 8
 #define EPW 2
+#if NSTG > 2
+#define BK 16               // three stages of 32 would not fit 48 KiB
+#else
 #define BK 32
-#define LDS (BK + 8)        // ushorts a local row: 80 bytes, conflict-free fragments
+#endif
+#define LDS (BK + 8)        // ushorts a local row: 80 (48) bytes, conflict-free fragments
 #endif
 
 #define BM (2 * WM)
@@ -231,13 +243,96 @@ inline void store_b(__local ELEM *Bs, int tid, const uint4 *r)
 }
 
 
+// acc += the A and B tiles of one k step (BK deep) at as, bs (this warp's
+// rows and columns of the current stage).
+inline __attribute__((always_inline)) void tile_mma(float acc[MI][NI][4], __local const ELEM *as,
+                                                    __local const ELEM *bs, int lane,
+                                                    __local float *scr)
+{
+    const int g = lane >> 2, t = lane & 3;
+    (void)g;
+    (void)t;
+    #pragma unroll
+    for (int kk = 0; kk < BK; kk += KSTEP) {
+        uint af[MI][4], bfr[NI][2];
+#if LDM
+        // A: lanes 0-7 rows 0-7, 8-15 rows 8-15 (k block 0), 16-31 the
+        // same at k block 1 (the fragment's a[0..3]); B: lanes 0-15
+        // n tile j (k blocks 0, 1), 16-31 n tile j + 1.
+        #pragma unroll
+        for (int i = 0; i < MI; i++)
+#if KMAJ_A
+            // .trans from [k][m]: lanes 0-7 k 0-7 at m 0-7, 8-15 k 0-7
+            // at m 8-15, 16-31 the same at k 8-15.
+            ldsm_x4_trans(af[i], as,
+                          (kk + (lane & 7) + (lane >> 4) * 8) * LKA + i * 16 +
+                              ((lane >> 3) & 1) * 8,
+                          lane, scr);
+#else
+            ldsm_x4(af[i], (__local const uint *)as,
+                    ((i * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * LDS + kk +
+                     (lane >> 4) * EPV) / EPW,
+                    lane, scr);
+#endif
+        #pragma unroll
+        for (int j = 0; j < NI; j += 2) {
+            uint r[4];
+#if KMAJ_B
+            // .trans from [k][n]: lanes 0-7 k 0-7 and 8-15 k 8-15 of n
+            // tile j, 16-31 the same of tile j + 1.
+            ldsm_x4_trans(r, bs,
+                          (kk + (lane & 7) + ((lane >> 3) & 1) * 8) * LKB +
+                              (j + (lane >> 4)) * 8,
+                          lane, scr);
+#else
+            ldsm_x4(r, (__local const uint *)bs,
+                    ((j * 8 + (lane & 7) + (lane >> 4) * 8) * LDS + kk +
+                     ((lane >> 3) & 1) * EPV) / EPW,
+                    lane, scr);
+#endif
+            bfr[j][0] = r[0];
+            bfr[j][1] = r[1];
+            bfr[j + 1][0] = r[2];
+            bfr[j + 1][1] = r[3];
+        }
+#else
+        // A fragment rows g and g+8, k offsets (bf16: pairs) t and t+4
+        // (tf32) or 2t and 2t+8 (bf16); B likewise along its column g.
+#if TF32
+        const int k0f = t, k1f = t + 4;
+#else
+        const int k0f = 2 * t, k1f = 2 * t + 8;
+#endif
+        #pragma unroll
+        for (int i = 0; i < MI; i++) {
+            __local const ELEM *p = as + (i * 16 + g) * LDS + kk;
+            af[i][0] = *(__local const uint *)(p + k0f);
+            af[i][1] = *(__local const uint *)(p + 8 * LDS + k0f);
+            af[i][2] = *(__local const uint *)(p + k1f);
+            af[i][3] = *(__local const uint *)(p + 8 * LDS + k1f);
+        }
+        #pragma unroll
+        for (int j = 0; j < NI; j++) {
+            __local const ELEM *p = bs + (j * 8 + g) * LDS + kk;
+            bfr[j][0] = *(__local const uint *)(p + k0f);
+            bfr[j][1] = *(__local const uint *)(p + k1f);
+        }
+#endif
+        #pragma unroll
+        for (int i = 0; i < MI; i++)
+            #pragma unroll
+            for (int j = 0; j < NI; j++)
+                mma_op(acc[i][j], af[i], bfr[j], acc[i][j], lane, scr);
+    }
+}
+
 __kernel __attribute__((reqd_work_group_size(NT, 1, 1)))
 void gemm_mma(int M, int N, int K, float alpha, float beta, __global const ELEM *restrict A,
               int lda, __global const ELEM *restrict B, int ldb, __global float *restrict C,
               int ldc)
 {
-    __local uint4 as4[2 * SA / EPV];
-    __local uint4 bs4[2 * SB / EPV];
+    __local uint4 as4[NSTG * SA / EPV];
+    __local uint4 bs4[NSTG * SB / EPV];
     __local ELEM *As = (__local ELEM *)as4, *Bs = (__local ELEM *)bs4;
     const int tid = get_local_id(0), warp = tid / 32, lane = tid % 32;
     MMA_WARP_SCRATCH(scr, NT / 32, warp);
@@ -254,6 +349,34 @@ void gemm_mma(int M, int N, int K, float alpha, float beta, __global const ELEM 
             for (int q = 0; q < 4; q++)
                 acc[i][j][q] = 0.0f;
 
+#if NSTG > 2
+    // NSTG stages, all copied by cp.async: the tiles of the next NSTG - 1
+    // steps are in flight while one is multiplied. One commit group a step
+    // (empty past K), so "all but NSTG - 2 groups done" is always this
+    // step's tile; the barrier after it also tells that every warp is done
+    // with the stage the next copy overwrites.
+    const int nk = K / BK;
+    #pragma unroll
+    for (int st = 0; st < NSTG - 1; st++) {
+        if (st < nk) {
+            copy_a(A, lda, m0, st * BK, tid, As + st * SA);
+            copy_b(B, ldb, n0, st * BK, tid, Bs + st * SB);
+        }
+        cp_async_commit();
+    }
+    for (int kt = 0; kt < nk; kt++) {
+        CP_ASYNC_WAIT(NSTG - 2);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        const int nt = kt + NSTG - 1, sn = nt % NSTG, sc = kt % NSTG;
+        if (nt < nk) {
+            copy_a(A, lda, m0, nt * BK, tid, As + sn * SA);
+            copy_b(B, ldb, n0, nt * BK, tid, Bs + sn * SB);
+        }
+        cp_async_commit();
+        tile_mma(acc, As + sc * SA + (KMAJ_A ? wm0 : wm0 * LDS),
+                 Bs + sc * SB + (KMAJ_B ? wn0 : wn0 * LDS), lane, scr);
+    }
+#else
     uint4 ra[LA], rb[LB];
     fetch_a(A, lda, m0, 0, tid, ra);
     fetch_b(B, ldb, n0, 0, tid, rb);
@@ -278,78 +401,7 @@ void gemm_mma(int M, int N, int K, float alpha, float beta, __global const ELEM 
         }
         __local const ELEM *as = As + cur * SA + (KMAJ_A ? wm0 : wm0 * LDS);
         __local const ELEM *bs = Bs + cur * SB + (KMAJ_B ? wn0 : wn0 * LDS);
-        #pragma unroll
-        for (int kk = 0; kk < BK; kk += KSTEP) {
-            uint af[MI][4], bfr[NI][2];
-#if LDM
-            // A: lanes 0-7 rows 0-7, 8-15 rows 8-15 (k block 0), 16-31 the
-            // same at k block 1 (the fragment's a[0..3]); B: lanes 0-15
-            // n tile j (k blocks 0, 1), 16-31 n tile j + 1.
-            #pragma unroll
-            for (int i = 0; i < MI; i++)
-#if KMAJ_A
-                // .trans from [k][m]: lanes 0-7 k 0-7 at m 0-7, 8-15 k 0-7
-                // at m 8-15, 16-31 the same at k 8-15.
-                ldsm_x4_trans(af[i], as,
-                              (kk + (lane & 7) + (lane >> 4) * 8) * LKA + i * 16 +
-                                  ((lane >> 3) & 1) * 8,
-                              lane, scr);
-#else
-                ldsm_x4(af[i], (__local const uint *)as,
-                        ((i * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * LDS + kk +
-                         (lane >> 4) * EPV) / EPW,
-                        lane, scr);
-#endif
-            #pragma unroll
-            for (int j = 0; j < NI; j += 2) {
-                uint r[4];
-#if KMAJ_B
-                // .trans from [k][n]: lanes 0-7 k 0-7 and 8-15 k 8-15 of n
-                // tile j, 16-31 the same of tile j + 1.
-                ldsm_x4_trans(r, bs,
-                              (kk + (lane & 7) + ((lane >> 3) & 1) * 8) * LKB +
-                                  (j + (lane >> 4)) * 8,
-                              lane, scr);
-#else
-                ldsm_x4(r, (__local const uint *)bs,
-                        ((j * 8 + (lane & 7) + (lane >> 4) * 8) * LDS + kk +
-                         ((lane >> 3) & 1) * EPV) / EPW,
-                        lane, scr);
-#endif
-                bfr[j][0] = r[0];
-                bfr[j][1] = r[1];
-                bfr[j + 1][0] = r[2];
-                bfr[j + 1][1] = r[3];
-            }
-#else
-            // A fragment rows g and g+8, k offsets (bf16: pairs) t and t+4
-            // (tf32) or 2t and 2t+8 (bf16); B likewise along its column g.
-#if TF32
-            const int k0f = t, k1f = t + 4;
-#else
-            const int k0f = 2 * t, k1f = 2 * t + 8;
-#endif
-            #pragma unroll
-            for (int i = 0; i < MI; i++) {
-                __local const ELEM *p = as + (i * 16 + g) * LDS + kk;
-                af[i][0] = *(__local const uint *)(p + k0f);
-                af[i][1] = *(__local const uint *)(p + 8 * LDS + k0f);
-                af[i][2] = *(__local const uint *)(p + k1f);
-                af[i][3] = *(__local const uint *)(p + 8 * LDS + k1f);
-            }
-            #pragma unroll
-            for (int j = 0; j < NI; j++) {
-                __local const ELEM *p = bs + (j * 8 + g) * LDS + kk;
-                bfr[j][0] = *(__local const uint *)(p + k0f);
-                bfr[j][1] = *(__local const uint *)(p + k1f);
-            }
-#endif
-            #pragma unroll
-            for (int i = 0; i < MI; i++)
-                #pragma unroll
-                for (int j = 0; j < NI; j++)
-                    mma_op(acc[i][j], af[i], bfr[j], acc[i][j], lane, scr);
-        }
+        tile_mma(acc, as, bs, lane, scr);
         if (more) {
 #if CPA_A || CPA_B
             cp_async_wait_all();
@@ -364,6 +416,7 @@ void gemm_mma(int M, int N, int K, float alpha, float beta, __global const ELEM 
         barrier(CLK_LOCAL_MEM_FENCE);
         cur ^= 1;
     }
+#endif
 
     // Bounds-checked store; beta == 0 never reads C (NaN there must not leak).
     #pragma unroll

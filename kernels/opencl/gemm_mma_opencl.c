@@ -27,25 +27,28 @@
 extern const char cb_cl_src_gemm_mma[];
 extern const char cb_cl_src_mma_common[];
 
-#define MMA_BK(tf32) ((tf32) ? 16 : 32)  // k depth of a local tile (gemm_mma.cl's BK)
+// k depth of a local tile (gemm_mma.cl's BK): tf32 tiles are twice the
+// bytes, and three stages of bf16 must fit 48 KiB too.
+#define MMA_BK(tf32, st) ((tf32) || (st) > 2 ? 16 : 32)
 
 // Parameters (gemm_mma.cl's defines): warp tile WM x WN (4 warps, a 2WM x
-// 2WN block), LDM (ldmatrix), CPA (cp.async). Text "WM=64,WN=64,LDM=1,CPA=0"
+// 2WN block), LDM (ldmatrix), CPA (cp.async), ST (local stages, NSTG: 3
+// only with cp.async for both tiles). Text "WM=64,WN=64,LDM=1,CPA=0,ST=2"
 // (keys not given keep the default's values), in CHIPBENCH_CL_MMA_GEMM, the
 // tuning file (kernel gemm_bf16_opencl or gemm_tf32_opencl, GEMM shape
 // classes) and the tuner. Untuned: 64 x 64 and neither option, the set the
 // self-test and the emulated tests check (nothing is measured on a GPU yet).
 struct mma_params {
-    int wm, wn, ldm, cpa;
+    int wm, wn, ldm, cpa, st;
 };
-static const struct mma_params mma_default = {64, 64, 0, 0};
-#define NPARAM 4
-static const char *const mma_keys[NPARAM] = {"WM", "WN", "LDM", "CPA"};
+static const struct mma_params mma_default = {64, 64, 0, 0, 2};
+#define NPARAM 5
+static const char *const mma_keys[NPARAM] = {"WM", "WN", "LDM", "CPA", "ST"};
 static char g_force[96];
 
 static enum cb_status mma_params_parse(const char *text, struct mma_params *p)
 {
-    int *vals[NPARAM] = {&p->wm, &p->wn, &p->ldm, &p->cpa};
+    int *vals[NPARAM] = {&p->wm, &p->wn, &p->ldm, &p->cpa, &p->st};
     enum cb_status s = cb_cl_params_parse("matrix-unit GEMM parameters ", text, text, mma_keys,
                                           vals, NPARAM);
     if (s != CB_OK)
@@ -56,13 +59,17 @@ static enum cb_status mma_params_parse(const char *text, struct mma_params *p)
     if ((p->ldm != 0 && p->ldm != 1) || (p->cpa != 0 && p->cpa != 1))
         return cb_set_error(CB_ERR_PARSE, "matrix-unit GEMM parameters '%s': LDM and CPA are "
                             "0 or 1", text);
+    // (ST=3's 16-deep tiles are whole 16-byte copies a thread from 64 rows)
+    if ((p->st != 2 && p->st != 3) || (p->st == 3 && (!p->cpa || p->wm < 32 || p->wn < 32)))
+        return cb_set_error(CB_ERR_PARSE, "matrix-unit GEMM parameters '%s': ST is 2, or 3 "
+                            "with CPA=1 and WM, WN of at least 32", text);
     return CB_OK;
 }
 
 static void mma_params_str(const struct mma_params *p, char *buf, size_t len)
 {
     struct mma_params c = *p;
-    const int *vals[NPARAM] = {&c.wm, &c.wn, &c.ldm, &c.cpa};
+    const int *vals[NPARAM] = {&c.wm, &c.wn, &c.ldm, &c.cpa, &c.st};
     cb_cl_params_str(mma_keys, vals, NPARAM, buf, len);
 }
 
@@ -160,9 +167,9 @@ static enum cb_status build(struct cb_clrt *rt, int tf32, int ta, int tb,
     char opts[200];
     cl_program p;
     snprintf(opts, sizeof opts,
-             "-D WM=%d -D WN=%d -D LDM=%d -D CPA=%d -D A_T=%d -D B_T=%d -D TF32=%d "
+             "-D WM=%d -D WN=%d -D LDM=%d -D CPA=%d -D NSTG=%d -D A_T=%d -D B_T=%d -D TF32=%d "
              "-D MMA_EMULATE=%d",
-             mp->wm, mp->wn, mp->ldm, mp->cpa, ta, tb, tf32, cb_cl_mma_emulate());
+             mp->wm, mp->wn, mp->ldm, mp->cpa, mp->st, ta, tb, tf32, cb_cl_mma_emulate());
     enum cb_status s = cb_cl_mma_program(rt, "gemm_mma.cl", cb_cl_src_gemm_mma, opts, &p);
     return s == CB_OK ? cb_clrt_kernel(p, "gemm_mma", k) : s;
 }
@@ -312,16 +319,25 @@ static enum cb_status mma_plan_make(const struct cb_kernel *k, const struct cb_p
     char origin[64];
     CB_TRY(choose_params(rt, k->name, g, &mp, origin, sizeof origin));
     mma_params_str(&mp, pl->gp.base.params, sizeof pl->gp.base.params);
+    // Three stages need cp.async for both tiles (gemm_mma.cl): bf16, and
+    // ldmatrix unless both operands are k-contiguous.
+    if (mp.st == 3 && (pl->tf32 || (!mp.ldm && (g->trans_a || !g->trans_b)))) {
+        s = cb_set_error(CB_ERR_UNSUPPORTED,
+                         "matrix-unit GEMM %s: ST=3 needs cp.async for both tiles: bf16, with "
+                         "LDM=1 unless A is (M,K) and B is (N,K)",
+                         pl->gp.base.params);
+        goto out;
+    }
     // The origin says what ran the products (the row's device column reads
     // "<device> [<params>, <origin>]").
     snprintf(pl->gp.base.origin, sizeof pl->gp.base.origin, "%.63s, mma.sync %s BK=%d%s", origin,
-             pl->tf32 ? "tf32" : "bf16", MMA_BK(pl->tf32), cb_cl_mma_emulate() ? " emulated" : "");
+             pl->tf32 ? "tf32" : "bf16", MMA_BK(pl->tf32, mp.st), cb_cl_mma_emulate() ? " emulated" : "");
 
     const int m = (int)g->m, n = (int)g->n, kk = (int)g->k;
     const int lda = (int)g->lda, ldb = (int)g->ldb, ldc = (int)g->ldc;
     const int mpad = (int)cb_round_up((size_t)m, (size_t)(2 * mp.wm));
     const int np = (int)cb_round_up((size_t)n, (size_t)(2 * mp.wn));
-    const int kp = (int)cb_round_up((size_t)kk, (size_t)MMA_BK(pl->tf32));
+    const int kp = (int)cb_round_up((size_t)kk, (size_t)MMA_BK(pl->tf32, mp.st));
     CB_TRY(cb_clrt_upload_elems(rt, g->a, g->trans_a ? kk : m, g->trans_a ? m : kk, lda,
                                 pl->elem, &pl->gp.a.user));
     CB_TRY(cb_clrt_upload_elems(rt, g->b, g->trans_b ? n : kk, g->trans_b ? kk : n, ldb,

@@ -147,6 +147,13 @@ inline void cp_async16(__local uint4 *dst, __global const uint4 *src)
 inline void cp_async_wait_all(void)
 {
 }
+
+inline void cp_async_commit(void)
+{
+}
+
+// Wait until at most n (a constant) committed groups are still in flight.
+#define CP_ASYNC_WAIT(n) ((void)0)
 #else
 // The local address as a 32-bit shared-window address, formed where it is
 // used: an address operand must be one register, and left to itself the
@@ -190,6 +197,13 @@ inline void cp_async_wait_all(void)
 {
     asm volatile("cp.async.commit_group;\n\tcp.async.wait_group 0;" ::: "memory");
 }
+
+inline void cp_async_commit(void)
+{
+    asm volatile("cp.async.commit_group;" ::: "memory");
+}
+
+#define CP_ASYNC_WAIT(n) asm volatile("cp.async.wait_group %0;" ::"n"(n) : "memory")
 
 #if TF32
 #define MMA_PTX "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
