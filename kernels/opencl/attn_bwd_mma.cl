@@ -228,12 +228,8 @@ void attn_bwd_mma_dq(__global const ushort *restrict Q, __global const ushort *r
     MMA_WARP_SCRATCH(scr, NT / 32, warp);
     const int g = lane >> 2, t = lane & 3;
 
-    // Heaviest query blocks first (the last ones under a causal mask).
-    const int nqb = (Lq + BR - 1) / BR, grp = get_group_id(0);
-    const int qb = nqb - 1 - grp / BH, bh = grp % BH;
-    const int q0 = qb * BR, b = bh / H, h = bh % H;
-    const int kvbh = b * (H / GROUP) + h / GROUP;
-    const int nq = min(BR, Lq - q0);
+    const struct qblock qbk = query_block(BR, Lq, BH, H, GROUP);
+    const int q0 = qbk.q0, nq = qbk.nq, bh = qbk.bh, kvbh = qbk.kvbh;
     const size_t qoff = ((size_t)bh * Lq + q0) * D;
     Q += qoff;
     dO += qoff;

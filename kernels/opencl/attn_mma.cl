@@ -76,12 +76,8 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
     MMA_WARP_SCRATCH(scr, NT / 32, warp);
     const int g = lane >> 2, t = lane & 3;
 
-    // Heaviest query blocks first (the last ones under a causal mask).
-    const int nqb = (Lq + BQ - 1) / BQ, grp = get_group_id(0);
-    const int qb = nqb - 1 - grp / BH, bh = grp % BH;
-    const int q0 = qb * BQ, b = bh / H, h = bh % H;
-    const int kvbh = b * (H / GROUP) + h / GROUP;
-    const int nq = min(BQ, Lq - q0);
+    const struct qblock qbk = query_block(BQ, Lq, BH, H, GROUP);
+    const int q0 = qbk.q0, nq = qbk.nq, bh = qbk.bh, kvbh = qbk.kvbh;
     Q += ((size_t)bh * Lq + q0) * D;
     O += ((size_t)bh * Lq + q0) * D;
     LSE += (size_t)bh * Lq + q0;

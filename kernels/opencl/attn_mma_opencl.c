@@ -33,23 +33,6 @@ extern const char cb_cl_src_attn_bwd_mma[];
 #define MMA_BQ 64  // query rows a work-group (attn_mma.cl, attn_bwd_mma.cl's dQ)
 #define MMA_BKV 64 // keys a dK/dV work-group (attn_bwd_mma.cl)
 
-// The shape and the device rules both passes share: D % 16 == 0 and up to
-// 128, NVIDIA's matrix units (or the emulation). Opens the device in *rt.
-static enum cb_status mma_attn_check(const struct cb_plan_req *req,
-                                     const struct cb_attn_args *a, int need_lse,
-                                     const char *what, struct cb_clrt **rt)
-{
-    enum cb_status s = CB_OK;
-    CB_TRY(cb_cl_attn_check(a, 128, need_lse, what));
-    if (a->head_dim % 16)
-        return cb_set_error(CB_ERR_UNSUPPORTED, "%s: head dim %lld is not a multiple of 16",
-                            what, (long long)a->head_dim);
-    CB_TRY(cb_clrt_open(req->device, rt));
-    CB_TRY(cb_cl_mma_device_ok(*rt, 0));
-out:
-    return s;
-}
-
 // CHIPBENCH_CL_MMA_ATTN="LDM=1": fragments by ldmatrix in both passes
 // (attn_mma.cl, attn_bwd_mma.cl); 0 (the default) or 1.
 static enum cb_status attn_ldm(int *ldm)
@@ -66,6 +49,32 @@ static enum cb_status attn_ldm(int *ldm)
         return cb_set_error(CB_ERR_INVALID_ARG, "CHIPBENCH_CL_MMA_ATTN: LDM is 0 or 1, got %d",
                             *ldm);
     return CB_OK;
+}
+
+// What both passes' plans share: the shape and device rules (D % 16 == 0
+// and up to 128, NVIDIA's matrix units or the emulation; opens the device
+// in b->rt), the LDM choice, the row's origin text and the build options
+// (opts, olen bytes).
+static enum cb_status mma_attn_setup(const struct cb_plan_req *req,
+                                     const struct cb_attn_args *a, int need_lse,
+                                     const char *what, struct cb_cl_plan *b, int *ldm,
+                                     char *opts, size_t olen)
+{
+    enum cb_status s = CB_OK;
+    CB_TRY(cb_cl_attn_check(a, 128, need_lse, what));
+    if (a->head_dim % 16)
+        return cb_set_error(CB_ERR_UNSUPPORTED, "%s: head dim %lld is not a multiple of 16",
+                            what, (long long)a->head_dim);
+    CB_TRY(cb_clrt_open(req->device, &b->rt));
+    CB_TRY(cb_cl_mma_device_ok(b->rt, 0));
+    CB_TRY(attn_ldm(ldm));
+    snprintf(b->origin, sizeof b->origin, "%s, mma.sync bf16%s",
+             getenv("CHIPBENCH_CL_MMA_ATTN") ? "CHIPBENCH_CL_MMA_ATTN" : "default",
+             cb_cl_mma_emulate() ? " emulated" : "");
+    snprintf(opts, olen, "-D D=%d -D LDM=%d -D MMA_EMULATE=%d", (int)a->head_dim, *ldm,
+             cb_cl_mma_emulate());
+out:
+    return s;
 }
 
 static void plan_free(void *plan)
@@ -85,21 +94,14 @@ static enum cb_status plan_make(const struct cb_kernel *k, const struct cb_plan_
     struct cb_cl_attn_fwd *pl = calloc(1, sizeof *pl);
     if (!pl)
         return cb_set_error(CB_ERR_NO_MEMORY, "bf16 attention plan");
-    CB_TRY(mma_attn_check(req, a, 0, "bf16 matrix-unit attention", &pl->base.rt));
-    struct cb_clrt *rt = pl->base.rt;
     int ldm;
-    CB_TRY(attn_ldm(&ldm));
-    snprintf(pl->base.params, sizeof pl->base.params, "BQ=%d,BK=64,LDM=%d", MMA_BQ, ldm);
-    snprintf(pl->base.origin, sizeof pl->base.origin, "%s, mma.sync bf16%s",
-             getenv("CHIPBENCH_CL_MMA_ATTN") ? "CHIPBENCH_CL_MMA_ATTN" : "default",
-             cb_cl_mma_emulate() ? " emulated" : "");
-
-    CB_TRY(cb_cl_attn_fwd_buffers(pl, a, 2));
     char opts[96];
+    CB_TRY(mma_attn_setup(req, a, 0, "bf16 matrix-unit attention", &pl->base, &ldm, opts,
+                          sizeof opts));
+    snprintf(pl->base.params, sizeof pl->base.params, "BQ=%d,BK=64,LDM=%d", MMA_BQ, ldm);
+    CB_TRY(cb_cl_attn_fwd_buffers(pl, a, 2));
     cl_program prog;
-    snprintf(opts, sizeof opts, "-D D=%d -D LDM=%d -D MMA_EMULATE=%d", (int)a->head_dim, ldm,
-             cb_cl_mma_emulate());
-    CB_TRY(cb_cl_mma_program(rt, "attn_mma.cl", cb_cl_src_attn_mma, opts, &prog));
+    CB_TRY(cb_cl_mma_program(pl->base.rt, "attn_mma.cl", cb_cl_src_attn_mma, opts, &prog));
     CB_TRY(cb_clrt_kernel(prog, "attn_fwd_mma", &pl->kern));
 
     CB_TRY(cb_cl_attn_fwd_args(pl, a, MMA_BQ, 128));
@@ -130,23 +132,17 @@ static enum cb_status bwd_plan_make(const struct cb_kernel *k, const struct cb_p
     struct cb_cl_attn_bwd *pl = calloc(1, sizeof *pl);
     if (!pl)
         return cb_set_error(CB_ERR_NO_MEMORY, "bf16 attention backward plan");
-    CB_TRY(mma_attn_check(req, a, 1, "bf16 matrix-unit attention backward", &pl->base.rt));
-    struct cb_clrt *rt = pl->base.rt;
-    const int bs = a->head_dim > 64 ? 32 : 64;  // attn_bwd_mma.cl's BS
     int ldm;
-    CB_TRY(attn_ldm(&ldm));
+    char opts[96];
+    CB_TRY(mma_attn_setup(req, a, 1, "bf16 matrix-unit attention backward", &pl->base, &ldm,
+                          opts, sizeof opts));
+    const int bs = a->head_dim > 64 ? 32 : 64;  // attn_bwd_mma.cl's BS
     snprintf(pl->base.params, sizeof pl->base.params, "BQ=%d,BKV=%d,BS=%d,LDM=%d", MMA_BQ,
              MMA_BKV, bs, ldm);
-    snprintf(pl->base.origin, sizeof pl->base.origin, "%s, mma.sync bf16%s",
-             getenv("CHIPBENCH_CL_MMA_ATTN") ? "CHIPBENCH_CL_MMA_ATTN" : "default",
-             cb_cl_mma_emulate() ? " emulated" : "");
-
     CB_TRY(cb_cl_attn_bwd_buffers(pl, ba, 2));
-    char opts[96];
     cl_program prog;
-    snprintf(opts, sizeof opts, "-D D=%d -D LDM=%d -D MMA_EMULATE=%d", (int)a->head_dim, ldm,
-             cb_cl_mma_emulate());
-    CB_TRY(cb_cl_mma_program(rt, "attn_bwd_mma.cl", cb_cl_src_attn_bwd_mma, opts, &prog));
+    CB_TRY(cb_cl_mma_program(pl->base.rt, "attn_bwd_mma.cl", cb_cl_src_attn_bwd_mma, opts,
+                             &prog));
     CB_TRY(cb_clrt_kernel(prog, "attn_bwd_mma_dq", &pl->kdq));
     CB_TRY(cb_clrt_kernel(prog, "attn_bwd_mma_dkdv", &pl->kdkdv));
     CB_TRY(cb_cl_attn_bwd_args(pl, a, MMA_BQ, 128, MMA_BKV, 128));

@@ -261,6 +261,25 @@ inline void frag_a(uint *a, __global const ushort *src, int ld, int c0, int r0, 
     a[3] = r0 + 8 < n ? *(__global const uint *)(p1 + 8) : 0u;
 }
 
+// The query block of an attention work-group (attn_mma.cl, the dQ pass of
+// attn_bwd_mma.cl): heaviest blocks first (the last ones under a causal
+// mask), then (batch, head) bh; its rows q0 .. q0 + nq - 1 (of `rows`) read
+// kv head kvbh (GROUP query heads a kv head).
+struct qblock {
+    int q0, nq, bh, kvbh;
+};
+
+inline struct qblock query_block(int rows, int Lq, int BH, int H, int GROUP)
+{
+    const int nqb = (Lq + rows - 1) / rows, grp = get_group_id(0);
+    struct qblock r;
+    r.bh = grp % BH;
+    r.q0 = (nqb - 1 - grp / BH) * rows;
+    r.nq = min(rows, Lq - r.q0);
+    r.kvbh = r.bh / H * (H / GROUP) + r.bh % H / GROUP;
+    return r;
+}
+
 // The B fragment of columns n0 .. n0 + 7, k rows k0 .. k0 + 15, from a
 // local tile stored n-major (T[n][k], ld ushorts a row): the pairs a lane
 // needs are adjacent there.
