@@ -97,6 +97,7 @@ PKGS += ompi-c
 endif
 
 ifeq ($(ARCH),x86_64)
+AMX_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mfma -mamx-tile -mamx-bf16
 HAVE_AVX2 := $(call cc_accepts,-mavx2 -mfma)
 HAVE_AVX512 := $(call cc_accepts,-mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mfma)
 ifeq ($(HAVE_AVX2),1)
@@ -106,6 +107,11 @@ endif
 ifeq ($(HAVE_AVX512),1)
 SRCS += $(wildcard kernels/x86/*_avx512.c)
 DEFS += -DCB_HAVE_AVX512=1
+endif
+HAVE_AMX := $(call cc_accepts,$(AMX_FLAGS))
+ifeq ($(HAVE_AMX),1)
+SRCS += $(wildcard kernels/x86/*_amx.c)
+DEFS += -DCB_HAVE_AMX=1
 endif
 endif
 ifeq ($(ARCH),aarch64)
@@ -122,6 +128,7 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 # ISA flags on kernel objects only (pattern-specific variables).
 $(BUILD)/kernels/x86/%_avx2.o: KFLAGS := -mavx2 -mfma
 $(BUILD)/kernels/x86/%_avx512.o: KFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mfma
+$(BUILD)/kernels/x86/%_amx.o: KFLAGS := $(AMX_FLAGS)
 
 MAIN_SRC := harness/main.c
 LIB_SRCS := $(filter-out $(MAIN_SRC),$(SRCS))
@@ -232,7 +239,7 @@ deps:
 print-config:
 	@echo "ARCH=$(ARCH) CC=$(CC) BUILD=$(BUILD)"
 	@echo "USE_OPENBLAS=$(USE_OPENBLAS) USE_OPENCL=$(USE_OPENCL) USE_CLBLAST=$(USE_CLBLAST) USE_HWLOC=$(USE_HWLOC) USE_LIBCPUID=$(USE_LIBCPUID) USE_ONEDNN=$(USE_ONEDNN) USE_MPI=$(USE_MPI)"
-	@echo "HAVE_AVX2=$(HAVE_AVX2) HAVE_AVX512=$(HAVE_AVX512)"
+	@echo "HAVE_AVX2=$(HAVE_AVX2) HAVE_AVX512=$(HAVE_AVX512) HAVE_AMX=$(HAVE_AMX)"
 	@echo "DEFS=$(DEFS)"
 	@echo "SRCS=$(SRCS)"
 

@@ -77,6 +77,7 @@ static const struct {
     {"avx2", CAP_AVX2},
     {"avx512", CAP_AVX512},
     {"avx512_bf16", CAP_AVX512 | CB_ISA_AVX512_BF16},
+    {"amx", CAP_AVX512 | CB_ISA_AVX512_BF16 | AMX_STATE_BITS},
     {"neon", CB_ISA_NEON},
     {"neon_dotprod", CB_ISA_NEON | CB_ISA_ASIMDDP},
     {"native", ~UINT64_C(0)},

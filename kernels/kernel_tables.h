@@ -13,6 +13,9 @@ extern const struct cb_kernel cb_attn_bwd_avx2_kernels[];
 extern const struct cb_kernel cb_gemm_avx512_kernels[];
 extern const struct cb_kernel cb_gemm_bf16_avx512_kernels[];
 extern const struct cb_kernel cb_attn_avx512_kernels[];
+#if CB_HAVE_AMX
+extern const struct cb_kernel cb_gemm_bf16_amx_kernels[];
+#endif
 #if CB_HAVE_NEON
 extern const struct cb_kernel cb_gemm_neon_kernels[];
 extern const struct cb_kernel cb_attn_neon_kernels[];

@@ -31,6 +31,9 @@ static const struct cb_kernel *const cb_tables[] = {
     cb_attn_bwd_avx512_kernels,
     cb_stream_avx512_kernels,
 #endif
+#if CB_HAVE_AMX
+    cb_gemm_bf16_amx_kernels,
+#endif
 #if CB_HAVE_NEON
     cb_gemm_neon_kernels,
     cb_attn_neon_kernels,
@@ -196,6 +199,7 @@ static const char *const backend_names[CB_BACKEND_COUNT] = {
     [CB_BACKEND_REF] = "ref",
     [CB_BACKEND_AVX2] = "avx2",
     [CB_BACKEND_AVX512] = "avx512",
+    [CB_BACKEND_AMX] = "amx",
     [CB_BACKEND_NEON] = "neon",
     [CB_BACKEND_OPENBLAS] = "openblas",
     [CB_BACKEND_ONEDNN] = "onednn",

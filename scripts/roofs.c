@@ -10,7 +10,11 @@
 // the threads, best of 5, counting 3 x 128 MiB per pass (STREAM's rule: the
 // write-allocate read is not counted).
 //
-// bf16: the same with vdpbf16ps where AVX512_BF16 exists (4 flops per lane).
+// bf16: the same with vdpbf16ps where AVX512_BF16 exists (4 flops per lane),
+// and with AMX's tdpbf16ps where the tile unit is usable (CPUID, XCR0 and
+// the Linux permission cb_cpu_info asks for): 4 independent 16x16 f32
+// accumulator tiles, each instruction 16x16x32 multiply-adds (16384 flops),
+// operands held in tiles so no memory is read in the loop.
 //
 // usage: roofs [THREADS] [--csv FILE]   (the CSV feeds scripts/plot.py)
 #define _GNU_SOURCE
@@ -91,6 +95,44 @@ __attribute__((target("avx512f,avx512bf16"))) static float run_bf16(long iters)
     return out[0];
 }
 
+#define AMX_ITERS (ITERS / 16)
+__attribute__((target("amx-tile,amx-bf16"))) static float run_amx(long iters)
+{
+    _Alignas(64) struct {
+        unsigned char palette, start_row, reserved[14];
+        unsigned short colsb[16];
+        unsigned char rows[16];
+    } cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        cfg.colsb[t] = 64;
+        cfg.rows[t] = 16;
+    }
+    _Alignas(64) unsigned short ones[16 * 32];
+    for (int i = 0; i < 16 * 32; i++)
+        ones[i] = 0x3f80;  // bf16 1.0
+    _Alignas(64) float out[16 * 16];
+    _tile_loadconfig(&cfg);
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    _tile_loadd(4, ones, 64);
+    _tile_loadd(5, ones, 64);
+    _tile_loadd(6, ones, 64);
+    _tile_loadd(7, ones, 64);
+    for (long it = 0; it < iters; it++) {
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    _tile_stored(0, out, 64);
+    _tile_release();
+    return out[0];
+}
+
 struct job {
     int cpu, isa;
     double secs;
@@ -105,7 +147,9 @@ static void *worker(void *v)
     CPU_SET(j->cpu, &set);
     sched_setaffinity(0, sizeof set, &set);
     double t0 = now();
-    j->sink = j->isa == 16 ? run_bf16(ITERS) : j->isa == 512 ? run_avx512(ITERS) : run_avx2(ITERS);
+    j->sink = j->isa == 1 ? run_amx(AMX_ITERS)
+              : j->isa == 16 ? run_bf16(ITERS)
+              : j->isa == 512 ? run_avx512(ITERS) : run_avx2(ITERS);
     j->secs = now() - t0;
     return NULL;
 }
@@ -124,11 +168,13 @@ static double measure(int isa, int nt)
         worst = jobs[i].secs > worst ? jobs[i].secs : worst;
         sink += jobs[i].sink;
     }
-    // flops per instruction: 2 per lane (FMA), 4 per lane for bf16 pairs
-    double per_insn = isa == 16 ? 64.0 : 2.0 * (isa / 32);
-    double flops = per_insn * (isa == 256 ? 12 : 24) * (double)ITERS * nt;
+    // flops per instruction: 2 per lane (FMA), 4 per lane for bf16 pairs,
+    // 2 x 16 x 16 x 32 for a tile dot product (4 per loop step)
+    double per_insn = isa == 1 ? 16384.0 : isa == 16 ? 64.0 : 2.0 * (isa / 32);
+    double flops = isa == 1 ? per_insn * 4 * (double)AMX_ITERS * nt
+                            : per_insn * (isa == 256 ? 12 : 24) * (double)ITERS * nt;
     printf("%s peak, %d thread%s: %.1f GFLOP/s (%.1f per core)%s\n",
-           isa == 16 ? "bf16 dpbf16ps" : isa == 512 ? "AVX-512 FMA  " : "AVX2 FMA     ", nt, nt == 1 ? " " : "s", flops / worst * 1e-9,
+           isa == 1 ? "bf16 AMX tile" : isa == 16 ? "bf16 dpbf16ps" : isa == 512 ? "AVX-512 FMA  " : "AVX2 FMA     ", nt, nt == 1 ? " " : "s", flops / worst * 1e-9,
            flops / worst * 1e-9 / nt, sink == 12345.0 ? "!" : "");
     return flops / worst * 1e-9;
 }
@@ -213,19 +259,22 @@ int main(int argc, char **argv)
     cb_host_name(host, sizeof host);
     if (out)
         fprintf(out, "host,chip_class,threads,fma_avx2_gflops,fma_avx512_gflops,"
-                     "triad_gbytes_per_s,bf16_dot_gflops\n");
+                     "triad_gbytes_per_s,bf16_dot_gflops,bf16_amx_gflops\n");
     __builtin_cpu_init();
     for (int t = 1; t <= nt; t = t == nt ? nt + 1 : (t * 2 > nt ? nt : t * 2)) {
-        double g2 = 0, g5 = 0, gb = 0;
+        double g2 = 0, g5 = 0, gb = 0, ga = 0;
+        const uint64_t amx = CB_ISA_AMX_TILE | CB_ISA_AMX_BF16;
         if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
             g2 = measure(256, t);
         if (__builtin_cpu_supports("avx512f"))
             g5 = measure(512, t);
         if (__builtin_cpu_supports("avx512bf16"))
             gb = measure(16, t);
+        if ((cb_cpu_info()->os_features & amx) == amx)
+            ga = measure(1, t);
         double bw = triad(t);
         if (out)
-            fprintf(out, "%s,%s,%d,%.1f,%.1f,%.1f,%.1f\n", host, chip, t, g2, g5, bw, gb);
+            fprintf(out, "%s,%s,%d,%.1f,%.1f,%.1f,%.1f,%.1f\n", host, chip, t, g2, g5, bw, gb, ga);
     }
     if (out && fclose(out) != 0) {
         fprintf(stderr, "roofs: error writing %s\n", csv);

@@ -84,6 +84,10 @@ static void test_cap_names(void)
     CB_CHECK((avx512 & CB_ISA_AVX512_BF16) == 0);
     CB_CHECK(cb_cpu_cap_from_name("avx512_bf16", &bf16) == CB_OK);
     CB_CHECK(bf16 == (avx512 | CB_ISA_AVX512_BF16));
+    uint64_t amx = 0;
+    CB_CHECK(cb_cpu_cap_from_name("amx", &amx) == CB_OK);
+    CB_CHECK(amx == (bf16 | AMX_BITS));
+    CB_CHECK((bf16 & AMX_BITS) == 0);  // avx512_bf16 caps the tile unit out
 
     CB_CHECK(cb_cpu_cap_from_name("neon", &cap) == CB_OK);
     CB_CHECK(cap == CB_ISA_NEON);

@@ -12,6 +12,7 @@
 #include "cb_test.h"
 #include "check_kernel.h"
 #include "chipbench/cb_bench.h"
+#include "chipbench/cb_cpu.h"
 #include "chipbench/cb_shape.h"
 
 static uint64_t seed;
@@ -126,6 +127,34 @@ static void test_large_gemm_projection_path(void)
     double err, tol;
     enum cb_status s = check_one(k, "700x500x300:nt,beta=0.25", 2, &err, &tol);
     CB_CHECK_MSG(s == CB_OK, "%s", cb_error_msg());
+}
+
+// Where the CPU and OS offer AMX, the tile kernel must be built and usable
+// (a wrong feature check would otherwise skip it silently), and it runs at
+// its real block sizes: several k blocks (beta applied once, later blocks
+// loaded into the accumulator tiles), all three layouts, 1 and 2 threads.
+static void test_amx_gemm(void)
+{
+    const uint64_t amx = CB_ISA_AMX_TILE | CB_ISA_AMX_BF16;
+    if ((cb_cpu_info()->os_features & amx) != amx)
+        CB_SKIP("no AMX tile unit usable here (CPUID, XCR0 or the OS permission)");
+    const struct cb_kernel *k = cb_registry_find("gemm_bf16_amx_32x32");
+    CB_CHECK_MSG(k && !k->not_built, "AMX machine, but the AMX kernel was not built");
+    if (!k || k->not_built)
+        return;
+    CB_CHECK_MSG(cb_kernel_usable(k) == CB_OK, "%s", cb_error_msg());
+    static const char *const shapes[] = {
+        "700x500x1300", "333x1000x801:nt,beta=1", "1000x97x900:tn,alpha=0.5,beta=-1",
+        "64x64x4096:nt,ldc=70",
+        NULL,
+    };
+    for (int t = 1; t <= 2; t++)
+        for (int j = 0; shapes[j]; j++) {
+            double err = NAN, tol = NAN;
+            enum cb_status s = check_one(k, shapes[j], t, &err, &tol);
+            CB_CHECK_MSG(s == CB_OK && err <= tol, "%s threads=%d: %s err %g tol %g",
+                         shapes[j], t, cb_error_msg(), err, tol);
+        }
 }
 
 // Broken kernels: each must be caught. -------------------------------------
@@ -345,6 +374,7 @@ int main(void)
 {
     seed = cb_fresh_seed();
     printf("seed %llu\n", (unsigned long long)seed);
+    CB_RUN(test_amx_gemm);
     CB_RUN(test_bf16_rounding);
     CB_RUN(test_f16_rounding);
     CB_RUN(test_gemm_known_answer);

@@ -63,7 +63,7 @@ uint64_t cb_cpu_features(void);
 // tests can inject feature words and XCR0 values.
 uint64_t cb_cpu_mask_by_xcr0(uint64_t cpuid_bits, uint64_t xcr0, int osxsave);
 
-// Map a cap name ("ref", "sse2", "avx2", "avx512", "avx512_bf16", "neon",
+// Map a cap name ("ref", "sse2", "avx2", "avx512", "avx512_bf16", "amx", "neon",
 // "native") to the largest feature set it allows. Returns
 // CB_ERR_INVALID_ARG for an unknown name.
 enum cb_status cb_cpu_cap_from_name(const char *name, uint64_t *cap);

@@ -59,6 +59,7 @@ enum cb_backend {
     CB_BACKEND_CLBLAST,
     CB_BACKEND_MPI,       // a collective of the MPI library (Open MPI)
     CB_BACKEND_CUBLAS,    // NVIDIA's cuBLAS, loaded at run time (kernels/cuda)
+    CB_BACKEND_AMX,       // Intel's AMX tile unit (x86, Sapphire Rapids and later)
     CB_BACKEND_COUNT
 };
 

@@ -26,6 +26,20 @@
 //                          const GD_IN_T *a, int64_t lda, const GD_IN_T *bp,
 //                          float *c, int64_t ldc, float alpha, float beta)
 //                        row r of the tile's A at a + r * lda.
+//   GD_KR                optional k rounding of a block (default GD_KP): the
+//                        kernel steps k in chunks of GD_KR (a multiple of
+//                        GD_KP); blocks are zero-padded to whole chunks and
+//                        KC is a multiple of it.
+//   GD_PACK_A            optional: the kernel's own A micro-panel layout,
+//                        static void f(const struct cb_gemm_args *g,
+//                          GD_IN_T *dst, int64_t i0, int64_t mb, int64_t p0,
+//                          int64_t kb, int64_t q0, int64_t q1, int64_t kp)
+//                        packs panels [q0, q1) of MR rows (panel q at
+//                        dst + q * MR * kp) of A rows [i0, i0+mb), k
+//                        [p0, p0+kb), zero-padded to MR rows and kp values.
+//   GD_THREAD_BEGIN()    optional: run by each thread before a call's work
+//   GD_THREAD_END()      and after it (per-thread unit state, e.g. AMX's
+//                        tile configuration).
 //
 // Loops (row-major C; the broadcast operand A stays in L1, the vector
 // operand B streams from L2, as in BLIS's skx configuration transposed):
@@ -57,9 +71,25 @@
 #ifndef GD_KP
 #define GD_KP 1
 #endif
+#ifndef GD_KR
+#define GD_KR GD_KP
+#endif
+#ifndef GD_THREAD_BEGIN
+#define GD_THREAD_BEGIN() ((void)0)
+#endif
+#ifndef GD_THREAD_END
+#define GD_THREAD_END() ((void)0)
+#endif
 // Largest KC a kernel wants (its file may lower it after measuring).
 #ifndef GD_KC_MAX
 #define GD_KC_MAX 1024
+#endif
+// Cache bytes an A micro-panel (MR x KC) may take: half of L1d for the
+// vector kernels, which broadcast from it at every k step; a kernel whose
+// A comes from L2 at less cost per flop may take more (larger KC means
+// fewer passes over C).
+#ifndef GD_A_PANEL_BYTES
+#define GD_A_PANEL_BYTES(l1, l2) ((l1) / 2)
 #endif
 struct gd_plan {
     struct cb_pool *pool;
@@ -79,7 +109,8 @@ static inline int64_t gd_clamp(int64_t x, int64_t lo, int64_t hi)
     return x < lo ? lo : x > hi ? hi : x;
 }
 
-// KC: an A micro-panel (MR x KC) takes about half of L1d. NC: a B block
+// KC: an A micro-panel (MR x KC) takes GD_A_PANEL_BYTES (by default about
+// half of L1d). NC: a B block
 // (KC x NC) takes about half of L2. MC: an A panel (MC x KC) takes at most a
 // quarter of the L3 (shared by all cores). Environment overrides
 // CHIPBENCH_GEMM_KC/NC/MC exist for tuning experiments.
@@ -91,7 +122,7 @@ static inline void gd_block_sizes(int64_t m, int64_t n, int64_t k, int64_t *mc, 
     int64_t l2 = t->l2_bytes > 0 ? t->l2_bytes : 262144;
     int64_t l3 = t->l3_bytes > 0 ? t->l3_bytes : 4 * l2;
     const int64_t es = (int64_t)sizeof(GD_IN_T);
-    int64_t kcv = gd_clamp(l1 / 2 / (GD_MR * es) / 16 * 16, 64, GD_KC_MAX);
+    int64_t kcv = gd_clamp(GD_A_PANEL_BYTES(l1, l2) / (GD_MR * es) / 16 * 16, 64, GD_KC_MAX);
     int64_t ncv = gd_clamp(l2 / 2 / (kcv * es) / GD_NR * GD_NR, GD_NR, 4096);
     int64_t mcv = gd_clamp(l3 / 4 / (kcv * es) / GD_MR * GD_MR, GD_MR, 8192);
     const char *e;
@@ -109,7 +140,7 @@ static inline void gd_block_sizes(int64_t m, int64_t n, int64_t k, int64_t *mc, 
     int64_t nkb = (k + kcv - 1) / kcv;
     if (nkb == 2 && k <= kcv + kcv / 3 && k * GD_MR * es <= l1 && !getenv("CHIPBENCH_GEMM_KC"))
         nkb = 1;
-    *kc = gd_min(gd_round_up((k + nkb - 1) / nkb, 8), k);
+    *kc = gd_min(gd_round_up((k + nkb - 1) / nkb, gd_max(8, GD_KR)), k);
     *nc = gd_min(ncv, gd_round_up(n, GD_NR));
     *mc = gd_min(mcv, gd_round_up(m, GD_MR));
 }
@@ -351,9 +382,14 @@ __attribute__((noinline)) static void gd_pack_a(const struct cb_gemm_args *g, GD
     int64_t q0 = np * tid / nt, q1 = np * (tid + 1) / nt;
     if (direct)
         q0 = mb % GD_MR ? gd_max(q0, np - 1) : q1;
-    if (q0 < q1)
-        gd_pack_panels(g->a, g->lda, !g->trans_a, i0, mb, p0, kb, q0, q1, dst, GD_MR,
-                       gd_round_up(kb, GD_KP));
+    if (q0 >= q1)
+        return;
+#ifdef GD_PACK_A
+    GD_PACK_A(g, dst, i0, mb, p0, kb, q0, q1, gd_round_up(kb, GD_KR));
+#else
+    gd_pack_panels(g->a, g->lda, !g->trans_a, i0, mb, p0, kb, q0, q1, dst, GD_MR,
+                   gd_round_up(kb, GD_KR));
+#endif
 }
 
 // Thread tid's share [*s0, *s1) of a k block of length kb when all threads
@@ -377,9 +413,18 @@ __attribute__((noinline)) static void gd_pack_b(const struct cb_gemm_args *g, GD
     const int64_t np = (nb + GD_NR - 1) / GD_NR;
     int64_t s0, s1;
     gd_k_slice(kb, tid, nt, &s0, &s1);
+    const int64_t kp = gd_round_up(kb, GD_KR);
     if (s1 > s0)
         gd_pack_panels(g->b, g->ldb, g->trans_b, j0, nb, p0 + s0, s1 - s0, 0, np,
-                       dst + s0 * GD_NR, GD_NR, gd_round_up(kb, GD_KP));
+                       dst + s0 * GD_NR, GD_NR, kp);
+    // The last thread's slice ends the block: it zeroes the whole GD_KR
+    // chunk past it (the panels padded only to GD_KP).
+    if (GD_KR > GD_KP && tid == nt - 1)
+        for (int64_t q = 0; q < np; q++) {
+            const int64_t done = gd_round_up(kb, GD_KP);
+            memset(dst + q * GD_NR * kp + done * GD_NR, 0,
+                   (size_t)((kp - done) * GD_NR) * sizeof(GD_IN_T));
+        }
 }
 
 // A not transposed has each micro-panel's rows contiguous along k, so a
@@ -425,7 +470,7 @@ __attribute__((noinline)) static void gd_compute(const struct gd_plan *pl, const
     }
     float *c = g->c;
     _Alignas(64) float tile[GD_MR * GD_NR];
-    const int64_t kp = gd_round_up(kb, GD_KP), kg = kp / GD_KP;
+    const int64_t kp = gd_round_up(kb, GD_KR), kg = kp / GD_KP;
     for (int64_t qa = qa0; qa < qa1; qa++) {
         const GD_IN_T *ap = pl->apack + qa * GD_MR * kp;
         const int64_t rows = gd_min(GD_MR, mb - qa * GD_MR);
@@ -520,6 +565,7 @@ static void gd_thread(void *arg, int tid, int nt)
     const int ptid = nsplit ? 0 : tid, pnt = nsplit ? 1 : nt;  // B packing and compute
     // The same for every thread: they share the A panel.
     const int direct = gd_direct_a(pl, nsplit ? (npb + nt - 1) / nt * GD_NR : g->n);
+    GD_THREAD_BEGIN();
     GD_PROF_START;
     for (int64_t ic = 0; ic < g->m; ic += pl->mc) {
         const int64_t mb = gd_min(pl->mc, g->m - ic);
@@ -554,6 +600,7 @@ static void gd_thread(void *arg, int tid, int nt)
             }
         }
     }
+    GD_THREAD_END();
 }
 
 // Pack buffers are read at every k step: back them with transparent huge
@@ -595,7 +642,7 @@ static enum cb_status gd_plan_create(const struct cb_kernel *k, const struct cb_
     gd_block_sizes(g->m, g->n, g->k, &pl->mc, &pl->kc, &pl->nc);
     const char *e = getenv("CHIPBENCH_GEMM_PACK_A");
     pl->pack_a = e && atoi(e) != 0;
-    const int64_t kp = gd_round_up(pl->kc, GD_KP);
+    const int64_t kp = gd_round_up(pl->kc, GD_KR);
     // Whole 4 KiB pages per thread's B buffer: no two threads write one line.
     pl->bpack_elems = gd_round_up(gd_round_up(pl->nc, GD_NR) * kp, 4096 / sizeof(GD_IN_T));
     pl->apack = gd_alloc_pack((size_t)(gd_round_up(pl->mc, GD_MR) * kp) * sizeof(GD_IN_T));
