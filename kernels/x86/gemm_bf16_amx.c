@@ -30,6 +30,7 @@
 #include "chipbench/cb_cpu.h"
 #include "chipbench/cb_kernel.h"
 #include "../kernel_tables.h"
+#include "amx_config.h"
 #include "avx512_math.h"
 
 #define GD_MR 32
@@ -48,32 +49,12 @@
 #define GD_A_PANEL_BYTES(l1, l2) ((l2) / 16)
 #define GD_UKERNEL ukernel_amx_32x32
 #define GD_PACK_A pack_a_amx
-#define GD_THREAD_BEGIN amx_configure
+#define GD_THREAD_BEGIN amx_config_16x64
 #define GD_THREAD_END _tile_release
 
 struct cb_gemm_args;
 static void pack_a_amx(const struct cb_gemm_args *g, uint16_t *dst, int64_t i0, int64_t mb,
                        int64_t p0, int64_t kb, int64_t q0, int64_t q1, int64_t kp);
-
-// Palette 1, all eight tiles 16 rows x 64 bytes. Loaded once per thread and
-// call (ldtilecfg also zeroes the tiles, so never per microkernel call), and
-// released at the end so the thread leaves no tile state for context
-// switches to save.
-static void amx_configure(void)
-{
-    _Alignas(64) struct {
-        uint8_t palette, start_row, reserved[14];
-        uint16_t colsb[16];
-        uint8_t rows[16];
-    } cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int t = 0; t < 8; t++) {
-        cfg.colsb[t] = 64;
-        cfg.rows[t] = 16;
-    }
-    _tile_loadconfig(&cfg);
-}
 
 // C(32,32) = alpha * Ap Bp + beta * C over kg k pairs (a multiple of 16);
 // beta == 0: C not read.
