@@ -329,6 +329,12 @@ static void emit_blas(struct em *e)
     em_bool(e, "available", "available", buf[0] != 0);
     em_str(e, "describe", "library",
            buf[0] ? buf : "none (chipbench was built without OpenBLAS)");
+    if (buf[0]) {
+        char note[400];
+        cb_blas_core_note(cb_blas_core(), cb_cpu_features(), note, sizeof note);
+        em_str(e, "core_check", "core check",
+               note[0] ? note : "its kernels use the widest vectors this CPU has");
+    }
     em_str(e, "onednn", "oneDNN",
            dnn[0] ? dnn : "none (chipbench was built without oneDNN)");
     em_close(e, '}');

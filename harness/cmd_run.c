@@ -665,6 +665,12 @@ int cb_cmd_run(int argc, char **argv)
     // Ctrl-C, or rank 0 failing to write, must not leave the others waiting
     // in a collective.
     int stop = 0, halt = 0;  // halt: results not writable or MPI failed: exit 1
+    // OpenBLAS on narrower vectors than the CPU has (cb_blas_core_note): said
+    // once on stderr and kept in each OpenBLAS row's note, so a CSV read on
+    // another machine still says what its baseline ran on.
+    char blas_note[400];
+    int blas_said = 0;
+    cb_blas_core_note(cb_blas_core(), cb_cpu_features(), blas_note, sizeof blas_note);
     for (int s = 0; s < c->nshapes && !stop; s++)
         for (int t = 0; t < c->nthreads && !stop; t++)
             for (int j = 0; j < nk && !stop; j++) {
@@ -701,6 +707,24 @@ int cb_cmd_run(int argc, char **argv)
                              c->suite->ref_max_flops);
                 } else {
                     cb_bench_row(k, &shape_k, c->threads[t], &c->opts, r);
+                }
+                if (k->backend == CB_BACKEND_OPENBLAS && blas_note[0] && r->status == CB_OK) {
+                    if (!blas_said++)
+                        fprintf(stderr, "chipbench run: note: %s\n", blas_note);
+                    // Before what the note held (e.g. why no power reading), which
+                    // the note's size may cut short.
+                    char had[sizeof r->note];
+                    memcpy(had, r->note, sizeof had);
+                    size_t n = strlen(blas_note);
+                    memcpy(r->note, blas_note, n + 1);
+                    if (had[0] && n + 2 < sizeof r->note) {
+                        memcpy(r->note + n, "; ", 3);
+                        n += 2;
+                        size_t m = strnlen(had, sizeof had - 1);
+                        m = m < sizeof r->note - 1 - n ? m : sizeof r->note - 1 - n;
+                        memcpy(r->note + n, had, m);
+                        r->note[n + m] = 0;
+                    }
                 }
                 if (r->status == CB_ERR_INTERRUPTED) {  // agreed inside the row
                     cb_result_free(r);

@@ -53,6 +53,19 @@ else
     skip=$((skip + 1)); echo "SKIP info_json: no python3"
 fi
 
+# OpenBLAS on narrower vectors than the CPU has is said, once, and kept in
+# the row's note: forced to its SSE core here, on any CPU with AVX2.
+if "$CB" list 2>/dev/null | grep -q '^gemm_f32_openblas .* yes' &&
+    "$CB" info 2>/dev/null | grep -q 'ISA usable .* avx2'; then
+    expect blas_core_note 0 "note: OpenBLAS runs its Prescott core (SSE)" \
+        env OPENBLAS_CORETYPE=Prescott "$CB" run --kernel gemm_f32_openblas --shape 8x8x8 \
+        --threads 1 $fast --csv "$tmp/blas.csv"
+    grep -q 'OPENBLAS_CORETYPE=' "$tmp/blas.csv" && ok blas_core_note_csv ||
+        ko blas_core_note_csv "the row's note lacks the core check"
+else
+    skip=$((skip + 2)); echo "SKIP blas_core_note: no OpenBLAS kernel or no AVX2 here"
+fi
+
 # A real run: 2 GEMM shapes + 1 attention shape at threads 1 and 2 (an
 # explicit list), reference kernels only: the 2-thread rows are visible skips.
 expect real_run 0 "6 rows: 3 ok, 3 skipped, 0 failed" "$CB" run --kernel gemm_f32_ref,attn_f32_ref \

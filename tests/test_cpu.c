@@ -14,6 +14,7 @@
 
 #include "cb_test.h"
 #include "chipbench/cb_cpu.h"
+#include "chipbench/cb_info.h"
 #include "chipbench/cb_ocl.h"
 #include "chipbench/cb_status.h"
 #include "chipbench/cb_topo.h"
@@ -353,9 +354,35 @@ static void test_opencl_devices(void)
     CB_CHECK(cb_ocl_list(NULL, &n) != CB_OK);
 }
 
+// A baseline on narrower vectors than the CPU has is named, with the fix;
+// one on the widest is not; names OpenBLAS may print in any case.
+static void test_blas_core_note(void)
+{
+    const uint64_t avx2 = CB_ISA_SSE2 | CB_ISA_GROUP_AVX2;
+    const uint64_t avx512 = avx2 | CB_ISA_GROUP_AVX512, bf16 = avx512 | CB_ISA_AVX512_BF16;
+    char b[400];
+    CB_CHECK(cb_blas_core_note("Prescott", bf16 | CB_ISA_AMX_TILE, b, sizeof b) == 1);
+    CB_CHECK_MSG(strstr(b, "Prescott core (SSE)") && strstr(b, "AVX-512") &&
+                     strstr(b, "OPENBLAS_CORETYPE=Cooperlake"),
+                 "%s", b);
+    CB_CHECK(cb_blas_core_note("Haswell", avx512, b, sizeof b) == 1);
+    CB_CHECK_MSG(strstr(b, "Haswell core (AVX2)") && strstr(b, "OPENBLAS_CORETYPE=SkylakeX"),
+                 "%s", b);
+    CB_CHECK(cb_blas_core_note("PRESCOTT", avx2, b, sizeof b) == 1);
+    CB_CHECK_MSG(strstr(b, "OPENBLAS_CORETYPE=Haswell"), "%s", b);
+    CB_CHECK(cb_blas_core_note("Haswell", avx2, b, sizeof b) == 0 && b[0] == 0);
+    CB_CHECK(cb_blas_core_note("Zen", avx2, b, sizeof b) == 0);
+    CB_CHECK(cb_blas_core_note("SkylakeX", bf16, b, sizeof b) == 0);
+    CB_CHECK(cb_blas_core_note("Cooperlake", bf16, b, sizeof b) == 0);
+    CB_CHECK(cb_blas_core_note("Prescott", CB_ISA_SSE2, b, sizeof b) == 0);  // nothing wider
+    CB_CHECK(cb_blas_core_note("NotACore", bf16, b, sizeof b) == 0);
+    CB_CHECK(cb_blas_core_note(NULL, bf16, b, sizeof b) == 0 && b[0] == 0);
+}
+
 int main(void)
 {
     CB_RUN(test_xcr0_masking);
+    CB_RUN(test_blas_core_note);
     CB_RUN(test_cap_names);
     CB_RUN(test_env_cap_status);
     CB_RUN(test_features_str);

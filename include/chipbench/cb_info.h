@@ -4,6 +4,7 @@
 #define CHIPBENCH_CB_INFO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define CB_VERSION "0.1.0"
 
@@ -20,6 +21,19 @@ void cb_blas_describe(char *buf, size_t len);
 // threading runtime, the ISA its dispatcher may use) or "" when chipbench was
 // built without oneDNN.
 void cb_onednn_describe(char *buf, size_t len);
+
+// OpenBLAS's kernel core name ("Haswell", "SkylakeX", ...) or NULL when
+// chipbench was built without OpenBLAS.
+const char *cb_blas_core(void);
+
+// A baseline on narrower vectors than the CPU offers flatters every ratio
+// against it: OpenBLAS picks its core from a table of CPU models and falls
+// back to an old one for models newer than its release (0.3.21 runs Prescott,
+// SSE3, on Emerald Rapids and Haswell, AVX2, on Zen 5). Given the core name
+// and the usable ISA bits (cb_cpu_features), writes a note naming the gap
+// and the OPENBLAS_CORETYPE that closes it and returns 1; returns 0 (buf
+// "") when the core uses the widest vectors the CPU has, or is not known.
+int cb_blas_core_note(const char *core, uint64_t features, char *buf, size_t len);
 
 // Host name (short), "unknown" on failure.
 void cb_host_name(char *buf, size_t len);

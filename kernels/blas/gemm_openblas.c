@@ -32,6 +32,8 @@ static enum cb_status gemm_f32_openblas(void *plan, const struct cb_call *call)
     return CB_OK;
 }
 
+const char *cb_blas_core(void) { return openblas_get_corename(); }
+
 void cb_blas_describe(char *buf, size_t len)
 {
     snprintf(buf, len, "OpenBLAS core=%s threads=%d parallel=%d config=%s",
