@@ -96,6 +96,14 @@ static inline float cb_f16_to_f32(uint16_t h)
     return x.f;
 }
 
+// Hint a read of the line `bytes` past p into L1. The address may lie past
+// the end of p's array (a prefetch never faults), so it is formed as an
+// integer: pointer arithmetic past one-past-the-end is undefined.
+static inline void cb_prefetch_ahead(const void *p, size_t bytes)
+{
+    __builtin_prefetch((const void *)((uintptr_t)p + bytes), 0, 3);
+}
+
 // Read a whole file (regular, or a pipe) into a malloc'd buffer, NUL
 // terminated: *text (free() it) holds *len bytes. CB_ERR_IO naming the path
 // when it cannot be opened or read, is a directory, or is over max_bytes;

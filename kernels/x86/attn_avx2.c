@@ -105,6 +105,8 @@ AI void pv_tile(const float *pt, const float *vp, int64_t D, int64_t nk, int mr,
             acc[r][h] = first || r >= mr ? _mm256_setzero_ps()
                                          : _mm256_mul_ps(corr[h], _mm256_load_ps(op + r * QB + 8 * h));
     for (int64_t j = 0; j < nk; j++, pt += QB, vp += D) {
+        // V's next line, as in attn_avx512.c's pv_tile (+1% here).
+        cb_prefetch_ahead(vp, 16 * sizeof(float));
         const __m256 p0 = _mm256_load_ps(pt), p1 = _mm256_load_ps(pt + 8);
 #pragma GCC unroll 6
         for (int r = 0; r < KT; r++) {
