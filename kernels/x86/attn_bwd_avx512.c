@@ -18,9 +18,12 @@
 // there are too few groups for the threads, each thread sums into a private
 // dQ partial of the group (O(group Lq D)) that the threads reduce after a
 // barrier. Memory per thread: two D x 48 panels, two RCH x 48 strips, Di.
-// B and C run a register tile of MR rows x NV vectors of D (6x4, 8x3, 12x2,
-// 24x1: 24 zmm accumulators), chosen per chunk of D; every loop over the
+// B and C run a register tile of MR rows x NV vectors of D (12x2, or 24x1 for
+// an odd last vector: 24 zmm accumulators), per chunk of D; every loop over the
 // register arrays is unrolled in full (GCC spills the accumulators otherwise).
+// Phase A in two passes over the chunk, 12x2 tiles and c prefetched in B and C
+// (measured together, L = 1024, D = 128, H = 16, Hkv = 4, 1 thread, median of
+// 10 interleaved runs on an Emerald Rapids VM): 124 -> 131 GFLOP/s; D = 64 level.
 // Causal (bottom-right aligned, cb_attn_visible_keys): a key block starts at
 // its first query row that sees it; masked keys get P = dS = 0. Rows with
 // lse = -inf (they see no key) get P = 0. exp: the forward's exp512.
@@ -77,6 +80,14 @@ void cb_attn_bwd_row_avx512(float *s, float *dp, int64_t n, int64_t ld, float ls
 // c(MR rows, ldc; rows < nr, columns < left) += sum_t a[r*ars + t*ats] b[t*ldb + col]
 // over t < T and NV vectors of columns (the last ones masked by `left`).
 // a is broadcast, b read as vectors; MR x NV accumulators stay in registers.
+// The accumulators' rows of c are read after the T loop; fetching them first
+// hides their latency behind it (dQ_c, 48 KiB at D = 128, is not in L1).
+#define AB_PF_C(MR, NV)                                                                      \
+    _Pragma("GCC unroll 24") for (int r = 0; r < MR; r++)                                    \
+        if (r < nr)                                                                          \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                             \
+                __builtin_prefetch((const void *)((uintptr_t)c + sizeof(float) *             \
+                                   (uintptr_t)(r * ldc + 16 * v)), 1, 3);
 #define TILE_FN(MR, NV)                                                                      \
     static void tile_##MR##x##NV(const float *a, int64_t ars, int64_t ats, const float *b,   \
                                  int64_t ldb, int64_t T, float *c, int64_t ldc, int64_t nr,  \
@@ -85,6 +96,7 @@ void cb_attn_bwd_row_avx512(float *s, float *dp, int64_t n, int64_t ld, float ls
         __mmask16 mk[NV];                                                                    \
         _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) mk[v] = left_mask(left - 16 * v); \
         __m512 acc[MR][NV];                                                                  \
+        AB_PF_C(MR, NV)                                                                      \
         _Pragma("GCC unroll 24") for (int r = 0; r < MR; r++)                                \
             _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                             \
                 acc[r][v] = _mm512_setzero_ps();                                             \
@@ -107,15 +119,16 @@ void cb_attn_bwd_row_avx512(float *s, float *dp, int64_t n, int64_t ld, float ls
                 }                                                                            \
     }
 
-TILE_FN(6, 4)
-TILE_FN(8, 3)
 TILE_FN(12, 2)
 TILE_FN(24, 1)
 
 // Vectors of D taken by the next column chunk when `rem` vectors remain.
+// Two at most: b (dO_c, Q_c in B; K_j in C) comes from L2 at D = 128 (dO_c
+// alone is 96 x 512 B = 48 KiB, all of L1), and 12x2 loads half the bytes of
+// b per FMA that 6x4 does; 24x1 (24 broadcasts per 24 FMAs) was slower.
 static inline int chunk_nv(int64_t rem)
 {
-    return rem == 5 ? 3 : rem >= 4 ? 4 : (int)rem;
+    return rem >= 2 ? 2 : (int)rem;
 }
 
 // c(rows, D) += A B as above over all D columns, rows split into tiles.
@@ -126,30 +139,21 @@ static void ab_gemm_cols(const float *a, int64_t ars, int64_t ats, const float *
     for (int64_t x0 = 0; x0 < D;) {
         const int nv = chunk_nv((D - x0 + 15) / 16);
         const int64_t left = D - x0;
-        switch (nv) {
-        case 4:
-            for (int64_t r0 = 0; r0 < rows; r0 += 6)
-                tile_6x4(a + r0 * ars, ars, ats, b + x0, ldb, T, c + r0 * ldc + x0, ldc, rows - r0, left);
-            break;
-        case 3:
-            for (int64_t r0 = 0; r0 < rows; r0 += 8)
-                tile_8x3(a + r0 * ars, ars, ats, b + x0, ldb, T, c + r0 * ldc + x0, ldc, rows - r0, left);
-            break;
-        case 2:
+        if (nv == 2)
             for (int64_t r0 = 0; r0 < rows; r0 += 12)
                 tile_12x2(a + r0 * ars, ars, ats, b + x0, ldb, T, c + r0 * ldc + x0, ldc, rows - r0, left);
-            break;
-        default:
+        else
             for (int64_t r0 = 0; r0 < rows; r0 += 24)
                 tile_24x1(a + r0 * ars, ars, ats, b + x0, ldb, T, c + r0 * ldc + x0, ldc, rows - r0, left);
-            break;
-        }
         x0 += 16 * nv;
     }
 }
 
 // Phase A for rows [c0, c0+nrows) of one head and the key block at j0:
 // P and dS (scaled) into the strips, rows past nrows of the last tile zero.
+// Two passes over the row tiles, S -> P with K_j^T, then dP -> dS with V_j^T:
+// at D = 128 the two panels (24 KiB each) and the strips overflow L1, and
+// alternating panels per tile evicted each before its next use.
 static void ab_phase_a(const struct cb_attn_args *a, float scale, const float *q,
                        const float *dout, const float *lse, const float *di, const float *kt,
                        const float *vt, int64_t c0, int64_t nrows, int64_t j0, float *ps,
@@ -157,55 +161,49 @@ static void ab_phase_a(const struct cb_attn_args *a, float scale, const float *q
 {
     const int64_t D = a->head_dim;
     const __m512 vscale = _mm512_set1_ps(scale);
-    for (int64_t r0 = 0; r0 < nrows; r0 += MA) {
-        const int64_t nr = nrows - r0 < MA ? nrows - r0 : MA;
-        const float *qr[MA], *dr[MA];
-        int64_t lim[MA];
-        float nl[MA], dd[MA];
-#pragma GCC unroll 8
-        for (int r = 0; r < MA; r++) {
-            const int64_t i = c0 + r0 + (r < nr ? r : 0);
-            qr[r] = q + i * D;
-            dr[r] = dout + i * D;
-            lim[r] = 0;
-            nl[r] = 0.0f;
-            dd[r] = 0.0f;
-            if (r < nr && lse[i] != -INFINITY) {
-                lim[r] = cb_attn_visible_keys(a, i) - j0;
-                nl[r] = -lse[i];
-                dd[r] = di[i];
-            }
-        }
-        float *pr = ps + r0 * BC, *dsr = dss + r0 * BC;
-        {
-            TILE_8X48_ACC(s);
-            const float *kp = kt;
-            for (int64_t x = 0; x < D; x++, kp += BC)
-                TILE_8X48_FMA(s, kp, qr[r][x]);
+    for (int pass = 0; pass < 2; pass++) {
+        for (int64_t r0 = 0; r0 < nrows; r0 += MA) {
+            const int64_t nr = nrows - r0 < MA ? nrows - r0 : MA;
+            const float *xr[MA];
+            int64_t lim[MA];
+            float sh[MA];  // pass 0: -lse (exp's shift); pass 1: Di
 #pragma GCC unroll 8
             for (int r = 0; r < MA; r++) {
-                const __m512 vl = _mm512_set1_ps(nl[r]);
-#pragma GCC unroll 3
-                for (int c = 0; c < 3; c++) {
-                    const __mmask16 keep = left_mask(lim[r] - 16 * c);
-                    const __m512 p = _mm512_maskz_mov_ps(keep, exp512(_mm512_fmadd_ps(s[r][c], vscale, vl)));
-                    _mm512_storeu_ps(pr + r * BC + 16 * c, p);
+                const int64_t i = c0 + r0 + (r < nr ? r : 0);
+                xr[r] = (pass ? dout : q) + i * D;
+                lim[r] = 0;
+                sh[r] = 0.0f;
+                if (r < nr && lse[i] != -INFINITY) {
+                    lim[r] = cb_attn_visible_keys(a, i) - j0;
+                    sh[r] = pass ? di[i] : -lse[i];
                 }
             }
-        }
-        {
+            float *pr = ps + r0 * BC, *dsr = dss + r0 * BC;
             TILE_8X48_ACC(s);
-            const float *vp = vt;
-            for (int64_t x = 0; x < D; x++, vp += BC)
-                TILE_8X48_FMA(s, vp, dr[r][x]);
+            const float *bp = pass ? vt : kt;
+            for (int64_t x = 0; x < D; x++, bp += BC)
+                TILE_8X48_FMA(s, bp, xr[r][x]);
+            if (!pass) {
 #pragma GCC unroll 8
-            for (int r = 0; r < MA; r++) {
-                const __m512 vd = _mm512_set1_ps(dd[r]);
+                for (int r = 0; r < MA; r++) {
+                    const __m512 vl = _mm512_set1_ps(sh[r]);
 #pragma GCC unroll 3
-                for (int c = 0; c < 3; c++) {
-                    const __m512 p = _mm512_loadu_ps(pr + r * BC + 16 * c);
-                    const __m512 ds = _mm512_mul_ps(_mm512_mul_ps(p, vscale), _mm512_sub_ps(s[r][c], vd));
-                    _mm512_storeu_ps(dsr + r * BC + 16 * c, ds);
+                    for (int c = 0; c < 3; c++) {
+                        const __mmask16 keep = left_mask(lim[r] - 16 * c);
+                        const __m512 p = _mm512_maskz_mov_ps(keep, exp512(_mm512_fmadd_ps(s[r][c], vscale, vl)));
+                        _mm512_storeu_ps(pr + r * BC + 16 * c, p);
+                    }
+                }
+            } else {
+#pragma GCC unroll 8
+                for (int r = 0; r < MA; r++) {
+                    const __m512 vd = _mm512_set1_ps(sh[r]);
+#pragma GCC unroll 3
+                    for (int c = 0; c < 3; c++) {
+                        const __m512 p = _mm512_loadu_ps(pr + r * BC + 16 * c);
+                        const __m512 ds = _mm512_mul_ps(_mm512_mul_ps(p, vscale), _mm512_sub_ps(s[r][c], vd));
+                        _mm512_storeu_ps(dsr + r * BC + 16 * c, ds);
+                    }
                 }
             }
         }
