@@ -86,8 +86,7 @@ void cb_attn_bwd_row_avx512(float *s, float *dp, int64_t n, int64_t ld, float ls
     _Pragma("GCC unroll 24") for (int r = 0; r < MR; r++)                                    \
         if (r < nr)                                                                          \
             _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                             \
-                __builtin_prefetch((const void *)((uintptr_t)c + sizeof(float) *             \
-                                   (uintptr_t)(r * ldc + 16 * v)), 1, 3);
+                cb_prefetch_ahead(c, sizeof(float) * (size_t)(r * ldc + 16 * v));
 #define TILE_FN(MR, NV)                                                                      \
     static void tile_##MR##x##NV(const float *a, int64_t ars, int64_t ats, const float *b,   \
                                  int64_t ldb, int64_t T, float *c, int64_t ldc, int64_t nr,  \
