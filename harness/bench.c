@@ -192,6 +192,66 @@ void cb_result_free(struct cb_result *r)
     cb_measure_free(&r->m);
 }
 
+enum cb_status cb_result_add_round(struct cb_result *r, struct cb_result *next)
+{
+    enum cb_status s = CB_OK;
+    if (next->status != CB_OK) {
+        // The row as a whole failed: a kernel that errs or is refused in a
+        // later round has no trustworthy measurement to report.
+        cb_result_free(r);
+        r->status = next->status;
+        snprintf(r->note, sizeof r->note, "round %d of the row: %.480s", r->rounds + 1,
+                 next->note);
+        goto out;
+    }
+    if (r->rounds >= CB_MAX_ROUNDS) {
+        s = cb_set_error(CB_ERR_INVALID_ARG, "more than %d rounds", CB_MAX_ROUNDS);
+        goto out;
+    }
+    struct cb_measure *m = &r->m, *x = &next->m;
+    double *all = cb_alloc_array((size_t)(m->nsamples + x->nsamples), sizeof *all);
+    if (!all) {
+        s = cb_set_error(CB_ERR_NO_MEMORY, "samples of round %d", r->rounds + 1);
+        goto out;
+    }
+    memcpy(all, m->samples_ns, (size_t)m->nsamples * sizeof *all);
+    memcpy(all + m->nsamples, x->samples_ns, (size_t)x->nsamples * sizeof *all);
+    cb_free(m->samples_ns);
+    m->samples_ns = all;
+    m->nsamples += x->nsamples;
+    m->measured_s += x->measured_s;
+    m->stop_reason = x->stop_reason;
+    if ((s = cb_stats_compute(m->samples_ns, m->nsamples, &m->st)) != CB_OK)
+        goto out;
+    r->round_ns[r->rounds++] = x->st.median;
+    // Energy over every round's window: joules, seconds and launches add up;
+    // one round without a reading leaves the row without one.
+    struct cb_power_result *p = &m->power;
+    const struct cb_power_result *q = &x->power;
+    if (p->source[0] && p->quality != CB_POWER_UNAVAILABLE) {
+        if (q->quality == CB_POWER_UNAVAILABLE) {
+            *p = *q;
+        } else {
+            p->joules += q->joules;
+            p->seconds += q->seconds;
+            p->watts = p->seconds > 0 ? p->joules / p->seconds : NAN;
+            p->nsamples += q->nsamples;
+            p->quality = q->quality > p->quality ? q->quality : p->quality;
+            m->power_calls += x->power_calls;
+        }
+    }
+    r->peak_rss_bytes = next->peak_rss_bytes > r->peak_rss_bytes ? next->peak_rss_bytes
+                                                                  : r->peak_rss_bytes;
+    if (isfinite(next->device_time_ns))  // the latest round's, like stop_reason
+        r->device_time_ns = next->device_time_ns;
+    r->gflops = r->flops / m->st.median;
+    r->gbytes_per_s = r->bytes / m->st.median;
+    memcpy(r->timestamp, next->timestamp, sizeof r->timestamp);
+out:
+    cb_result_free(next);
+    return s;
+}
+
 const char *cb_result_status_word(enum cb_status s)
 {
     switch (s) {
@@ -379,13 +439,15 @@ enum cb_status cb_bench_row(const struct cb_kernel *k, const struct cb_call *sha
     }
 
     // Verify first: a wrong kernel gets no timing.
-    c.bench->poison(c.data, 0);
-    CB_TRY(k->run(c.plan, c.bench->call(c.data, 0)));
-    if (k->finish)
-        CB_TRY(k->finish(c.plan));
-    if (k->readback)
-        CB_TRY(k->readback(c.plan, c.bench->call(c.data, 0)));
-    CB_TRY(c.bench->verify(c.data, 0, &r->max_rel_err, &r->tolerance));
+    if (!o->verified) {
+        c.bench->poison(c.data, 0);
+        CB_TRY(k->run(c.plan, c.bench->call(c.data, 0)));
+        if (k->finish)
+            CB_TRY(k->finish(c.plan));
+        if (k->readback)
+            CB_TRY(k->readback(c.plan, c.bench->call(c.data, 0)));
+        CB_TRY(c.bench->verify(c.data, 0, &r->max_rel_err, &r->tolerance));
+    }
 
     struct cb_launcher l = {.launch = row_launch, .sync = k->finish ? row_sync : NULL,
                             .ctx = &c, .power = pw,
@@ -399,6 +461,8 @@ enum cb_status cb_bench_row(const struct cb_kernel *k, const struct cb_call *sha
     r->peak_rss_bytes = rss_reset ? rss_peak_bytes() : 0;
     r->gflops = r->flops / r->m.st.median;
     r->gbytes_per_s = r->bytes / r->m.st.median;
+    r->rounds = 1;
+    r->round_ns[0] = r->m.st.median;
     if (r->m.power.source[0] && r->m.power.quality == CB_POWER_UNAVAILABLE) {
         size_t n = strlen(r->note);
         snprintf(r->note + n, sizeof r->note - n, "%spower unavailable: %s", n ? "; " : "",

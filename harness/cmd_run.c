@@ -47,6 +47,7 @@ struct run_cfg {
     int explicit_threads;
     const char *model;        // --suite training
     int batch, seq;
+    int rounds;               // --rounds (1)
 };
 
 static void run_usage(FILE *f)
@@ -76,6 +77,11 @@ static void run_usage(FILE *f)
         "  --max-noise F       stop when stddev/mean <= F (0.01)\n"
         "  --min-samples N     samples before the noise rule may stop (10)\n"
         "  --max-samples N     hard cap on samples per row (200)\n"
+        "  --rounds N          measure each shape and thread count in N rounds, its\n"
+        "                      kernels round-robin (A B C, C B A, ...; each round a\n"
+        "                      full sampling under --min/--max-time) and report ours /\n"
+        "                      baseline as the median of the rounds' ratios: a drifting\n"
+        "                      machine then moves both sides of each ratio (1)\n"
         "  --warmup S          untimed warm-up seconds (0.1)\n"
         "  --cache MODE        rotate (default: inputs rotate through >2x LLC) | hot\n"
         "  --seed N            input data seed (default: fresh each run, recorded)\n"
@@ -157,6 +163,7 @@ static int add_patterns(struct run_cfg *c, char *v)
 static int parse_args(int argc, char **argv, struct run_cfg *c, char **kernel_args, int *nka)
 {
     cb_bench_opts_default(&c->opts);
+    c->rounds = 1;
     for (int i = 1; i < argc; i++) {
         char *arg = argv[i], *val = NULL;
         char name[64];
@@ -176,7 +183,8 @@ static int parse_args(int argc, char **argv, struct run_cfg *c, char **kernel_ar
             "--suite", "--op", "--kernel", "--dtype", "--shape", "--threads", "--device",
             "--csv", "--min-time", "--max-time", "--max-noise", "--min-samples",
             "--max-samples", "--warmup", "--cache", "--seed", "--power", "--power-cmd",
-            "--power-window", "--idle-seconds", "--model", "--batch", "--seq", NULL};
+            "--power-window", "--idle-seconds", "--model", "--batch", "--seq", "--rounds",
+            NULL};
         int known = 0;
         for (int j = 0; opts[j]; j++)
             known |= !strcmp(name, opts[j]);
@@ -241,6 +249,9 @@ static int parse_args(int argc, char **argv, struct run_cfg *c, char **kernel_ar
                 return 2;
         } else if (!strcmp(name, "--max-samples")) {
             if (parse_int_opt(name, val, 3, 100000, &c->opts.max_samples))
+                return 2;
+        } else if (!strcmp(name, "--rounds")) {
+            if (parse_int_opt(name, val, 1, CB_MAX_ROUNDS, &c->rounds))
                 return 2;
         } else if (!strcmp(name, "--warmup")) {
             if (parse_double_opt(name, val, 0, 3600, &c->opts.warmup_s))
@@ -448,10 +459,24 @@ static const struct cb_result *baseline_for(const struct cb_result *rows, int n,
     return baseline_row(rows, n, r, bl[b]);
 }
 
+// ours / baseline: with rounds on both rows, the median over the rounds of
+// each round's ratio (the two ran seconds apart, so the machine's drift
+// over the run cancels); otherwise the ratio of the rows' medians.
+static double ours_over_base(const struct cb_result *ours, const struct cb_result *base)
+{
+    int n = ours->rounds < base->rounds ? ours->rounds : base->rounds;
+    if (n < 2)
+        return ours->gflops / base->gflops;
+    double q[CB_MAX_ROUNDS];
+    for (int i = 0; i < n; i++)
+        q[i] = base->round_ns[i] / ours->round_ns[i];
+    return cb_median(q, n);
+}
+
 // Every ok row of our own kernels against its baselines of the same op,
-// dtype, shape and threads in this run (GFLOP/s of the medians), then the
-// worst and the geometric mean per kernel and thread count.
-static void print_ratios(const struct cb_result *rows, int n)
+// dtype, shape and threads in this run, then the worst and the geometric
+// mean per kernel and thread count.
+static void print_ratios(const struct cb_result *rows, int n, int rounds)
 {
     int header = 0;
     for (int i = 0; i < n; i++) {
@@ -465,7 +490,12 @@ static void print_ratios(const struct cb_result *rows, int n)
         if (!any)
             continue;
         if (!header) {
-            printf("\nours / baseline in this run (GFLOP/s of medians; > 1 means ours is faster):\n");
+            if (rounds > 1)
+                printf("\nours / baseline in this run (median over %d rounds of each round's "
+                       "ratio; > 1 means ours is faster):\n", rounds);
+            else
+                printf("\nours / baseline in this run (GFLOP/s of medians; > 1 means ours is "
+                       "faster):\n");
             printf("  %-24s %-34s %3s %12s %12s %12s\n", "kernel", "shape", "thr", "/ openblas",
                    "/ onednn", "/ clblast");
             header = 1;
@@ -474,7 +504,7 @@ static void print_ratios(const struct cb_result *rows, int n)
         cb_shape_format(&r->shape, shape, sizeof shape);
         for (int b = 0; b < NBL; b++) {
             if (base[b])
-                snprintf(x[b], sizeof x[b], "%.3f", r->gflops / base[b]->gflops);
+                snprintf(x[b], sizeof x[b], "%.3f", ours_over_base(r, base[b]));
             else
                 snprintf(x[b], sizeof x[b], "-");
         }
@@ -506,7 +536,7 @@ static void print_ratios(const struct cb_result *rows, int n)
                 const struct cb_result *base = baseline_for(rows, n, x, b);
                 if (!base)
                     continue;
-                double q = x->gflops / base->gflops;
+                double q = ours_over_base(x, base);
                 lmin = q < lmin ? q : lmin;
                 lsum += log(q);
                 cnt++;
@@ -516,6 +546,68 @@ static void print_ratios(const struct cb_result *rows, int n)
                        exp(lsum / cnt), cnt);
         }
         printf("\n");
+    }
+}
+
+// One (kernel, shape, threads) measurement into r. In a suite, reference
+// kernels above its flop bound are skipped unless named; OpenBLAS rows
+// carry blas_note (said once on stderr).
+static void measure_row(const struct run_cfg *c, int from_suite, const struct cb_kernel *k,
+                        const struct cb_call *shape, int threads, const struct cb_bench_opts *o,
+                        const char *blas_note, int *blas_said, struct cb_result *r)
+{
+    if (from_suite && k->backend == CB_BACKEND_REF && !named_exactly(c, k) &&
+        cb_call_flops(shape) > c->suite->ref_max_flops) {
+        memset(r, 0, sizeof *r);
+        r->kernel = k;
+        r->shape = *shape;
+        r->threads = threads;
+        r->status = CB_ERR_UNSUPPORTED;
+        snprintf(r->note, sizeof r->note, "reference kernel skipped in suites above "
+                 "%.3g flops per call; name it with --kernel to run it",
+                 c->suite->ref_max_flops);
+    } else {
+        cb_bench_row(k, shape, threads, o, r);
+    }
+    if (k->backend == CB_BACKEND_OPENBLAS && blas_note[0] && r->status == CB_OK) {
+        if (!(*blas_said)++)
+            fprintf(stderr, "chipbench run: note: %s\n", blas_note);
+        // Before what the note held (e.g. why no power reading), which
+        // the note's size may cut short.
+        char had[sizeof r->note];
+        memcpy(had, r->note, sizeof had);
+        size_t n = strlen(blas_note);
+        memcpy(r->note, blas_note, n + 1);
+        if (had[0] && n + 2 < sizeof r->note) {
+            memcpy(r->note + n, "; ", 3);
+            n += 2;
+            size_t m = strnlen(had, sizeof had - 1);
+            m = m < sizeof r->note - 1 - n ? m : sizeof r->note - 1 - n;
+            memcpy(r->note + n, had, m);
+            r->note[n + m] = 0;
+        }
+    }
+}
+
+struct row_out {
+    struct cb_csv_writer *w;
+    const struct cb_context *ctx;
+    struct cb_strbuf *arena;
+    const char **cells;
+    int failed, skipped, halt;  // halt: the CSV could not be written
+};
+
+// A finished row: counted in *nrows, printed, written.
+static void emit_row(struct row_out *o, const struct cb_result *r, int *nrows)
+{
+    (*nrows)++;
+    print_row(r);
+    o->failed += r->status != CB_OK && r->status != CB_ERR_UNSUPPORTED;
+    o->skipped += r->status == CB_ERR_UNSUPPORTED;
+    if (o->w && (cb_result_cells(o->ctx, r, o->arena, o->cells) != CB_OK ||
+                 cb_csv_write_row(o->w, o->cells, cb_result_ncolumns) != CB_OK)) {
+        fprintf(stderr, "chipbench run: cannot write results: %s\n", cb_error_text());
+        o->halt = 1;  // the next row's agreement stops every rank
     }
 }
 
@@ -671,84 +763,99 @@ int cb_cmd_run(int argc, char **argv)
     char blas_note[400];
     int blas_said = 0;
     cb_blas_core_note(cb_blas_core(), cb_cpu_features(), blas_note, sizeof blas_note);
+    struct row_out ro = {.w = w, .ctx = &ctx, .arena = &arena, .cells = cells};
+    int *group = calloc((size_t)nk, sizeof *group), *done = calloc((size_t)nk, sizeof *done);
+    struct cb_call *gshape = calloc((size_t)nk, sizeof *gshape);
+    if (!group || !done || !gshape) {
+        free(group);
+        free(done);
+        free(gshape);
+        fprintf(stderr, "chipbench run: out of memory\n");
+        rc = 1;
+        goto out;
+    }
     for (int s = 0; s < c->nshapes && !stop; s++)
-        for (int t = 0; t < c->nthreads && !stop; t++)
-            for (int j = 0; j < nk && !stop; j++) {
+        for (int t = 0; t < c->nthreads && !stop; t++) {
+            // The group: every selected kernel that takes this shape and
+            // thread count. Its rows are rows[g0 .. g0+ng); with --rounds
+            // they are printed and written once the last round is done.
+            int ng = 0;
+            const int g0 = nrows;
+            for (int j = 0; j < nk; j++) {
                 const struct cb_kernel *k = cb_registry_get(j);
-                struct cb_call shape_k;  // the shape as this kernel's op sees it
-                if (!cb_shape_as_op(&c->shapes[s], k->op, &shape_k) || !kernel_selected(c, k) ||
-                    implicit_skip(c, k, c->threads[t]))
-                    continue;
-                double why[2] = {cb_interrupted, halt};
-                if (cb_mpi_max(why, 2) != CB_OK) {
-                    fprintf(stderr, "chipbench run: %s\n", cb_error_text());
-                    why[1] = 1;
-                }
-                if (why[0] || why[1]) {
-                    cb_interrupted |= why[0] != 0;
-                    halt |= why[1] != 0;
-                    stop = 1;
-                    break;
-                }
-                struct cb_result *r = &rows[nrows];
-                char shape[160];
-                cb_shape_format(&shape_k, shape, sizeof shape);
-                fprintf(stderr, "[%d/%d] %s %s threads=%d\n", nrows + 1, total, k->name, shape,
-                        c->threads[t]);
-                if (from_suite && k->backend == CB_BACKEND_REF && !named_exactly(c, k) &&
-                    cb_call_flops(&shape_k) > c->suite->ref_max_flops) {
-                    memset(r, 0, sizeof *r);
-                    r->kernel = k;
-                    r->shape = shape_k;
-                    r->threads = c->threads[t];
-                    r->status = CB_ERR_UNSUPPORTED;
-                    snprintf(r->note, sizeof r->note, "reference kernel skipped in suites above "
-                             "%.3g flops per call; name it with --kernel to run it",
-                             c->suite->ref_max_flops);
-                } else {
-                    cb_bench_row(k, &shape_k, c->threads[t], &c->opts, r);
-                }
-                if (k->backend == CB_BACKEND_OPENBLAS && blas_note[0] && r->status == CB_OK) {
-                    if (!blas_said++)
-                        fprintf(stderr, "chipbench run: note: %s\n", blas_note);
-                    // Before what the note held (e.g. why no power reading), which
-                    // the note's size may cut short.
-                    char had[sizeof r->note];
-                    memcpy(had, r->note, sizeof had);
-                    size_t n = strlen(blas_note);
-                    memcpy(r->note, blas_note, n + 1);
-                    if (had[0] && n + 2 < sizeof r->note) {
-                        memcpy(r->note + n, "; ", 3);
-                        n += 2;
-                        size_t m = strnlen(had, sizeof had - 1);
-                        m = m < sizeof r->note - 1 - n ? m : sizeof r->note - 1 - n;
-                        memcpy(r->note + n, had, m);
-                        r->note[n + m] = 0;
-                    }
-                }
-                if (r->status == CB_ERR_INTERRUPTED) {  // agreed inside the row
-                    cb_result_free(r);
-                    stop = 1;
-                    break;
-                }
-                nrows++;
-                print_row(r);
-                failed += r->status != CB_OK && r->status != CB_ERR_UNSUPPORTED;
-                skipped += r->status == CB_ERR_UNSUPPORTED;
-                if (w) {
-                    if (cb_result_cells(&ctx, r, &arena, cells) != CB_OK ||
-                        cb_csv_write_row(w, cells, cb_result_ncolumns) != CB_OK) {
-                        fprintf(stderr, "chipbench run: cannot write results: %s\n",
-                                cb_error_text());
-                        halt = 1;  // the next row's agreement stops every rank
-                    }
-                }
+                if (cb_shape_as_op(&c->shapes[s], k->op, &gshape[ng]) && kernel_selected(c, k) &&
+                    !implicit_skip(c, k, c->threads[t]))
+                    group[ng++] = j;
             }
+            memset(done, 0, (size_t)nk * sizeof *done);
+            for (int round = 0; round < c->rounds && !stop; round++)
+                for (int x = 0; x < ng && !stop; x++) {
+                    // Odd rounds run the group backwards: a steady drift of
+                    // the machine's speed then favours no kernel.
+                    const int g = round % 2 ? ng - 1 - x : x;
+                    const struct cb_kernel *k = cb_registry_get(group[g]);
+                    struct cb_result *r = &rows[g0 + g];
+                    if (round > 0 && (!done[g] || r->status != CB_OK))
+                        continue;  // skipped or failed: one round says it
+                    double why[2] = {cb_interrupted, halt};
+                    if (cb_mpi_max(why, 2) != CB_OK) {
+                        fprintf(stderr, "chipbench run: %s\n", cb_error_text());
+                        why[1] = 1;
+                    }
+                    if (why[0] || why[1]) {
+                        cb_interrupted |= why[0] != 0;
+                        halt |= why[1] != 0;
+                        stop = 1;
+                        break;
+                    }
+                    char shape[160];
+                    cb_shape_format(&gshape[g], shape, sizeof shape);
+                    if (c->rounds > 1)
+                        fprintf(stderr, "[%d/%d] %s %s threads=%d round %d/%d\n", g0 + g + 1,
+                                total, k->name, shape, c->threads[t], round + 1, c->rounds);
+                    else
+                        fprintf(stderr, "[%d/%d] %s %s threads=%d\n", g0 + g + 1, total,
+                                k->name, shape, c->threads[t]);
+                    struct cb_result next, *into = round ? &next : r;
+                    struct cb_bench_opts o = c->opts;
+                    o.verified = round > 0;
+                    measure_row(c, from_suite, k, &gshape[g], c->threads[t], &o, blas_note,
+                                &blas_said, into);
+                    if (into->status == CB_ERR_INTERRUPTED) {  // agreed inside the row
+                        cb_result_free(into);
+                        stop = 1;
+                        break;
+                    }
+                    enum cb_status ms = round ? cb_result_add_round(r, &next) : CB_OK;
+                    if (ms != CB_OK) {  // out of memory merging the samples
+                        cb_result_free(r);
+                        r->status = ms;
+                        snprintf(r->note, sizeof r->note, "%s", cb_error_text());
+                    }
+                    done[g] = 1;
+                    if (c->rounds == 1)
+                        emit_row(&ro, r, &nrows);
+                }
+            // --rounds: the rows each in place, in the group's order; an
+            // interrupted run keeps those with at least one finished round.
+            for (int g = 0; c->rounds > 1 && g < ng; g++)
+                if (done[g]) {
+                    if (g0 + g != nrows)
+                        rows[nrows] = rows[g0 + g];
+                    emit_row(&ro, &rows[nrows], &nrows);
+                }
+        }
+    free(group);
+    free(done);
+    free(gshape);
+    failed = ro.failed;
+    skipped = ro.skipped;
+    halt |= ro.halt;
     if (halt && !cb_interrupted) {
         rc = 1;
         goto out;
     }
-    print_ratios(rows, nrows);
+    print_ratios(rows, nrows, c->rounds);
     fflush(stdout);
     fprintf(stderr, "\n%d rows: %d ok, %d skipped, %d failed%s%s%s\n", nrows,
             nrows - failed - skipped, skipped, failed, cb_interrupted ? " (interrupted)" : "",

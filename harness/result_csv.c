@@ -26,7 +26,7 @@ const char *const cb_result_columns[] = {
     "samples_ns",
     "energy_j", "avg_power_w", "gflops_per_w", "power_source", "power_scope", "power_quality",
     "device_time_ns_median", "idle_power_w", "dynamic_energy_j", "peak_rss_bytes",
-    "ranks", "bus_gbytes_per_s",
+    "ranks", "bus_gbytes_per_s", "rounds", "round_medians_ns",
 };
 const int cb_result_ncolumns = (int)(sizeof cb_result_columns / sizeof cb_result_columns[0]);
 
@@ -210,6 +210,16 @@ enum cb_status cb_result_cells(const struct cb_context *ctx, const struct cb_res
     int ar = r->shape.op == CB_OP_ALLREDUCE;
     put_num(&w, "%.0f", cb_mpi_size(), ar);
     put_num(&w, "%.6g", r->gbytes_per_s * cb_allreduce_bus_factor(cb_mpi_size()), ar && ok);
+    // run --rounds: each round's own median, so that a ratio to a baseline
+    // can be taken round by round (the rounds ran interleaved).
+    put_num(&w, "%.0f", r->rounds, ok);
+    if (w.s == CB_OK && w.n < 128) {
+        w.off[w.n++] = arena->len;
+        for (int i = 0; ok && i < r->rounds && w.s == CB_OK; i++)
+            w.s = cb_strbuf_printf(arena, i ? " %.1f" : "%.1f", r->round_ns[i]);
+        if (w.s == CB_OK)
+            w.s = cb_strbuf_append(arena, "", 1);
+    }
 
     if (w.s != CB_OK)
         return w.s;

@@ -35,6 +35,8 @@ expect bad_attention 2 "multiple of kvh" "$CB" run --shape b=1,h=3,kvh=2,s=8,d=8
 expect zero_threads 2 "--threads" "$CB" run --threads 0
 expect junk_threads 2 "not an integer" "$CB" run --threads 2x
 expect bad_noise 2 "--max-noise" "$CB" run --max-noise -1
+expect bad_rounds 2 "--rounds" "$CB" run --rounds 0
+expect many_rounds 2 "--rounds" "$CB" run --rounds 101
 expect bad_suite 2 "unknown suite 'huge'" "$CB" run --suite huge
 expect bad_op 2 "unknown op 'conv'" "$CB" run --op conv
 expect no_kernel 2 "matches no kernel" "$CB" run --kernel 'nope*'
@@ -107,6 +109,62 @@ print("ok")
 PY
 )
     [ "$out" = ok ] && ok sigint_csv_valid || ko sigint_csv_valid "$out"
+fi
+
+# --rounds: the kernels of a shape round-robin, each row holding every
+# round's median; the ratio is the median of the rounds' ratios, in `run`'s
+# table and in scripts/ratios.py.
+if "$CB" list | grep -q '^gemm_f32_openblas .* yes' && command -v python3 >/dev/null 2>&1; then
+    out=$("$CB" run --kernel gemm_f32_ref,gemm_f32_openblas --shape 24x24x24 --shape 7x9x5 \
+          --threads 1 --rounds 3 $fast --power off --csv "$tmp/rounds.csv" 2>&1); rc=$?
+    case $out in
+    *"round 3/3"*"median over 3 rounds"*) [ "$rc" -eq 0 ] && ok rounds_run || ko rounds_run "exit $rc" ;;
+    *) ko rounds_run "output: $(printf '%s' "$out" | tail -n 3)" ;;
+    esac
+    out=$(python3 - "$tmp/rounds.csv" <<'PY'
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+assert len(rows) == 4, len(rows)
+for r in rows:
+    assert r["status"] == "ok" and r["rounds"] == "3", (r["kernel"], r["rounds"])
+    rm = [float(x) for x in r["round_medians_ns"].split()]
+    assert len(rm) == 3 and all(x > 0 for x in rm), rm
+    s = [float(x) for x in r["samples_ns"].split()]
+    assert min(s) <= min(rm) and max(rm) <= max(s), "round medians outside the samples"
+    assert len(s) == int(r["samples"]), "samples column"
+# The order alternates, so rows stay in registry order within a shape.
+assert [r["kernel"] for r in rows[:2]] == ["gemm_f32_ref", "gemm_f32_openblas"]
+print("ok")
+PY
+)
+    [ "$out" = ok ] && ok rounds_csv || ko rounds_csv "$out"
+    expect ratios_script 0 "median over 1 file" python3 scripts/ratios.py "$tmp/rounds.csv"
+    expect ratios_target 1 "below 1e+09" python3 scripts/ratios.py --target 1e9 "$tmp/rounds.csv"
+    expect ratios_bad_csv 2 "not a chipbench result CSV" python3 scripts/ratios.py /etc/hostname
+else
+    skip=$((skip + 1)); echo "SKIP rounds_run: no OpenBLAS baseline or no python3"
+fi
+
+# Ctrl-C in a later round: the row keeps the rounds it finished.
+"$CB" run --kernel gemm_f32_ref --shape 64x64x64 --shape 65x65x65 --threads 1 --rounds 4 \
+    --max-time 0.4 --min-time 0.4 --max-noise 0 --power off --csv "$tmp/intr.csv" >"$tmp/intr.out" 2>&1 &
+pid=$!
+n=0
+while [ "$n" -lt 300 ] && ! grep -q "round 3/4" "$tmp/intr.out" 2>/dev/null; do
+    sleep 0.1; n=$((n + 1))
+done
+kill -INT "$pid"
+wait "$pid"; rc=$?
+# Quoted cells hold commas (build_flags under the sanitizers): python's csv.
+rounds=$(python3 -c 'import csv, sys
+print(" ".join(r["rounds"] for r in csv.DictReader(open(sys.argv[1], newline=""))))' \
+         "$tmp/intr.csv" 2>&1)
+if ! command -v python3 >/dev/null 2>&1; then
+    skip=$((skip + 1)); echo "SKIP sigint_rounds_keeps_row: no python3"
+elif [ "$rc" -eq 130 ] && { [ "$rounds" = 2 ] || [ "$rounds" = 3 ]; }; then
+    ok sigint_rounds_keeps_row
+else
+    ko sigint_rounds_keeps_row "exit $rc, rounds '${rounds:-none}': $(tail -n 2 "$tmp/intr.out")"
 fi
 
 # The CI wrapper: Markdown out, compare's exit status through.

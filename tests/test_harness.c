@@ -306,6 +306,54 @@ static void test_bench_row(void)
     cb_result_free(&r);
 }
 
+// run --rounds: later rounds skip the float64 check (same inputs as round
+// 1), and each is folded into the row: samples appended, statistics over
+// all of them, each round's median kept, energy summed, a failed round
+// failing the row.
+static void test_rounds_merge(void)
+{
+    const struct cb_kernel *k = cb_registry_find("gemm_f32_ref");
+    struct cb_call shape = {.op = CB_OP_GEMM};
+    shape.u.gemm = (struct cb_gemm_args){.m = 33, .n = 17, .k = 9, .lda = 9, .ldb = 17,
+                                         .ldc = 17, .alpha = 1};
+    struct cb_bench_opts o;
+    struct cb_result r, next;
+    base_opts(&o);
+    CB_CHECK(cb_bench_row(k, &shape, 1, &o, &r) == CB_OK);
+    CB_CHECK(r.rounds == 1 && r.round_ns[0] == r.m.st.median);
+    CB_CHECK(isfinite(r.max_rel_err));
+    o.verified = 1;
+    CB_CHECK(cb_bench_row(k, &shape, 1, &o, &next) == CB_OK);
+    CB_CHECK(isnan(next.max_rel_err));  // no check ran
+    const int n1 = r.m.nsamples, n2 = next.m.nsamples;
+    const double med2 = next.m.st.median, first = r.m.samples_ns[0];
+    const double last = next.m.samples_ns[n2 - 1];
+    // Energy: pretend both rounds read a counter.
+    snprintf(r.m.power.source, sizeof r.m.power.source, "fake");
+    r.m.power.quality = next.m.power.quality = CB_POWER_MEASURED;
+    r.m.power.joules = 2, r.m.power.seconds = 1, r.m.power_calls = 10;
+    next.m.power.joules = 4, next.m.power.seconds = 3, next.m.power_calls = 30;
+    CB_CHECK(cb_result_add_round(&r, &next) == CB_OK);
+    CB_CHECK(next.m.samples_ns == NULL);
+    CB_CHECK(r.rounds == 2 && r.round_ns[1] == med2);
+    CB_CHECK(r.m.nsamples == n1 + n2);
+    CB_CHECK(r.m.samples_ns[0] == first && r.m.samples_ns[n1 + n2 - 1] == last);
+    CB_CHECK_NEAR(r.m.st.median, cb_median(r.m.samples_ns, r.m.nsamples), 0);
+    CB_CHECK_NEAR(r.gflops, r.flops / r.m.st.median, 1e-9 * r.gflops);
+    CB_CHECK(isfinite(r.max_rel_err));  // round 1's check stays
+    CB_CHECK_NEAR(r.m.power.joules, 6, 0);
+    CB_CHECK_NEAR(r.m.power.watts, 1.5, 1e-12);
+    CB_CHECK(r.m.power_calls == 40);
+    // A round that failed fails the row, and says which round.
+    memset(&next, 0, sizeof next);
+    next.status = CB_ERR_VERIFY;
+    snprintf(next.note, sizeof next.note, "C[3] differs");
+    CB_CHECK(cb_result_add_round(&r, &next) == CB_OK);
+    CB_CHECK(r.status == CB_ERR_VERIFY && r.m.nsamples == 0 && r.m.samples_ns == NULL);
+    CB_CHECK_MSG(strstr(r.note, "round 3") && strstr(r.note, "C[3] differs"), "%.200s", r.note);
+    cb_result_free(&r);
+}
+
 int main(void)
 {
     CB_RUN(test_error_wrapping);
@@ -318,5 +366,6 @@ int main(void)
     CB_RUN(test_measure_errors_and_interrupt);
     CB_RUN(test_measure_agree);
     CB_RUN(test_bench_row);
+    CB_RUN(test_rounds_merge);
     return CB_TEST_END("test_harness");
 }

@@ -23,6 +23,11 @@ struct cb_bench_opts {
     uint64_t seed;       // input data seed (recorded in the CSV)
     const char *device;  // --device text or NULL
     struct cb_power_opts power;  // energy of the timed samples (cb_power.h)
+    // 1 in the later rounds of `run --rounds`: the same kernel, shape, threads
+    // and seed (so the same inputs) passed the float64 check in round 1 of
+    // this run, and the check (seconds to minutes for large attention
+    // shapes) is not repeated.
+    int verified;
 };
 void cb_bench_opts_default(struct cb_bench_opts *o);
 
@@ -62,6 +67,8 @@ enum cb_status cb_measure_run(const struct cb_bench_opts *o, const struct cb_lau
                               struct cb_measure *m);
 void cb_measure_free(struct cb_measure *m);
 
+#define CB_MAX_ROUNDS 100
+
 // One result row (everything the CSV needs besides the run context).
 struct cb_result {
     const struct cb_kernel *kernel;
@@ -82,8 +89,18 @@ struct cb_result {
     double device_time_ns;      // median device-side time per call (events); NAN if none
     double peak_rss_bytes;      // process peak resident memory during the row; 0 unknown
     char pci_bus[32];           // device's PCI address (power attribution), "" if none
+    // run --rounds: the row is measured in `rounds` separate rounds,
+    // interleaved with the other kernels of the same shape and threads; m
+    // holds every round's samples, round_ns each round's own median.
+    int rounds;
+    double round_ns[CB_MAX_ROUNDS];
 };
 void cb_result_free(struct cb_result *r);
+
+// Fold the next round of the same row into r: samples appended, statistics,
+// GFLOP/s, energy and peak memory over all rounds so far. `next` is emptied.
+// A round that failed makes r that failure (its note says which round).
+enum cb_status cb_result_add_round(struct cb_result *r, struct cb_result *next);
 
 // Status word for the CSV: "ok", "skipped", "verify_failed", "error".
 const char *cb_result_status_word(enum cb_status s);
