@@ -313,6 +313,7 @@ static void row_free(struct cb_cmp_row *r)
     free(r->chip);
     free(r->kernel);
     free(r->samples);
+    free(r->round_ns);
     free(r->status);
 }
 
@@ -325,14 +326,16 @@ void cb_cmp_free(struct cb_cmp_file *f)
     memset(f, 0, sizeof *f);
 }
 
-static enum cb_status parse_samples(const char *text, struct cb_cmp_row *r, const char *path,
-                                    int line)
+// A space-separated list of positive numbers (samples_ns, round_medians_ns).
+static enum cb_status parse_list(const char *text, double **out, int *n, const char *col,
+                                 const char *path, int line)
 {
     int cap = 16;
-    r->samples = malloc((size_t)cap * sizeof *r->samples);
-    if (!r->samples)
-        return cb_set_error(CB_ERR_NO_MEMORY, "samples");
-    r->n = 0;
+    double *v = malloc((size_t)cap * sizeof *v);
+    *out = v;
+    *n = 0;
+    if (!v)
+        return cb_set_error(CB_ERR_NO_MEMORY, "%s", col);
     const char *p = text;
     while (*p) {
         while (*p == ' ')
@@ -340,20 +343,21 @@ static enum cb_status parse_samples(const char *text, struct cb_cmp_row *r, cons
         if (!*p)
             break;
         char *end;
-        double v = strtod(p, &end);
-        if (end == p || !(v > 0) || !isfinite(v) || (*end && *end != ' '))
-            return cb_set_error(CB_ERR_PARSE, "%s: line %d: samples_ns is not a list of "
-                                "positive numbers", path, line);
-        if (r->n == cap) {
+        double x = strtod(p, &end);
+        if (end == p || !(x > 0) || !isfinite(x) || (*end && *end != ' '))
+            return cb_set_error(CB_ERR_PARSE, "%s: line %d: %s is not a list of positive "
+                                "numbers", path, line, col);
+        if (*n == cap) {
             if (cap > (1 << 24))
-                return cb_set_error(CB_ERR_PARSE, "%s: line %d: too many samples", path, line);
+                return cb_set_error(CB_ERR_PARSE, "%s: line %d: too many values in %s", path,
+                                    line, col);
             cap *= 2;
-            double *x = realloc(r->samples, (size_t)cap * sizeof *x);
-            if (!x)
-                return cb_set_error(CB_ERR_NO_MEMORY, "samples");
-            r->samples = x;
+            double *y = realloc(v, (size_t)cap * sizeof *y);
+            if (!y)
+                return cb_set_error(CB_ERR_NO_MEMORY, "%s", col);
+            *out = v = y;
         }
-        r->samples[r->n++] = v;
+        v[(*n)++] = x;
         p = end;
     }
     return CB_OK;
@@ -376,7 +380,7 @@ static enum cb_status cmp_from_table(struct cb_csv_table t, const char *path,
     int idc[N_ID];
     int cv = cb_csv_col(&t, "schema_version"), cs = cb_csv_col(&t, "samples_ns");
     int cst = cb_csv_col(&t, "status"), cg = cb_csv_col(&t, "gflops");
-    int cw = cb_csv_col(&t, "gflops_per_w");
+    int cw = cb_csv_col(&t, "gflops_per_w"), crm = cb_csv_col(&t, "round_medians_ns");
     if (cv != 0) {
         s = cb_set_error(CB_ERR_PARSE, "%s: not a chipbench result CSV (first column is not "
                          "schema_version)", path);
@@ -455,7 +459,11 @@ static enum cb_status cmp_from_table(struct cb_csv_table t, const char *path,
             s = cb_set_error(CB_ERR_NO_MEMORY, "loading %s", path);
             goto out;
         }
-        CB_TRY(parse_samples(cb_csv_cell(&t, i, cs), r, path, line));
+        CB_TRY(parse_list(cb_csv_cell(&t, i, cs), &r->samples, &r->n, "samples_ns", path,
+                          line));
+        if (crm >= 0)  // absent before run --rounds existed
+            CB_TRY(parse_list(cb_csv_cell(&t, i, crm), &r->round_ns, &r->nrounds,
+                              "round_medians_ns", path, line));
         r->ok = !strcmp(r->status, "ok") && r->n > 0;
         r->median_ns = r->n ? cb_median(r->samples, r->n) : NAN;
         r->gflops = opt_num(&t, i, cg);
@@ -501,16 +509,38 @@ static const char *shape_part(const char *key)
 
 void cb_cmp_normalize(struct cb_cmp_file *f, const char *ref)
 {
-    double *scale = calloc((size_t)f->nrows, sizeof *scale);
-    if (!scale)
+    int *to = malloc((size_t)(f->nrows > 0 ? f->nrows : 1) * sizeof *to);
+    if (!to)
         return;
     for (int i = 0; i < f->nrows; i++) {
-        struct cb_cmp_row *r = &f->rows[i];
+        to[i] = -1;
         for (int j = 0; j < f->nrows; j++) {
             const struct cb_cmp_row *b = &f->rows[j];
-            if (b->ok && !strcmp(b->kernel, ref) && !strcmp(shape_part(b->key), shape_part(r->key)))
-                scale[i] = b->median_ns;
+            if (b->ok && !strcmp(b->kernel, ref) &&
+                !strcmp(shape_part(b->key), shape_part(f->rows[i].key)))
+                to[i] = j;
         }
+    }
+    // The reference's own values are needed until every row is divided.
+    double *scale = malloc((size_t)(f->nrows > 0 ? f->nrows : 1) * sizeof *scale);
+    double **pair = calloc((size_t)(f->nrows > 0 ? f->nrows : 1), sizeof *pair);
+    int *npair = calloc((size_t)(f->nrows > 0 ? f->nrows : 1), sizeof *npair);
+    if (!scale || !pair || !npair)
+        goto out;
+    for (int i = 0; i < f->nrows; i++) {
+        const struct cb_cmp_row *r = &f->rows[i];
+        scale[i] = to[i] >= 0 ? f->rows[to[i]].median_ns : NAN;
+        if (!r->ok || to[i] < 0)
+            continue;
+        // Both measured in rounds: each round against the reference's same
+        // round, which ran seconds from it; these ratios replace the samples.
+        const struct cb_cmp_row *b = &f->rows[to[i]];
+        int n = r->nrounds < b->nrounds ? r->nrounds : b->nrounds;
+        if (n < 2 || !(pair[i] = malloc((size_t)n * sizeof **pair)))
+            continue;
+        for (int k = 0; k < n; k++)
+            pair[i][k] = r->round_ns[k] / b->round_ns[k];
+        npair[i] = n;
     }
     for (int i = 0; i < f->nrows; i++) {
         struct cb_cmp_row *r = &f->rows[i];
@@ -524,9 +554,23 @@ void cb_cmp_normalize(struct cb_cmp_file *f, const char *ref)
             r->status = dup_str(st);
             continue;
         }
+        if (npair[i]) {
+            free(r->samples);
+            r->samples = pair[i];
+            r->n = npair[i];
+            pair[i] = NULL;
+            r->median_ns = cb_median(r->samples, r->n);
+            continue;
+        }
         for (int k = 0; k < r->n; k++)
             r->samples[k] /= scale[i];
         r->median_ns /= scale[i];
     }
+out:
+    for (int i = 0; pair && i < f->nrows; i++)
+        free(pair[i]);
+    free(pair);
+    free(npair);
     free(scale);
+    free(to);
 }

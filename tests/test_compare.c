@@ -422,6 +422,44 @@ static int out_has(const char *needle)
     return strstr(buf, needle) != NULL;
 }
 
+// --normalize-to with rounds: each round of a row over the same round of
+// the reference, one value per round; without rounds, samples over the
+// reference's median.
+static void test_normalize_rounds(void)
+{
+    static const char head[] =
+        "schema_version,kernel,dtype,chip_class,device,op,trans,m,n,k,lda,ldb,ldc,alpha,"
+        "beta,batch,heads,kv_heads,seq_q,seq_kv,head_dim,causal,threads,status,samples_ns,"
+        "round_medians_ns\n";
+    static const char body[] =
+        "1,ours,f32,c,,gemm,nn,8,8,8,8,8,8,1,0,,,,,,,,1,ok,10 20 30 40,10 20 40\n"
+        "1,ref,f32,c,,gemm,nn,8,8,8,8,8,8,1,0,,,,,,,,1,ok,5 10 20 25,5 8 10\n"
+        "1,old,f32,c,,gemm,nn,8,8,8,8,8,8,1,0,,,,,,,,1,ok,30 40,\n"
+        "1,alone,f32,c,,gemm,nn,9,8,8,8,8,8,1,0,,,,,,,,1,ok,30 40,\n";
+    char text[2048];
+    snprintf(text, sizeof text, "%s%s", head, body);
+    struct cb_cmp_file f;
+    CB_CHECK(cb_cmp_parse(text, strlen(text), "t.csv", &f) == CB_OK);
+    CB_CHECK(f.nrows == 4 && f.rows[0].nrounds == 3 && f.rows[2].nrounds == 0);
+    cb_cmp_normalize(&f, "ref");
+    // ours: 10/5, 20/8, 40/10 = 2, 2.5, 4; the ref's samples' median is 15.
+    CB_CHECK(f.rows[0].ok && f.rows[0].n == 3);
+    CB_CHECK_NEAR(f.rows[0].samples[1], 2.5, 1e-12);
+    CB_CHECK_NEAR(f.rows[0].median_ns, 2.5, 1e-12);
+    CB_CHECK_NEAR(f.rows[1].median_ns, 1.0, 1e-12);
+    // old (no rounds): samples / 15.
+    CB_CHECK(f.rows[2].ok && f.rows[2].n == 2);
+    CB_CHECK_NEAR(f.rows[2].samples[0], 2.0, 1e-12);
+    CB_CHECK_NEAR(f.rows[2].median_ns, 35.0 / 15.0, 1e-12);
+    CB_CHECK(!f.rows[3].ok && strstr(f.rows[3].status, "no ref row"));
+    cb_cmp_free(&f);
+    // A malformed round list is a parse error naming the column.
+    snprintf(text, sizeof text, "%s1,ours,f32,c,,gemm,nn,8,8,8,8,8,8,1,0,,,,,,,,1,ok,10,1 x\n",
+             head);
+    CB_CHECK(cb_cmp_parse(text, strlen(text), "t.csv", &f) == CB_ERR_PARSE);
+    CB_CHECK(strstr(cb_error_text(), "round_medians_ns") != NULL);
+}
+
 static void test_cli_gate(void)
 {
     const char *cb = getenv("CHIPBENCH");
@@ -548,6 +586,7 @@ int main(void)
     CB_RUN(test_adjust_known);
     CB_RUN(test_family_gate);
     CB_RUN(test_cli_runs);
+    CB_RUN(test_normalize_rounds);
     CB_RUN(test_cli_gate);
     return CB_TEST_END("test_compare");
 }

@@ -97,6 +97,8 @@ struct cb_cmp_row {
     char *kernel;
     double *samples;  // per-call ns
     int n;
+    double *round_ns; // run --rounds: each round's median (round_medians_ns)
+    int nrounds;      // 0 for files without the column
     double median_ns, gflops, gflops_per_w;  // NAN when absent
     int ok;           // status == ok with samples
     char *status;     // status word as in the file
@@ -121,6 +123,9 @@ void cb_cmp_free(struct cb_cmp_file *f);
 // Divide every row's samples by the median of the row of kernel `ref` with
 // the same chip, shape and threads in the same file (drift-robust mode). Rows
 // without such a reference become not ok ("no <ref> row to normalize to").
+// A row measured in rounds (run --rounds) beside a reference that was too
+// gets, instead, one value per round: its round median over the
+// reference's median of the same round.
 void cb_cmp_normalize(struct cb_cmp_file *f, const char *ref);
 
 #endif
