@@ -141,6 +141,8 @@ PY
     expect ratios_script 0 "median over 1 file" python3 scripts/ratios.py "$tmp/rounds.csv"
     expect ratios_target 1 "below 1e+09" python3 scripts/ratios.py --target 1e9 "$tmp/rounds.csv"
     expect ratios_bad_csv 2 "not a chipbench result CSV" python3 scripts/ratios.py /etc/hostname
+    expect ratios_min 0 "fastest sample" python3 scripts/ratios.py --stat min "$tmp/rounds.csv"
+    expect ratios_bad_stat 2 "--stat is median or min" python3 scripts/ratios.py --stat mean "$tmp/rounds.csv"
 else
     skip=$((skip + 1)); echo "SKIP rounds_run: no OpenBLAS baseline or no python3"
 fi
