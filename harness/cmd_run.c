@@ -1,5 +1,7 @@
 // cmd_run.c: `chipbench run`: pick kernels x shapes x threads, run each row
-// through the harness, print a table, write the CSV row by row.
+// through the harness, print a table, write the CSV row by row. With
+// --rounds N the kernels of one shape and thread count take turns N times
+// and their rows are printed and written after the last round.
 //
 // Exit codes: 0 every row ok or skipped with a reason; 1 a row failed
 // verification or errored, or results could not be written; 2 usage error;
