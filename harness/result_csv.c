@@ -84,6 +84,18 @@ static void put_num(struct cellw *w, const char *fmt, double v, int valid)
         putf(w, fmt, v);
 }
 
+// n numbers (ns, one decimal) space separated in one cell; empty when n is 0.
+static void put_list(struct cellw *w, const double *v, int n)
+{
+    if (w->s != CB_OK || w->n >= 128)
+        return;
+    w->off[w->n++] = w->b->len;
+    for (int i = 0; i < n && w->s == CB_OK; i++)
+        w->s = cb_strbuf_printf(w->b, i ? " %.1f" : "%.1f", v[i]);
+    if (w->s == CB_OK)
+        w->s = cb_strbuf_append(w->b, "", 1);
+}
+
 enum cb_status cb_result_cells(const struct cb_context *ctx, const struct cb_result *r,
                                struct cb_strbuf *arena, const char **cells)
 {
@@ -180,13 +192,7 @@ enum cb_status cb_result_cells(const struct cb_context *ctx, const struct cb_res
     put(&w, r->note);
 
     // Raw per-call times, space separated: the compare tool needs them.
-    if (w.s == CB_OK && w.n < 128) {
-        w.off[w.n++] = arena->len;
-        for (int i = 0; ok && i < r->m.nsamples && w.s == CB_OK; i++)
-            w.s = cb_strbuf_printf(arena, i ? " %.1f" : "%.1f", r->m.samples_ns[i]);
-        if (w.s == CB_OK)
-            w.s = cb_strbuf_append(arena, "", 1);
-    }
+    put_list(&w, r->m.samples_ns, ok ? r->m.nsamples : 0);
     // Energy (cb_power.h): all empty when it was not attempted (--power
     // off); source, scope and quality (unavailable) when nothing could be
     // read, the reason being in note; numbers only from a real reading.
@@ -213,13 +219,7 @@ enum cb_status cb_result_cells(const struct cb_context *ctx, const struct cb_res
     // run --rounds: each round's own median, so that a ratio to a baseline
     // can be taken round by round (the rounds ran interleaved).
     put_num(&w, "%.0f", r->rounds, ok);
-    if (w.s == CB_OK && w.n < 128) {
-        w.off[w.n++] = arena->len;
-        for (int i = 0; ok && i < r->rounds && w.s == CB_OK; i++)
-            w.s = cb_strbuf_printf(arena, i ? " %.1f" : "%.1f", r->round_ns[i]);
-        if (w.s == CB_OK)
-            w.s = cb_strbuf_append(arena, "", 1);
-    }
+    put_list(&w, r->round_ns, ok ? r->rounds : 0);
 
     if (w.s != CB_OK)
         return w.s;
