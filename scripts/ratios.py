@@ -31,6 +31,7 @@ import csv
 import glob
 import math
 import os
+import signal
 import statistics
 import sys
 
@@ -179,4 +180,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    # Piped into head: stop quietly when the reader goes away.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     sys.exit(main(sys.argv[1:]))

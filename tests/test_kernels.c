@@ -31,6 +31,9 @@ static const char *const gemm_shapes[] = {
     "65x63x7,lda=80,ldb=70,ldc=99", "7x65x63:nt,lda=70,ldb=66,ldc=67",
     "63x7x65:tn,lda=64,ldb=9,ldc=8", "45x46x47,alpha=-0.75,beta=0.5",
     "45x46x47:nt,alpha=2,beta=-1.5,ldc=50", "300x200x100:tn,beta=1",
+    // narrow last column panels with whole row panels: the AVX-512 edge
+    // tile (one zmm per row at 16 columns, two at 20), odd k, beta != 0
+    "24x16x9:nt,beta=0.25", "40x68x33,alpha=1.5,beta=-0.5,ldc=70",
     NULL,
 };
 

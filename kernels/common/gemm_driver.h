@@ -26,6 +26,14 @@
 //                          const GD_IN_T *a, int64_t lda, const GD_IN_T *bp,
 //                          float *c, int64_t ldc, float alpha, float beta)
 //                        row r of the tile's A at a + r * lda.
+//   GD_UKERNEL_EDGE      optional, GD_KP == 1 only: a full-height tile of
+//                        cols <= GD_EDGE_COLS (< NR) columns, straight into C:
+//                        static void f(int64_t kg, const GD_IN_T *ap,
+//                          const GD_IN_T *ad, int64_t lda, const GD_IN_T *bp,
+//                          int64_t cols, float *c, int64_t ldc, float alpha,
+//                          float beta)
+//                        A packed at ap, or in place at ad when ad is not
+//                        NULL (as GD_UKERNEL_A); Bp the zero-padded panel.
 //   GD_KR                optional k rounding of a block (default GD_KP): the
 //                        kernel steps k in chunks of GD_KR (a multiple of
 //                        GD_KP); blocks are zero-padded to whole chunks and
@@ -48,7 +56,7 @@
 //       for jc in n step NC        pack B block KC x NC (L2); threads own
 //                                  ranges of n, or share each block (gd_thread)
 //         for ir in MC step MR     A micro-panels (split when B is shared)
-//           for jr in NC step NR   microkernel (edge tiles through a buffer)
+//           for jr in NC step NR   microkernel (edge tiles: GD_UKERNEL_EDGE, or a buffer)
 // Block sizes come from the cache sizes hwloc reports (gd_block_sizes).
 // Packing zero-pads to whole tiles, so the microkernel never sees a ragged
 // edge; partial tiles are computed into a local tile and merged.
@@ -496,6 +504,12 @@ __attribute__((noinline)) static void gd_compute(const struct gd_plan *pl, const
                     GD_UKERNEL(kg, ap, bp, cc, g->ldc, g->alpha, beta);
                 continue;
             }
+#ifdef GD_UKERNEL_EDGE
+            if (rows == GD_MR && cols <= GD_EDGE_COLS) {
+                GD_UKERNEL_EDGE(kg, ap, ad, g->lda, bp, cols, cc, g->ldc, g->alpha, beta);
+                continue;
+            }
+#endif
 #ifdef GD_UKERNEL_A
             if (ad)
                 GD_UKERNEL_A(kg, ad, g->lda, bp, tile, GD_NR, 1.0f, 0.0f);
@@ -520,6 +534,8 @@ __attribute__((noinline)) static void gd_compute(const struct gd_plan *pl, const
 #include <stdio.h>
 #include <x86intrin.h>
 static _Alignas(64) uint64_t gd_prof[2][8];  // a cache line per thread
+static uint64_t gd_prof_calls;
+#define GD_PROF_CALL() (gd_prof_calls++)
 #define GD_PROF_START uint64_t gd_t0 = __rdtsc()
 #define GD_PROF(i)                                                                     \
     do {                                                                               \
@@ -531,11 +547,12 @@ static _Alignas(64) uint64_t gd_prof[2][8];  // a cache line per thread
 __attribute__((destructor)) static void gd_prof_dump(void)
 {
     for (int t = 0; t < 2; t++)
-        fprintf(stderr, "gd_profile thread %d Mcycles: pack A %.1f, pack B %.1f, barriers %.1f, compute %.1f\n",
-                t, gd_prof[t][0] / 1e6, gd_prof[t][1] / 1e6, gd_prof[t][2] / 1e6,
-                gd_prof[t][3] / 1e6);
+        fprintf(stderr, "gd_profile thread %d Mcycles over %llu calls: pack A %.1f, pack B %.1f, barriers %.1f, compute %.1f\n",
+                t, (unsigned long long)gd_prof_calls, gd_prof[t][0] / 1e6, gd_prof[t][1] / 1e6,
+                gd_prof[t][2] / 1e6, gd_prof[t][3] / 1e6);
 }
 #else
+#define GD_PROF_CALL() ((void)0)
 #define GD_PROF_START ((void)0)
 #define GD_PROF(i) ((void)0)
 #endif
@@ -665,6 +682,7 @@ static enum cb_status gd_run(void *plan, const struct cb_call *call)
 {
     struct gd_plan *pl = plan;
     pl->g = &call->u.gemm;
+    GD_PROF_CALL();
     cb_pool_run(pl->pool, gd_thread, pl);
     return CB_OK;
 }
