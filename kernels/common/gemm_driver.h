@@ -34,6 +34,11 @@
 //                          float beta)
 //                        A packed at ap, or in place at ad when ad is not
 //                        NULL (as GD_UKERNEL_A); Bp the zero-padded panel.
+//   GD_SPLIT_COLS        optional (with GD_UKERNEL_EDGE): the unit in which
+//                        threads split n (default GD_NR). With a cheap edge
+//                        tile, 1024 columns split 512 + 512 on 2 threads
+//                        (10 tiles and a 32-column edge each) rather than
+//                        528 + 496 (11 tiles against 10 and a 16-column one).
 //   GD_KR                optional k rounding of a block (default GD_KP): the
 //                        kernel steps k in chunks of GD_KR (a multiple of
 //                        GD_KP); blocks are zero-padded to whole chunks and
@@ -82,6 +87,9 @@
 #ifndef GD_KR
 #define GD_KR GD_KP
 #endif
+#ifndef GD_SPLIT_COLS
+#define GD_SPLIT_COLS GD_NR
+#endif
 #ifndef GD_THREAD_BEGIN
 #define GD_THREAD_BEGIN() ((void)0)
 #endif
@@ -106,6 +114,7 @@ struct gd_plan {
     GD_IN_T *bpack;           // B blocks (KC x NC): one per thread
     int64_t bpack_elems;      // elements of one B block buffer
     int pack_a;               // 1: pack A even where GD_UKERNEL_A could read it
+    int64_t split_cols;       // unit of the n split (GD_SPLIT_COLS)
     const struct cb_gemm_args *g;  // the call in flight
 };
 
@@ -576,8 +585,9 @@ static void gd_thread(void *arg, int tid, int nt)
     const int64_t npb = (g->n + GD_NR - 1) / GD_NR, npa = (g->m + GD_MR - 1) / GD_MR;
     const int nsplit = nt > 1 && npb >= 2 * nt &&
                        npa * ((npb + nt - 1) / nt) <= npb * ((npa + nt - 1) / nt);
-    const int64_t ja = nsplit ? gd_min(g->n, npb * tid / nt * GD_NR) : 0;
-    const int64_t jb = nsplit ? gd_min(g->n, npb * (tid + 1) / nt * GD_NR) : g->n;
+    const int64_t su = pl->split_cols, nsu = (g->n + su - 1) / su;
+    const int64_t ja = nsplit ? gd_min(g->n, nsu * tid / nt * su) : 0;
+    const int64_t jb = nsplit ? gd_min(g->n, nsu * (tid + 1) / nt * su) : g->n;
     GD_IN_T *bpack = pl->bpack + (nsplit ? tid * pl->bpack_elems : 0);
     const int ptid = nsplit ? 0 : tid, pnt = nsplit ? 1 : nt;  // B packing and compute
     // The same for every thread: they share the A panel.
@@ -659,6 +669,9 @@ static enum cb_status gd_plan_create(const struct cb_kernel *k, const struct cb_
     gd_block_sizes(g->m, g->n, g->k, &pl->mc, &pl->kc, &pl->nc);
     const char *e = getenv("CHIPBENCH_GEMM_PACK_A");
     pl->pack_a = e && atoi(e) != 0;
+    // CHIPBENCH_GEMM_SPLIT=NR: split n in whole tiles, to compare in one build.
+    e = getenv("CHIPBENCH_GEMM_SPLIT");
+    pl->split_cols = e && atoi(e) == GD_NR ? GD_NR : GD_SPLIT_COLS;
     const int64_t kp = gd_round_up(pl->kc, GD_KR);
     // Whole 4 KiB pages per thread's B buffer: no two threads write one line.
     pl->bpack_elems = gd_round_up(gd_round_up(pl->nc, GD_NR) * kp, 4096 / sizeof(GD_IN_T));

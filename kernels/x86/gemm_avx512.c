@@ -157,6 +157,7 @@ static void ukernel_8x48_edge(int64_t kg, const float *restrict ap, const float 
 }
 #define GD_UKERNEL_EDGE ukernel_8x48_edge
 #define GD_EDGE_COLS 32
+#define GD_SPLIT_COLS 16
 
 #include "../common/gemm_driver.h"
 
