@@ -75,8 +75,10 @@ static void test_all_kernels(void)
 // shapes cross every block boundary: several k blocks (beta applied once),
 // several A panels and B blocks, partial tiles, both thread splits (m, n).
 // Each shape runs twice: as the driver chooses (A read in place where the
-// kernel can and a thread has few B blocks, gd_direct_a) and with A always
-// packed (CHIPBENCH_GEMM_PACK_A=1).
+// kernel can and a thread has few B blocks, gd_direct_a; n split among
+// threads in 16-column units where the kernel has an edge tile) and with A
+// always packed and n split in whole tiles (CHIPBENCH_GEMM_PACK_A=1,
+// CHIPBENCH_GEMM_SPLIT=48).
 static void test_gemm_blocking_edges(void)
 {
     static const char *const shapes[] = {
@@ -100,17 +102,20 @@ static void test_gemm_blocking_edges(void)
         if (k->op != CB_OP_GEMM || k->mr == 0 || cb_kernel_usable(k) != CB_OK)
             continue;
         for (int pack = 0; pack < 2 && s == CB_OK; pack++) {
-            if (pack)
+            if (pack) {
                 setenv("CHIPBENCH_GEMM_PACK_A", "1", 1);
+                setenv("CHIPBENCH_GEMM_SPLIT", "48", 1);
+            }
             for (int t = 1; t <= 2 && s == CB_OK; t++)
                 for (int j = 0; shapes[j] && s == CB_OK; j++) {
                     double err, tol;
                     s = check_one(k, shapes[j], t, &err, &tol);
                     snprintf(what, sizeof what, "%s %s threads=%d%s", k->name, shapes[j], t,
-                             pack ? " A packed" : "");
+                             pack ? " A packed, n split in tiles" : "");
                     ran++;
                 }
             unsetenv("CHIPBENCH_GEMM_PACK_A");
+            unsetenv("CHIPBENCH_GEMM_SPLIT");
         }
     }
     unsetenv("CHIPBENCH_GEMM_KC");
