@@ -15,7 +15,9 @@
 // new A micro-panel starts), and C spread over the last k steps
 // (TILE_8X48_KLOOP). A 12x32 tile measured the same. A second entry,
 // ukernel_8x48_a, reads A in place where the driver decides packing it does
-// not pay (gd_direct_a).
+// not pay (gd_direct_a). A third, ukernel_8x48_edge, takes a last column
+// panel of 32 or fewer columns (n = 512, 1024, 2048, 4096) with one or two
+// zmm per row.
 #include <immintrin.h>
 #include <stdint.h>
 
