@@ -26,8 +26,9 @@
 //                          const GD_IN_T *a, int64_t lda, const GD_IN_T *bp,
 //                          float *c, int64_t ldc, float alpha, float beta)
 //                        row r of the tile's A at a + r * lda.
-//   GD_UKERNEL_EDGE      optional, GD_KP == 1 only: a full-height tile of
-//                        cols <= GD_EDGE_COLS (< NR) columns, straight into C:
+//   GD_UKERNEL_EDGE      optional, GD_KP == 1 only, with GD_EDGE_COLS (< NR):
+//                        a full-height tile of cols <= GD_EDGE_COLS columns,
+//                        straight into C:
 //                        static void f(int64_t kg, const GD_IN_T *ap,
 //                          const GD_IN_T *ad, int64_t lda, const GD_IN_T *bp,
 //                          int64_t cols, float *c, int64_t ldc, float alpha,

@@ -24,6 +24,7 @@
 #include "chipbench/cb_cpu.h"
 #include "chipbench/cb_kernel.h"
 #include "../kernel_tables.h"
+#include "avx512_math.h"
 #include "tile_avx512.h"
 
 #define GD_MR 8
@@ -134,7 +135,7 @@ ukernel_8xv(const int nv, int64_t kg, const float *restrict ap, const float *ad,
 #pragma GCC unroll 2
         for (int v = 0; v < nv; v++) {
             const int64_t left = cols - 16 * v;
-            const __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+            const __mmask16 m = cols16(left < 16 ? (int)left : 16);
             float *cr = c + r * ldc + 16 * v;
             __m512 x = acc[0][r][v];
             if (ns == 2)
