@@ -23,14 +23,28 @@
 //                            float scale, const float *q, const float *dout,
 //                            const float *lse, const float *di,
 //                            const float *kt, const float *vt, int64_t c0,
-//                            int64_t nrows, int64_t j0, float *ps, float *dss)
+//                            int64_t nrows, int64_t j0, float *ps, float *dss,
+//                            int64_t lds)
 //                          P and dS (scaled) of rows [c0, c0+nrows) of one
 //                          head against the block at j0 into the strips
+//                          (P rows AB_BC apart, dS rows lds apart)
+//   and then either (attn_bwd_avx2.c: B and C per block, over keys x D)
 //   ab_gemm_cols           static void f(const float *a, int64_t ars,
 //                            int64_t ats, const float *b, int64_t ldb,
 //                            int64_t T, float *c, int64_t ldc, int64_t rows,
 //                            int64_t D)
 //                          c(rows, D) += sum_t a[r*ars + t*ats] b[t*ldb + :]
+//   or AB_PANELS (attn_bwd_avx512.c: B into transposed panels of dK_j,
+//   dV_j, written out after the sweep; the dS strip holds the sweep's AB_KB
+//   blocks side by side, rows AB_KB*AB_BC apart, and C runs once per chunk
+//   over all of them)
+//   ab_b_tn                static void f(const float *x, int64_t D,
+//                            const float *strip, int64_t lds, int64_t T,
+//                            float *panel)
+//                          panel(D, AB_BC) += x(T, D)^T strip(T, AB_BC)
+//   ab_c_sweep             static void f(const float *ds, const float *k,
+//                            int64_t D, int64_t T, float *dq, int64_t rows)
+//                          dq(rows, D) += ds(rows, T; the dS strip) k(T, D)
 // or (attn_bwd_neon.c: a per-chunk packed state)
 //   AB_WS_EXTRA            extra members of struct ab_ws, and then, after
 //                          the include, ab_ws_extra_alloc / ab_ws_extra_free
@@ -48,11 +62,40 @@
 #include "chipbench/cb_pool.h"
 #include "chipbench/cb_util.h"
 
+#ifdef AB_PROFILE
+// Build with -DAB_PROFILE (x86 only) to see where ab_block's cycles go:
+// TSC cycles per phase over every call of the process, printed at exit as
+// GFLOP/s per product at AB_PROFILE_GHZ (the TSC rate, 2.1 by default).
+#include <stdio.h>
+#include <x86intrin.h>
+#ifndef AB_PROFILE_GHZ
+#define AB_PROFILE_GHZ 2.1
+#endif
+static uint64_t ab_prof[6];  // A, B (dV), B (dK), C, all of ab_key_blocks, MACs per product
+#define AB_TSC(v) const uint64_t v = __rdtsc()
+#define AB_PROF(i, t0) (ab_prof[i] += __rdtsc() - (t0))
+__attribute__((destructor)) static void ab_prof_print(void)
+{
+    const double w = 2.0 * (double)ab_prof[5] * AB_PROFILE_GHZ;  // flops x cycles per ns
+    if (ab_prof[5])
+        fprintf(stderr, "attn_bwd profile, GFLOP/s per product: A (two) %.1f, B dV %.1f, "
+                "B dK %.1f, C %.1f; all five %.1f\n", 2 * w / (double)ab_prof[0],
+                w / (double)ab_prof[1], w / (double)ab_prof[2], w / (double)ab_prof[3],
+                5 * w / (double)ab_prof[4]);
+}
+#else
+#define AB_TSC(v) (void)0
+#define AB_PROF(i, t0) (void)0
+#endif
+
 struct ab_ws {         // one thread's workspace
     float *kt, *vt;    // K_j^T, V_j^T of AB_KB blocks: AB_KB x D x AB_BC
-    float *ps, *dss;   // P and dS strips: AB_RCH x AB_BC
+    float *ps, *dss;   // P and dS strips: AB_RCH x AB_BC (AB_PANELS: dS (AB_RCH + 24) x AB_KB AB_BC)
     float *di;         // Di of the group's rows: group * Lq
     float *dqp;        // split mode: dQ partial of the group, group * Lq * D
+#ifdef AB_PANELS
+    float *dkt, *dvt;  // dK_j^T, dV_j^T of AB_KB blocks: AB_KB x D x AB_BC
+#endif
 #ifdef AB_WS_EXTRA
     AB_WS_EXTRA
 #endif
@@ -87,14 +130,47 @@ static void ab_block(const struct cb_attn_args *a, float scale, struct ab_ws *w,
                      float *dk, float *dv, float *dq)
 {
     const int64_t D = a->head_dim;
+#ifdef AB_PANELS
+    // The dS strip holds the sweep's blocks side by side for C (after the
+    // last block); rows of the chunk that do not see this block read zeros.
+    const int64_t lds = AB_KB * AB_BC;
+    float *dsu = w->dss + u * AB_BC;
+    for (int64_t r = c0; r < r0; r++)
+        memset(dsu + (r - c0) * lds, 0, AB_BC * sizeof *dsu);
+    dsu += (r0 - c0) * lds;
+    (void)k, (void)dk, (void)dv, (void)dq;
+#else
+    const int64_t lds = AB_BC;
+    float *dsu = w->dss;
     (void)c0;
+#endif
+    AB_TSC(t0);
     ab_phase_a(a, scale, q, dout, lse, di, w->kt + u * D * AB_BC, w->vt + u * D * AB_BC, r0, nrows,
-               ju, w->ps, w->dss);
+               ju, w->ps, dsu, lds);
+    AB_PROF(0, t0);
+    AB_TSC(t1);
+#ifdef AB_PANELS
+    // B: dV_j^T(D, AB_BC) += dO_c^T P, dK_j^T += Q_c^T dS (tile rows = D)
+    ab_b_tn(dout + r0 * D, D, w->ps, AB_BC, nrows, w->dvt + u * D * AB_BC);
+    AB_PROF(1, t1);
+    AB_TSC(t2);
+    ab_b_tn(q + r0 * D, D, dsu, lds, nrows, w->dkt + u * D * AB_BC);
+    AB_PROF(2, t2);
+#else
     // B: dV_j(nk, D) += P^T dO_c, dK_j += dS^T Q_c (tile rows = keys)
     ab_gemm_cols(w->ps, 1, AB_BC, dout + r0 * D, D, nrows, dv + ju * D, D, nk, D);
-    ab_gemm_cols(w->dss, 1, AB_BC, q + r0 * D, D, nrows, dk + ju * D, D, nk, D);
+    AB_PROF(1, t1);
+    AB_TSC(t2);
+    ab_gemm_cols(dsu, 1, lds, q + r0 * D, D, nrows, dk + ju * D, D, nk, D);
+    AB_PROF(2, t2);
+    AB_TSC(t3);
     // C: dQ_c(nrows, D) += dS K_j (tile rows = queries)
     ab_gemm_cols(w->dss, AB_BC, 1, k + ju * D, D, nk, dq + r0 * D, D, nrows, D);
+    AB_PROF(3, t3);
+#endif
+#ifdef AB_PROFILE
+    ab_prof[5] += (uint64_t)(nrows * nk * D);
+#endif
 }
 #endif
 
@@ -132,8 +208,14 @@ static void ab_key_blocks(const struct ab_plan *pl, struct ab_ws *w, int64_t g, 
     float *dv = (float *)ba->dv + g * Lk * D;
     int64_t first[AB_KB];  // first query row that sees each block
 
+    AB_TSC(t0);
+#ifdef AB_PANELS
+    memset(w->dkt, 0, (size_t)(nb * D * AB_BC) * sizeof *w->dkt);
+    memset(w->dvt, 0, (size_t)(nb * D * AB_BC) * sizeof *w->dvt);
+#else
     memset(dk + j0 * D, 0, (size_t)((jend - j0) * D) * sizeof *dk);
     memset(dv + j0 * D, 0, (size_t)((jend - j0) * D) * sizeof *dv);
+#endif
     for (int64_t u = 0; u < nb; u++) {
         const int64_t ju = j0 + u * AB_BC, nk = jend - ju < AB_BC ? jend - ju : AB_BC;
         ab_pack_t(kj, ju, nk, D, w->kt + u * D * AB_BC);
@@ -153,6 +235,7 @@ static void ab_key_blocks(const struct ab_plan *pl, struct ab_ws *w, int64_t g, 
 #ifdef AB_WS_EXTRA
             ab_chunk(a, w, q, dout, lse, di, c0, cend - c0);
 #endif
+            int64_t kend = j0;  // keys [j0, kend) of the blocks the chunk sees
             for (int64_t u = 0; u < nb; u++) {
                 const int64_t ju = j0 + u * AB_BC, nk = jend - ju < AB_BC ? jend - ju : AB_BC;
                 const int64_t r0 = c0 > first[u] ? c0 : first[u];
@@ -160,9 +243,31 @@ static void ab_key_blocks(const struct ab_plan *pl, struct ab_ws *w, int64_t g, 
                     continue;
                 ab_block(a, scale, w, q, dout, lse, di, kj, u, c0, r0, cend - r0, ju, nk, dk, dv,
                          dqh);
+                kend = ju + nk;
             }
+#ifdef AB_PANELS
+            // C: dQ_c(rows, D) += dS(rows, keys) K(keys, D) over those blocks
+            AB_TSC(t3);
+            ab_c_sweep(w->dss, kj + j0 * D, D, kend - j0, dqh + c0 * D, cend - c0);
+            AB_PROF(3, t3);
+#else
+            (void)kend;
+#endif
         }
     }
+#ifdef AB_PANELS
+    // dK_j, dV_j (nk, D) = the panels transposed
+    for (int64_t u = 0; u < nb; u++) {
+        const int64_t ju = j0 + u * AB_BC, nk = jend - ju < AB_BC ? jend - ju : AB_BC;
+        const float *kp = w->dkt + u * D * AB_BC, *vp = w->dvt + u * D * AB_BC;
+        for (int64_t key = 0; key < nk; key++)
+            for (int64_t d = 0; d < D; d++) {
+                dk[(ju + key) * D + d] = kp[d * AB_BC + key];
+                dv[(ju + key) * D + d] = vp[d * AB_BC + key];
+            }
+    }
+#endif
+    AB_PROF(4, t0);
 }
 
 // dq[e0, e1) = sum over the nt threads' dQ partials, in blocks of a fixed
@@ -246,6 +351,10 @@ static void ab_plan_free(void *plan)
         cb_free(w->dss);
         cb_free(w->di);
         cb_free(w->dqp);
+#ifdef AB_PANELS
+        cb_free(w->dkt);
+        cb_free(w->dvt);
+#endif
 #ifdef AB_WS_EXTRA
         ab_ws_extra_free(w);
 #endif
@@ -291,11 +400,20 @@ static enum cb_status ab_plan_create(const struct cb_kernel *k, const struct cb_
         w->kt = ab_ws_alloc(AB_KB * D * AB_BC);
         w->vt = ab_ws_alloc(AB_KB * D * AB_BC);
         w->ps = ab_ws_alloc(AB_RCH * AB_BC);
+#ifdef AB_PANELS
+        w->dss = ab_ws_alloc((AB_RCH + 24) * AB_KB * AB_BC);
+#else
         w->dss = ab_ws_alloc(AB_RCH * AB_BC);
+#endif
         w->di = ab_ws_alloc(grows);
         if (pl->split)
             w->dqp = ab_ws_alloc(grows * D);
         int ok = w->kt && w->vt && w->ps && w->dss && w->di && (!pl->split || w->dqp);
+#ifdef AB_PANELS
+        w->dkt = ab_ws_alloc(AB_KB * D * AB_BC);
+        w->dvt = ab_ws_alloc(AB_KB * D * AB_BC);
+        ok = ok && w->dkt && w->dvt;
+#endif
 #ifdef AB_WS_EXTRA
         ok = ab_ws_extra_alloc(w, D) && ok;
 #endif

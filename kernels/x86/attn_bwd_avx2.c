@@ -127,7 +127,7 @@ static void ab_gemm_cols(const float *a, int64_t ars, int64_t ats, const float *
 static void ab_phase_a(const struct cb_attn_args *a, float scale, const float *q,
                        const float *dout, const float *lse, const float *di, const float *kt,
                        const float *vt, int64_t c0, int64_t nrows, int64_t j0, float *ps,
-                       float *dss)
+                       float *dss, int64_t lds)
 {
     const int64_t D = a->head_dim;
     const __m256 vscale = _mm256_set1_ps(scale);
@@ -153,7 +153,7 @@ static void ab_phase_a(const struct cb_attn_args *a, float scale, const float *q
                 dd[r] = di[i];
             }
         }
-        float *pr = ps + r0 * BC, *dsr = dss + r0 * BC;
+        float *pr = ps + r0 * BC, *dsr = dss + r0 * lds;
         for (int c = 0; c < BC / 16; c++) {
             __m256 s[MA][2];
             TILE_A(s, qr, kt + 16 * c);
@@ -177,7 +177,7 @@ static void ab_phase_a(const struct cb_attn_args *a, float scale, const float *q
                 for (int h = 0; h < 2; h++) {
                     const __m256 p = _mm256_loadu_ps(pr + r * BC + 16 * c + 8 * h);
                     const __m256 ds = _mm256_mul_ps(_mm256_mul_ps(p, vscale), _mm256_sub_ps(s[r][h], vd));
-                    _mm256_storeu_ps(dsr + r * BC + 16 * c + 8 * h, ds);
+                    _mm256_storeu_ps(dsr + r * lds + 16 * c + 8 * h, ds);
                 }
             }
         }
