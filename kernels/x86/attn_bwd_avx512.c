@@ -131,6 +131,19 @@ void cb_attn_bwd_row_avx512(float *s, float *dp, int64_t n, int64_t ld, float ls
 TILE_FN(12, 2)
 TILE_FN(24, 1)
 
+// c(rows < nr of 8, ldc; 48 columns) += acc
+static inline __attribute__((always_inline)) void add_8x48(float *c, int64_t ldc, int64_t nr,
+                                                          __m512 acc[MA][3])
+{
+#pragma GCC unroll 8
+    for (int r = 0; r < MA; r++)
+        if (r < nr)
+#pragma GCC unroll 3
+            for (int v = 0; v < 3; v++)
+                _mm512_storeu_ps(c + r * ldc + 16 * v,
+                                 _mm512_add_ps(_mm512_loadu_ps(c + r * ldc + 16 * v), acc[r][v]));
+}
+
 // Product C over the sweep: dQ_c(rows, D) += dS(rows, T keys; the strip) K
 // (T rows of D), T = every key of the sweep's blocks that the chunk sees
 // (192 at most), not 48 per block: the tile's load and store of dQ, and its
@@ -158,13 +171,7 @@ static void ab_c_sweep(const float *ds, const float *k, int64_t D, int64_t T, fl
                     acc[r][2] = _mm512_fmadd_ps(av, b2, acc[r][2]);
                 }
             }
-#pragma GCC unroll 8
-            for (int r = 0; r < MA; r++)
-                if (r < nr)
-#pragma GCC unroll 3
-                    for (int v = 0; v < 3; v++)
-                        _mm512_storeu_ps(c + r * D + 16 * v,
-                                         _mm512_add_ps(_mm512_loadu_ps(c + r * D + 16 * v), acc[r][v]));
+            add_8x48(c, D, nr, acc);
         }
     // 12x2 loads half the bytes of K per FMA that 6x4 does; a last odd
     // vector goes to 24x1 (24 accumulators either way).
@@ -204,14 +211,7 @@ static void ab_b_tn(const float *x, int64_t D, const float *strip, int64_t lds, 
         const float *bp = strip;
         for (int64_t t = 0, off = 0; t < T; t++, off += D, bp += lds)
             TILE_8X48_FMA(acc, bp, xr[r][off]);
-        float *pp = panel + d0 * BC;
-#pragma GCC unroll 8
-        for (int r = 0; r < MA; r++)
-            if (r < nr)
-#pragma GCC unroll 3
-                for (int c = 0; c < 3; c++)
-                    _mm512_store_ps(pp + r * BC + 16 * c,
-                                    _mm512_add_ps(_mm512_load_ps(pp + r * BC + 16 * c), acc[r][c]));
+        add_8x48(panel + d0 * BC, BC, nr, acc);
     }
 }
 
