@@ -16,14 +16,14 @@
 //                                              over its 192 keys at once
 // so every (query, key) pair costs the five L x L x D products and nothing is
 // recomputed. All three run the 8x48 tile of the GEMM (3 loads, 8 broadcasts,
-// 24 FMAs a step), C's last D % 48 columns 12x2 tiles. The dK_j/dV_j panels
-// are owned by the block's thread and written out transposed after the
-// sweep; dQ rows are owned by the thread that owns the whole group (threads
-// over kv-head groups) or, when there are too few groups for the threads, each
-// thread sums into a private dQ partial of the group (O(group Lq D)) that the
-// threads reduce after a barrier. Memory per thread: four D x 192 panels, the
-// two strips, Di. Every loop over the register arrays is unrolled in full
-// (GCC spills the accumulators otherwise).
+// 24 FMAs a step); C's last D % 48 columns run 12x2 or 24x1 tiles. The
+// dK_j/dV_j panels are owned by the block's thread and written out
+// transposed after the sweep; dQ rows are owned by the thread that owns the
+// whole group (threads over kv-head groups) or, when there are too few groups
+// for the threads, each thread sums into a private dQ partial of the group
+// (O(group Lq D)) that the threads reduce after a barrier. Memory per
+// thread: four D x 192 panels, the two strips, Di. Every loop over the
+// register arrays is unrolled in full (GCC spills the accumulators otherwise).
 // Measured against the previous scheme (B and C in 12x2 tiles over keys x D
 // and queries x D per block, 96-row chunks; two builds alternating in one
 // process, L = 1024, D = 128, Hkv = 1 and H = 4, 1 thread, fastest of 40):
