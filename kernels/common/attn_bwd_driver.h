@@ -7,7 +7,9 @@
 // The unit of work is up to AB_KB key blocks of AB_BC keys of one kv head:
 // ab_key_blocks packs their K^T, V^T panels and sweeps the query rows that see
 // them, for every query head of the GQA group, in chunks of AB_RCH rows,
-// calling ab_block (phase A, then products B and C) per (chunk, key block).
+// calling ab_block (phase A, then products B and C) per (chunk, key block);
+// with AB_PANELS, ab_block runs A and B, and C runs once per chunk over all
+// the blocks it sees (ab_c_sweep).
 // ab_thread owns whole groups, or (split mode, too few groups for the
 // threads) deals units of key blocks zig-zag over the threads, each summing
 // into a private dQ partial that the threads reduce after a barrier.
@@ -112,8 +114,8 @@ struct ab_plan {
 // Chunk at c0 (n rows of one head) before its key blocks; di: the head's Di.
 // Block: rows [r0, r0+nrows) of that chunk against key block u of the sweep
 // (keys [ju, ju+nk)): phase A, then dV(nk, D) += P^T dO, dK += dS^T Q and
-// dQ(nrows, D) += dS K, with q, dout, dq at the head's row 0, k, dk, dv at the
-// group's key 0.
+// dQ(nrows, D) += dS K (AB_PANELS: dV^T and dK^T into the sweep's panels, no
+// dQ), with q, dout, dq at the head's row 0, k, dk, dv at the group's key 0.
 #ifdef AB_WS_EXTRA
 static int ab_ws_extra_alloc(struct ab_ws *w, int64_t D);  // 0: out of memory
 static void ab_ws_extra_free(struct ab_ws *w);
