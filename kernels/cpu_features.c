@@ -229,20 +229,25 @@ static int identify_libcpuid(struct cb_cpu_info *ci)
 }
 #endif
 
-// libcpuid picks the closest entry of its database even for CPU families it
-// has never heard of (Debian's 0.6.2 calls a Zen 5 EPYC "Athlon X2 (Kuma)").
-// A wrong codename in a fingerprint is worse than none, so AMD families from
-// 0x1a on are named here, and anything newer says "unknown".
-__attribute__((unused)) static void amd_codename_fixup(struct cb_cpu_info *ci)
+// libcpuid picks the closest entry of its database even for CPUs it has
+// never heard of: Debian's 0.6.2 calls a Zen 5 EPYC "Athlon X2 (Kuma)" and a
+// Zen 4 EPYC (family 0x19 model 0x11, Genoa) "EPYC (Milan)", which is Zen 3.
+// A wrong codename in a fingerprint is worse than none, so the AMD families
+// whose model ranges are known (Linux's bsp_init_amd) are named here by
+// microarchitecture, libcpuid keeps Zen 3 and older (it knows them), and
+// anything newer says "unknown".
+void cb_cpu_amd_codename(int family, int model, char *codename, size_t len)
 {
-    if (strcmp(ci->vendor, "AuthenticAMD") != 0 || ci->family < 0x1a)
-        return;
-    if (ci->family == 0x1a)
-        snprintf(ci->codename, sizeof ci->codename, "Zen 5 (family 0x1a model 0x%x)",
-                 (unsigned)ci->model);
-    else
-        snprintf(ci->codename, sizeof ci->codename, "unknown (AMD family 0x%x)",
-                 (unsigned)ci->family);
+    const char *zen = NULL;
+    if (family == 0x19 && ((model >= 0x10 && model <= 0x1f) || (model >= 0x60 && model <= 0xaf)))
+        zen = "Zen 4";
+    else if (family == 0x1a)
+        zen = "Zen 5";
+    if (zen)
+        snprintf(codename, len, "%s (family 0x%x model 0x%x)", zen, (unsigned)family,
+                 (unsigned)model);
+    else if (family > 0x1a)
+        snprintf(codename, len, "unknown (AMD family 0x%x)", (unsigned)family);
 }
 
 // Brand strings are often padded with leading/trailing spaces.
@@ -348,7 +353,8 @@ static void probe_x86(struct cb_cpu_info *ci)
     if (identify_libcpuid(ci) == 0)
         cb_strlcpy(ci->source, "libcpuid", sizeof ci->source);
 #endif
-    amd_codename_fixup(ci);
+    if (strcmp(ci->vendor, "AuthenticAMD") == 0)
+        cb_cpu_amd_codename(ci->family, ci->model, ci->codename, sizeof ci->codename);
 
     ci->xcr0 = osxsave ? read_xcr0() : 0;
     ci->cpuid_features = f;

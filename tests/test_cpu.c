@@ -178,6 +178,31 @@ static void test_features_str(void)
     }
 }
 
+static void test_amd_codename(void)
+{
+    struct { int family, model; const char *want; } cases[] = {
+        {0x17, 0x31, "EPYC (Rome)"},                      // Zen 2: libcpuid's stays
+        {0x19, 0x01, "EPYC (Rome)"},                      // Zen 3 (Milan): libcpuid's stays
+        {0x19, 0x21, "EPYC (Rome)"},                      // Zen 3 (Vermeer)
+        {0x19, 0x0f, "EPYC (Rome)"},                      // last Zen 3 model of the first range
+        {0x19, 0x10, "Zen 4 (family 0x19 model 0x10)"},
+        {0x19, 0x11, "Zen 4 (family 0x19 model 0x11)"},   // Genoa, this project's VM
+        {0x19, 0x5f, "EPYC (Rome)"},                      // Zen 3 up to 0x5f
+        {0x19, 0x61, "Zen 4 (family 0x19 model 0x61)"},   // Raphael
+        {0x19, 0xa0, "Zen 4 (family 0x19 model 0xa0)"},   // Bergamo
+        {0x19, 0xaf, "Zen 4 (family 0x19 model 0xaf)"},
+        {0x19, 0xb0, "EPYC (Rome)"},                      // unknown model: not claimed
+        {0x1a, 0x02, "Zen 5 (family 0x1a model 0x2)"},
+        {0x1b, 0x00, "unknown (AMD family 0x1b)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char name[64] = "EPYC (Rome)";  // stands for whatever libcpuid said
+        cb_cpu_amd_codename(cases[i].family, cases[i].model, name, sizeof name);
+        CB_CHECK_MSG(strcmp(name, cases[i].want) == 0, "family 0x%x model 0x%x: '%s', want '%s'",
+                     (unsigned)cases[i].family, (unsigned)cases[i].model, name, cases[i].want);
+    }
+}
+
 static void test_cpu_info(void)
 {
     const struct cb_cpu_info *ci = cb_cpu_info();
@@ -386,6 +411,7 @@ int main(void)
     CB_RUN(test_cap_names);
     CB_RUN(test_env_cap_status);
     CB_RUN(test_features_str);
+    CB_RUN(test_amd_codename);
     CB_RUN(test_cpu_info);
     CB_RUN(test_x86_host);
     CB_RUN(test_topology);

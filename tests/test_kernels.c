@@ -46,6 +46,9 @@ static const char *const attn_shapes[] = {
     "b=1,h=3,sq=200,skv=130,d=40,causal=1",
     // several 96-key softmax blocks (attn_avx512.c), D not a multiple of 8
     "b=1,h=2,sq=97,skv=250,d=13,causal=1", "b=1,h=4,kvh=2,s=300,d=96,causal=1,scale=8",
+    // last query block of exactly 16 rows (96 + 16) and of 32 (48 + 32):
+    // the lane kernels' one- and two-group copies at their full width
+    "b=1,h=2,kvh=1,s=112,d=48,causal=1", "b=1,h=2,sq=80,skv=150,d=24",
     NULL,
 };
 

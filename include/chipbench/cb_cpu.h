@@ -79,6 +79,11 @@ void cb_cpu_features_str(uint64_t f, char *buf, size_t len);
 // Name of one bit ("avx2"), or "?" if not a known bit.
 const char *cb_isa_bit_name(uint64_t bit);
 
+// Replaces `codename` (libcpuid's guess) for the AMD families and models
+// libcpuid misnames ("Zen 4 (family 0x19 model 0x11)"); leaves it alone for
+// the ones it knows. Pure, for tests.
+void cb_cpu_amd_codename(int family, int model, char *codename, size_t len);
+
 // Stable chip-class id for CSV rows: "cpu:x86_64:AuthenticAMD:f26m2s1".
 void cb_cpu_chip_class(char *buf, size_t len);
 

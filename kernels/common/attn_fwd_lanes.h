@@ -9,13 +9,19 @@
 //   struct afl_rows      the rows' per-lane state (visible keys, running max
 //                        m in base 2, sum l, the last rescale factor)
 //   afl_rows_init(s, vis), afl_rows_ml(s, m, l)   set up; m and l per row
-//   afl_pack_q(q, D, nr, qscale, qt)   qt (D x QB) = qscale Q^T, 0 past nr
-//   afl_scores(qt, k, D, Lk, j0, nk, vmin, s, pt)
+//   afl_pack_q(ng, q, D, nr, qscale, qt)   qt (D x QB) = qscale Q^T, 0 past nr
+//   afl_scores(ng, qt, k, D, Lk, j0, nk, vmin, s, pt)
 //                        keys [j0, j0+nk): S^T into pt (nk x QB), masked,
 //                        then P^T = 2^(S^T - m_new) there; m, l, rescale
-//   afl_pv(pt, v_j0, D, nk, first, s, ot)   ot = rescale ot + V^T P^T (ot
+//   afl_pv(ng, pt, v_j0, D, nk, first, s, ot)   ot = rescale ot + V^T P^T (ot
 //                        not read when first)
 //   afl_unpack_o(ot, D, nr, s, o)   o (nr x D) = O^T / l (0 where l = 0)
+// The steps with ng work on the block's first ng groups of 16 lanes only
+// (ng = 1 to AFL_QB / 16, a constant in each inlined copy): a block of at
+// most 16 or 32 rows, the last of a head whose length is not a multiple of
+// AFL_QB, costs a third or two thirds of a whole one. At Lq = 1024, 21
+// blocks of 48 rows and one of 16, the lanes computed for nothing were 3%
+// of the work.
 #ifndef CHIPBENCH_ATTN_FWD_LANES_H
 #define CHIPBENCH_ATTN_FWD_LANES_H
 
@@ -89,12 +95,13 @@ static void afl_write_lse(float *lse, int64_t i0, int64_t nr, const float *m, co
         lse[i0 + r] = l[r] > 0.0f ? m[r] * 0.693147180559945309f + logf(l[r]) : -INFINITY;
 }
 
-// One block of up to AFL_QB query rows [i0, i0+nr) of one head (q at row i0;
-// k the kv head's K, Lk x D, read in place: ldk = D; o and lse at the head's
-// row 0, lse may be NULL).
-static void flash_block(const struct cb_attn_args *a, const float *q, const float *k,
-                        int64_t ldk, const float *v, float *o, float *lse, int64_t i0,
-                        int64_t nr, struct af_ws *w)
+// One block of up to 16 ng query rows [i0, i0+nr) of one head (q at row
+// i0; k the kv head's K, Lk x D, read in place: ldk = D; o and lse at the
+// head's row 0, lse may be NULL).
+static inline __attribute__((always_inline)) void
+flash_block_g(const int ng, const struct cb_attn_args *a, const float *q, const float *k,
+              int64_t ldk, const float *v, float *o, float *lse, int64_t i0, int64_t nr,
+              struct af_ws *w)
 {
     const int64_t D = a->head_dim;
     const float scale = a->scale != 0.0f ? a->scale : 1.0f / sqrtf((float)D);
@@ -104,13 +111,13 @@ static void flash_block(const struct cb_attn_args *a, const float *q, const floa
     (void)ldk;
     afl_visible(a, i0, nr, vis, &vmin, &vmax);
     afl_rows_init(&s, vis);
-    afl_pack_q(q, D, nr, scale * 1.44269504088896341f, w->qt);  // log2(e): base-2 softmax
+    afl_pack_q(ng, q, D, nr, scale * 1.44269504088896341f, w->qt);  // log2(e): base-2 softmax
     for (int64_t j0 = 0; j0 < vmax; j0 += AFL_NK) {
         const int64_t nk = vmax - j0 < AFL_NK ? vmax - j0 : AFL_NK;
         if (j0 + AFL_NK >= vmax)
             afl_prefetch_last(a, q, o, i0, nr);
-        afl_scores(w->qt, k, D, a->seq_kv, j0, nk, vmin, &s, w->pt);
-        afl_pv(w->pt, v + j0 * D, D, nk, j0 == 0, &s, w->ot);
+        afl_scores(ng, w->qt, k, D, a->seq_kv, j0, nk, vmin, &s, w->pt);
+        afl_pv(ng, w->pt, v + j0 * D, D, nk, j0 == 0, &s, w->ot);
     }
     if (vmax == 0)  // no row sees a key: ot was never written
         memset(w->ot, 0, (size_t)(D * AFL_QB) * sizeof *w->ot);
@@ -120,6 +127,19 @@ static void flash_block(const struct cb_attn_args *a, const float *q, const floa
         afl_rows_ml(&s, m, l);
         afl_write_lse(lse, i0, nr, m, l);
     }
+}
+
+static void flash_block(const struct cb_attn_args *a, const float *q, const float *k,
+                        int64_t ldk, const float *v, float *o, float *lse, int64_t i0,
+                        int64_t nr, struct af_ws *w)
+{
+    _Static_assert(AFL_QB == 48, "three groups of 16 lanes");
+    if (nr <= 16)
+        flash_block_g(1, a, q, k, ldk, v, o, lse, i0, nr, w);
+    else if (nr <= 32)
+        flash_block_g(2, a, q, k, ldk, v, o, lse, i0, nr, w);
+    else
+        flash_block_g(3, a, q, k, ldk, v, o, lse, i0, nr, w);
 }
 
 #endif

@@ -147,11 +147,12 @@ AI void afl_rows_ml(const struct afl_rows *s, float *m, float *l)
     }
 }
 
-// Q^T, times qscale, lanes past nr zero: 8x8 blocks transposed in registers.
-AI void afl_pack_q(const float *q, int64_t D, int64_t nr, float qscale, float *qt)
+// Q^T of the first 16 ng lanes, times qscale, lanes past nr zero: 8x8
+// blocks transposed in registers.
+AI void afl_pack_q(const int ng, const float *q, int64_t D, int64_t nr, float qscale, float *qt)
 {
     const __m256 vqs = _mm256_set1_ps(qscale);
-    for (int r0 = 0; r0 < QB; r0 += 8)
+    for (int r0 = 0; r0 < 16 * ng; r0 += 8)
         for (int64_t x0 = 0; x0 < D; x0 += 8) {
             const int w8 = D - x0 < 8 ? (int)(D - x0) : 8;
             transpose8_256_io(q + r0 * D + x0, D, (int)(nr - r0), cols8(w8), vqs,
@@ -162,15 +163,15 @@ AI void afl_pack_q(const float *q, int64_t D, int64_t nr, float qscale, float *q
 // Keys [j0, j0+nk): S^T tiles into pt (the three 16-row groups in turn
 // reuse each K tile from L1), then the online-softmax step (P^T in pt; m, l
 // and corr updated).
-AI void afl_scores(const float *qt, const float *k, int64_t D, int64_t lk, int64_t j0, int64_t nk,
-                   int64_t vmin, struct afl_rows *s, float *pt)
+AI void afl_scores(const int ng, const float *qt, const float *k, int64_t D, int64_t lk,
+                   int64_t j0, int64_t nk, int64_t vmin, struct afl_rows *s, float *pt)
 {
     const __m256 ninf = _mm256_set1_ps(-INFINITY);
     __m256 bmax[6];
     for (int c = 0; c < 6; c++)
         bmax[c] = ninf;
     for (int64_t jt = 0; jt < nk; jt += KT)
-        for (int g = 0; g < 3; g++) {
+        for (int g = 0; g < ng; g++) {
             if (j0 + jt + KT > vmin)
                 st_tile(qt + 16 * g, k, D, lk, j0 + jt, 1, s->vis + 2 * g, bmax + 2 * g,
                         pt + jt * QB + 16 * g);
@@ -180,7 +181,7 @@ AI void afl_scores(const float *qt, const float *k, int64_t D, int64_t lk, int64
         }
     // Rows that have seen nothing keep m = -inf and subtract 0 (2^-inf = 0).
     __m256 ms[6], sum[6];
-    for (int c = 0; c < 6; c++) {
+    for (int c = 0; c < 2 * ng; c++) {
         const __m256 mn = _mm256_max_ps(s->m[c], bmax[c]);
         ms[c] = _mm256_blendv_ps(mn, _mm256_setzero_ps(), _mm256_cmp_ps(mn, ninf, _CMP_EQ_OQ));
         s->corr[c] = exp2_256(_mm256_sub_ps(s->m[c], ms[c]));
@@ -189,24 +190,24 @@ AI void afl_scores(const float *qt, const float *k, int64_t D, int64_t lk, int64
     }
     for (int64_t j = 0; j < nk; j++)
 #pragma GCC unroll 6
-        for (int c = 0; c < 6; c++) {
+        for (int c = 0; c < 2 * ng; c++) {
             float *pp = pt + j * QB + 8 * c;
             const __m256 p = exp2_256(_mm256_sub_ps(_mm256_load_ps(pp), ms[c]));
             _mm256_store_ps(pp, p);
             sum[c] = _mm256_add_ps(sum[c], p);
         }
-    for (int c = 0; c < 6; c++)
+    for (int c = 0; c < 2 * ng; c++)
         s->l[c] = _mm256_fmadd_ps(s->l[c], s->corr[c], sum[c]);
 }
 
 // O^T(D, QB) = corr O^T + V_blk^T P^T, KT columns of D per tile, the three
 // groups in turn reusing the V tile from L1.
-AI void afl_pv(const float *pt, const float *vb, int64_t D, int64_t nk, int first,
+AI void afl_pv(const int ng, const float *pt, const float *vb, int64_t D, int64_t nk, int first,
                const struct afl_rows *s, float *ot)
 {
     for (int64_t x = 0; x < D; x += KT) {
         const int mr = D - x < KT ? (int)(D - x) : KT;
-        for (int g = 0; g < 3; g++) {
+        for (int g = 0; g < ng; g++) {
             const float *pg = pt + 16 * g;
             float *og = ot + x * QB + 16 * g;
             if (mr < KT)

@@ -36,6 +36,24 @@
     } while (0)
 #define TILE_8X48_FMA(acc, b, A_ELEM) TILE_8X48_STEP(acc, b, A_ELEM, (void)0)
 
+// The same step on the first NV (1 to 3, a compile-time constant after
+// inlining) of the three vectors: a tile of 8 x 16 NV.
+#define TILE_8XV_FMA(acc, b, A_ELEM, NV)                                       \
+    do {                                                                       \
+        const __m512 b0_ = _mm512_load_ps(b);                                  \
+        const __m512 b1_ = (NV) > 1 ? _mm512_load_ps((b) + 16) : b0_;          \
+        const __m512 b2_ = (NV) > 2 ? _mm512_load_ps((b) + 32) : b0_;          \
+        _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++)                    \
+        {                                                                      \
+            const __m512 av_ = _mm512_set1_ps(A_ELEM);                         \
+            acc[r][0] = _mm512_fmadd_ps(av_, b0_, acc[r][0]);                  \
+            if ((NV) > 1)                                                      \
+                acc[r][1] = _mm512_fmadd_ps(av_, b1_, acc[r][1]);              \
+            if ((NV) > 2)                                                      \
+                acc[r][2] = _mm512_fmadd_ps(av_, b2_, acc[r][2]);              \
+        }                                                                      \
+    } while (0)
+
 // Lead, in k steps, of the last C-tile prefetch before the tile is stored.
 #ifndef TILE_CPF_LEAD
 #define TILE_CPF_LEAD 64
