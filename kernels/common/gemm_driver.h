@@ -151,12 +151,17 @@ static inline void gd_block_sizes(int64_t m, int64_t n, int64_t k, int64_t *mc, 
     if ((e = getenv("CHIPBENCH_GEMM_MC")) && atoi(e) >= GD_MR)
         mcv = atoi(e) / GD_MR * GD_MR;
     // Equal k blocks: a short tail block would cost a whole extra pass of C
-    // loads and stores for little work. Up to a third past KC, one block
+    // loads and stores for little work. Up to half past KC, one block
     // while an A micro-panel still fits L1 whole: two blocks would pass C
-    // twice for a KC the L1 did not need (1024^3 f32 here, 3 interleaved
-    // rounds, medians: 239.9 -> 242.4 GFLOP/s on 1 thread, 442 -> 477 on 2).
+    // twice for a KC the L1 did not need (1024^3 f32 on a Zen 5, 3
+    // interleaved rounds, medians: 239.9 -> 242.4 GFLOP/s on 1 thread, 442
+    // -> 477 on 2). Half, not a third: on Zen 4 (32 KiB L1d, KC = 512)
+    // k = 768 then runs as one block, and 4096x768x768 and 2048x768x768 nn
+    // and nt went 104-106 -> 110-111 GFLOP/s on 1 thread (3 alternating
+    // runs; oneDNN 110-111); the k = 768 shapes with n = 3072 moved within
+    // the noise.
     int64_t nkb = (k + kcv - 1) / kcv;
-    if (nkb == 2 && k <= kcv + kcv / 3 && k * GD_MR * es <= l1 && !getenv("CHIPBENCH_GEMM_KC"))
+    if (nkb == 2 && k <= kcv + kcv / 2 && k * GD_MR * es <= l1 && !getenv("CHIPBENCH_GEMM_KC"))
         nkb = 1;
     *kc = gd_min(gd_round_up((k + nkb - 1) / nkb, gd_max(8, GD_KR)), k);
     *nc = gd_min(ncv, gd_round_up(n, GD_NR));
