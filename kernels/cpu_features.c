@@ -172,6 +172,27 @@ void cb_cpu_features_str(uint64_t f, char *buf, size_t len)
     }
 }
 
+// libcpuid picks the closest entry of its database even for CPUs it has
+// never heard of: Debian's 0.6.2 calls a Zen 5 EPYC "Athlon X2 (Kuma)" and a
+// Zen 4 EPYC (family 0x19 model 0x11, Genoa) "EPYC (Milan)", which is Zen 3.
+// A wrong codename in a fingerprint is worse than none, so the AMD families
+// whose model ranges are known (Linux's bsp_init_amd) are named here by
+// microarchitecture, libcpuid keeps Zen 3 and older (it knows them), and
+// anything newer says "unknown".
+void cb_cpu_amd_codename(int family, int model, char *codename, size_t len)
+{
+    const char *zen = NULL;
+    if (family == 0x19 && ((model >= 0x10 && model <= 0x1f) || (model >= 0x60 && model <= 0xaf)))
+        zen = "Zen 4";
+    else if (family == 0x1a)
+        zen = "Zen 5";
+    if (zen)
+        snprintf(codename, len, "%s (family 0x%x model 0x%x)", zen, (unsigned)family,
+                 (unsigned)model);
+    else if (family > 0x1a)
+        snprintf(codename, len, "unknown (AMD family 0x%x)", (unsigned)family);
+}
+
 #if defined(__x86_64__)
 // XGETBV with ECX=0 reads XCR0. Encoded as inline asm so this baseline TU
 // needs no -mxsave; the caller must have checked OSXSAVE (else #UD).
@@ -228,27 +249,6 @@ static int identify_libcpuid(struct cb_cpu_info *ci)
     return 0;
 }
 #endif
-
-// libcpuid picks the closest entry of its database even for CPUs it has
-// never heard of: Debian's 0.6.2 calls a Zen 5 EPYC "Athlon X2 (Kuma)" and a
-// Zen 4 EPYC (family 0x19 model 0x11, Genoa) "EPYC (Milan)", which is Zen 3.
-// A wrong codename in a fingerprint is worse than none, so the AMD families
-// whose model ranges are known (Linux's bsp_init_amd) are named here by
-// microarchitecture, libcpuid keeps Zen 3 and older (it knows them), and
-// anything newer says "unknown".
-void cb_cpu_amd_codename(int family, int model, char *codename, size_t len)
-{
-    const char *zen = NULL;
-    if (family == 0x19 && ((model >= 0x10 && model <= 0x1f) || (model >= 0x60 && model <= 0xaf)))
-        zen = "Zen 4";
-    else if (family == 0x1a)
-        zen = "Zen 5";
-    if (zen)
-        snprintf(codename, len, "%s (family 0x%x model 0x%x)", zen, (unsigned)family,
-                 (unsigned)model);
-    else if (family > 0x1a)
-        snprintf(codename, len, "unknown (AMD family 0x%x)", (unsigned)family);
-}
 
 // Brand strings are often padded with leading/trailing spaces.
 static void trim(char *s)
