@@ -160,7 +160,7 @@ AI void afl_pack_q(const int ng, const float *q, int64_t D, int64_t nr, float qs
         }
 }
 
-// Keys [j0, j0+nk): S^T tiles into pt (the three 16-row groups in turn
+// Keys [j0, j0+nk): S^T tiles into pt (the ng 16-row groups in turn
 // reuse each K tile from L1), then the online-softmax step (P^T in pt; m, l
 // and corr updated).
 AI void afl_scores(const int ng, const float *qt, const float *k, int64_t D, int64_t lk,
@@ -200,7 +200,7 @@ AI void afl_scores(const int ng, const float *qt, const float *k, int64_t D, int
         s->l[c] = _mm256_fmadd_ps(s->l[c], s->corr[c], sum[c]);
 }
 
-// O^T(D, QB) = corr O^T + V_blk^T P^T, KT columns of D per tile, the three
+// O^T(D, QB) = corr O^T + V_blk^T P^T, KT columns of D per tile, the ng
 // groups in turn reusing the V tile from L1.
 AI void afl_pv(const int ng, const float *pt, const float *vb, int64_t D, int64_t nk, int first,
                const struct afl_rows *s, float *ot)

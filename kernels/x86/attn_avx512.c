@@ -117,10 +117,7 @@ AI void st_tile(const int ng, const float *qt, const float *k, int64_t D, int64_
     const size_t knext = (size_t)((j + KT) * D) * sizeof(float);
     for (int64_t x = 0; x < D; x++, qp += QB) {
         cb_prefetch_ahead(k, knext + (size_t)(KT * x) * sizeof(float));
-        if (ng == 3)
-            TILE_8X48_FMA(s, qp, kr[r][x]);
-        else
-            TILE_8XV_FMA(s, qp, kr[r][x], ng);
+        TILE_8XV_FMA(s, qp, kr[r][x], ng);
     }
 #pragma GCC unroll 8
     for (int r = 0; r < KT; r++)
@@ -155,10 +152,7 @@ AI void pv_tile(const int ng, const float *pt, const float *vp, int64_t D, int64
     // D = 128 on 1 thread (best of 5 interleaved runs, Xeon model 207).
     for (int64_t j = 0; j < nk; j++, pt += QB, vp += D) {
         cb_prefetch_ahead(vp, 16 * sizeof(float));
-        if (ng == 3)
-            TILE_8X48_FMA(acc, pt, vp[r < mr ? r : mr - 1]);
-        else
-            TILE_8XV_FMA(acc, pt, vp[r < mr ? r : mr - 1], ng);
+        TILE_8XV_FMA(acc, pt, vp[r < mr ? r : mr - 1], ng);
     }
 #pragma GCC unroll 8
     for (int r = 0; r < KT; r++)

@@ -17,32 +17,18 @@
         _Pragma("GCC unroll 3") for (int v_ = 0; v_ < 3; v_++)                 \
             acc[r_][v_] = _mm512_setzero_ps()
 
-// One k step of the 8x48 tile: acc[r][v] += A_ELEM * b[16 v, 16 v + 16) for
-// the 3 aligned vectors at b and each row r's scalar A_ELEM (an expression
-// in r), the A value broadcast once into 3 FMAs. MID is a statement placed
-// between the loads and the FMAs (the GEMM kernels' prefetches).
-#define TILE_8X48_STEP(acc, b, A_ELEM, MID)                                   \
-    do {                                                                       \
-        const __m512 b0_ = _mm512_load_ps(b), b1_ = _mm512_load_ps((b) + 16),  \
-                     b2_ = _mm512_load_ps((b) + 32);                           \
-        MID;                                                                   \
-        _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++)                    \
-        {                                                                      \
-            const __m512 av_ = _mm512_set1_ps(A_ELEM);                         \
-            acc[r][0] = _mm512_fmadd_ps(av_, b0_, acc[r][0]);                  \
-            acc[r][1] = _mm512_fmadd_ps(av_, b1_, acc[r][1]);                  \
-            acc[r][2] = _mm512_fmadd_ps(av_, b2_, acc[r][2]);                  \
-        }                                                                      \
-    } while (0)
-#define TILE_8X48_FMA(acc, b, A_ELEM) TILE_8X48_STEP(acc, b, A_ELEM, (void)0)
-
-// The same step on the first NV (1 to 3, a compile-time constant after
-// inlining) of the three vectors: a tile of 8 x 16 NV.
-#define TILE_8XV_FMA(acc, b, A_ELEM, NV)                                       \
+// One k step of an 8 x 16 NV tile (NV = 1 to 3 vectors a row, a constant
+// after inlining; 3 is the 8x48 tile): acc[r][v] += A_ELEM * b[16 v, 16 v +
+// 16) for the NV aligned vectors at b and each row r's scalar A_ELEM (an
+// expression in r), the A value broadcast once into NV FMAs. MID is a
+// statement placed between the loads and the FMAs (the GEMM kernels'
+// prefetches).
+#define TILE_8XV_STEP(acc, b, A_ELEM, NV, MID)                                 \
     do {                                                                       \
         const __m512 b0_ = _mm512_load_ps(b);                                  \
         const __m512 b1_ = (NV) > 1 ? _mm512_load_ps((b) + 16) : b0_;          \
         const __m512 b2_ = (NV) > 2 ? _mm512_load_ps((b) + 32) : b0_;          \
+        MID;                                                                   \
         _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++)                    \
         {                                                                      \
             const __m512 av_ = _mm512_set1_ps(A_ELEM);                         \
@@ -53,6 +39,9 @@
                 acc[r][2] = _mm512_fmadd_ps(av_, b2_, acc[r][2]);              \
         }                                                                      \
     } while (0)
+#define TILE_8XV_FMA(acc, b, A_ELEM, NV) TILE_8XV_STEP(acc, b, A_ELEM, NV, (void)0)
+#define TILE_8X48_STEP(acc, b, A_ELEM, MID) TILE_8XV_STEP(acc, b, A_ELEM, 3, MID)
+#define TILE_8X48_FMA(acc, b, A_ELEM) TILE_8XV_STEP(acc, b, A_ELEM, 3, (void)0)
 
 // Lead, in k steps, of the last C-tile prefetch before the tile is stored.
 #ifndef TILE_CPF_LEAD
