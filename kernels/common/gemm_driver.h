@@ -26,7 +26,7 @@
 //                          const GD_IN_T *a, int64_t lda, const GD_IN_T *bp,
 //                          float *c, int64_t ldc, float alpha, float beta)
 //                        row r of the tile's A at a + r * lda.
-//   GD_UKERNEL_EDGE      optional, GD_KP == 1 only, with GD_EDGE_COLS (< NR):
+//   GD_UKERNEL_EDGE      optional, with GD_EDGE_COLS (< NR):
 //                        a full-height tile of cols <= GD_EDGE_COLS columns,
 //                        straight into C:
 //                        static void f(int64_t kg, const GD_IN_T *ap,

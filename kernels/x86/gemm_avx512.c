@@ -24,7 +24,6 @@
 #include "chipbench/cb_cpu.h"
 #include "chipbench/cb_kernel.h"
 #include "../kernel_tables.h"
-#include "avx512_math.h"
 #include "tile_avx512.h"
 
 #define GD_MR 8
@@ -94,57 +93,23 @@ ukernel_8xv(const int nv, int64_t kg, const float *restrict ap, const float *ad,
             float beta)
 {
     const int ns = nv == 1 ? 2 : 1;  // accumulator sets (k parity)
-    __m512 acc[2][8][2];
-#pragma GCC unroll 2
-    for (int s = 0; s < 2; s++)
-#pragma GCC unroll 8
-        for (int r = 0; r < 8; r++)
-#pragma GCC unroll 2
-            for (int v = 0; v < 2; v++)
-                acc[s][r][v] = _mm512_setzero_ps();
+    TILE_8XV_EDGE_ACC(acc);
     const float *ar[8];
     for (int r = 0; r < 8; r++)
         ar[r] = ad ? ad + r * lda : ap + r;
     const int64_t as = ad ? 1 : 8;  // A's k stride
     int64_t p = 0;
+#define UK_LOAD(v) _mm512_load_ps(bp + 16 * (v))
+#define UK_AV(r) _mm512_set1_ps(ar[r][p * as])
+#define UK_MADD(c, a, b) _mm512_fmadd_ps(a, b, c)
 #define UK_EDGE_STEP(s)                                                        \
-    do {                                                                       \
-        const __m512 b0_ = _mm512_load_ps(bp);                                 \
-        const __m512 b1_ = nv > 1 ? _mm512_load_ps(bp + 16) : b0_;             \
-        _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++)                    \
-        {                                                                      \
-            const __m512 av_ = _mm512_set1_ps(ar[r][p * as]);                  \
-            acc[s][r][0] = _mm512_fmadd_ps(av_, b0_, acc[s][r][0]);            \
-            if (nv > 1)                                                        \
-                acc[s][r][1] = _mm512_fmadd_ps(av_, b1_, acc[s][r][1]);        \
-        }                                                                      \
-        bp += 48;                                                              \
-        p++;                                                                   \
-    } while (0)
-    if (ns == 2)
-        while (p + 2 <= kg) {
-            UK_EDGE_STEP(0);
-            UK_EDGE_STEP(1);
-        }
-    while (p < kg)
-        UK_EDGE_STEP(0);
+    TILE_8XV_EDGE_STEP(acc, s, nv, __m512, UK_LOAD, UK_AV, UK_MADD, (bp += 48, p++))
+    TILE_8XV_EDGE_KLOOP(ns, kg, p, UK_EDGE_STEP);
 #undef UK_EDGE_STEP
-    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-#pragma GCC unroll 8
-    for (int r = 0; r < 8; r++)
-#pragma GCC unroll 2
-        for (int v = 0; v < nv; v++) {
-            const int64_t left = cols - 16 * v;
-            const __mmask16 m = cols16(left < 16 ? (int)left : 16);
-            float *cr = c + r * ldc + 16 * v;
-            __m512 x = acc[0][r][v];
-            if (ns == 2)
-                x = _mm512_add_ps(x, acc[1][r][v]);
-            x = _mm512_mul_ps(va, x);
-            if (beta != 0.0f)
-                x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, cr), x);
-            _mm512_mask_storeu_ps(cr, m, x);
-        }
+#undef UK_LOAD
+#undef UK_AV
+#undef UK_MADD
+    tile_store_8xv(nv, ns, acc, cols, c, ldc, alpha, beta);
 }
 
 // C(8, cols) for cols <= 32, straight into C (no merge through a buffer);

@@ -100,4 +100,70 @@ static inline void tile_store_8x48(float *c, int64_t ldc, __m512 acc[8][3], floa
         }
 }
 
+// The accumulators of an edge tile (gemm_avx512.c, gemm_bf16_avx512.c):
+// 8 rows of up to 2 zmm, in two sets for even and odd k steps, which with
+// one zmm a row keep 16 FMA chains in flight instead of 8.
+#define TILE_8XV_EDGE_ACC(acc)                                                 \
+    __m512 acc[2][8][2];                                                       \
+    _Pragma("GCC unroll 2") for (int s_ = 0; s_ < 2; s_++)                     \
+        _Pragma("GCC unroll 8") for (int r_ = 0; r_ < 8; r_++)                 \
+            _Pragma("GCC unroll 2") for (int v_ = 0; v_ < 2; v_++)             \
+                acc[s_][r_][v_] = _mm512_setzero_ps()
+
+// One k step of an edge tile into accumulator set s (nv = 1 or 2 vectors a
+// row): acc[s][r][v] = MADD(acc[s][r][v], AV(r), LOAD(v)), T the vector type
+// of AV and LOAD (__m512 for f32 FMAs, __m512bh for bf16 pair dot products),
+// then the expression ADV (advance the operand pointers and the step count).
+#define TILE_8XV_EDGE_STEP(acc, s, nv, T, LOAD, AV, MADD, ADV)                 \
+    do {                                                                       \
+        const T b0_ = LOAD(0);                                                 \
+        const T b1_ = (nv) > 1 ? LOAD(1) : b0_;                                \
+        _Pragma("GCC unroll 8") for (int r_ = 0; r_ < 8; r_++)                 \
+        {                                                                      \
+            const T a_ = AV(r_);                                               \
+            acc[s][r_][0] = MADD(acc[s][r_][0], a_, b0_);                      \
+            if ((nv) > 1)                                                      \
+                acc[s][r_][1] = MADD(acc[s][r_][1], a_, b1_);                  \
+        }                                                                      \
+        (void)(ADV);                                                           \
+    } while (0)
+
+// The k loop of an edge tile: STEP(set) does one k step (and advances p)
+// into accumulator set 0 or 1; with ns == 2 the sets alternate.
+#define TILE_8XV_EDGE_KLOOP(ns, kg, p, STEP)                                   \
+    do {                                                                       \
+        if ((ns) == 2)                                                         \
+            while ((p) + 2 <= (kg)) {                                          \
+                STEP(0);                                                       \
+                STEP(1);                                                       \
+            }                                                                  \
+        while ((p) < (kg))                                                     \
+            STEP(0);                                                           \
+    } while (0)
+
+// C(8, cols) = alpha * acc + beta * C for an edge tile of cols <= 16 nv
+// columns (masked loads and stores), acc[0] plus acc[1] when ns == 2 (two
+// accumulator sets, even and odd k steps); beta == 0 must not read C.
+static inline __attribute__((always_inline)) void
+tile_store_8xv(const int nv, const int ns, __m512 acc[2][8][2], int64_t cols, float *c,
+               int64_t ldc, float alpha, float beta)
+{
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++)
+#pragma GCC unroll 2
+        for (int v = 0; v < nv; v++) {
+            const int64_t left = cols - 16 * v;
+            const __mmask16 m = (__mmask16)((1u << (left < 16 ? (int)left : 16)) - 1);
+            float *cr = c + r * ldc + 16 * v;
+            __m512 x = acc[0][r][v];
+            if (ns == 2)
+                x = _mm512_add_ps(x, acc[1][r][v]);
+            x = _mm512_mul_ps(va, x);
+            if (beta != 0.0f)
+                x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, cr), x);
+            _mm512_mask_storeu_ps(cr, m, x);
+        }
+}
+
 #endif
