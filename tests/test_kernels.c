@@ -14,6 +14,8 @@
 #include "chipbench/cb_bench.h"
 #include "chipbench/cb_cpu.h"
 #include "chipbench/cb_shape.h"
+#include "chipbench/cb_util.h"
+#include "../kernels/kernel_tables.h"
 
 static uint64_t seed;
 
@@ -381,6 +383,82 @@ static void test_f16_rounding(void)
 #endif
 }
 
+// The composed attention baselines' vector rows (the softmax of the
+// forward, the exp/dS pass of the backward), on each ISA this CPU runs,
+// against float64 on random rows of odd lengths: every element of [0, ld)
+// written (the tail poisoned with NaN first), the lse, and the all-zero row
+// of a query that saw no key. Under a CHIPBENCH_ISA cap the suite runs the
+// AVX2 rows; this checks them on any AVX2 machine.
+typedef float (*softmax_row_fn)(float *, int64_t, int64_t);
+typedef void (*bwd_row_fn)(float *, float *, int64_t, int64_t, float, float);
+
+static void check_baseline_rows(const char *isa, softmax_row_fn sm, bwd_row_fn bw)
+{
+    static const int64_t lens[] = {0, 1, 7, 8, 9, 16, 17, 63, 65, 1000};
+    struct cb_rng rng;
+    cb_rng_seed(&rng, 20261129);
+    float x[1009], s[1009], dp[1009], dp0[1009];
+    double xd[1009];
+    for (size_t t = 0; t < sizeof lens / sizeof lens[0]; t++) {
+        const int64_t n = lens[t], ld = n + 9;
+        double mx = -INFINITY, sum = 0.0;
+        for (int64_t j = 0; j < ld; j++) {
+            x[j] = j < n ? (float)cb_rng_uniform(&rng, -20.0, 20.0) : NAN;
+            xd[j] = x[j];
+            s[j] = x[j];
+            dp[j] = dp0[j] = j < n ? (float)cb_rng_uniform(&rng, -1.0, 1.0) : NAN;
+            if (j < n && xd[j] > mx)
+                mx = xd[j];
+        }
+        for (int64_t j = 0; j < n; j++)
+            sum += exp(xd[j] - mx);
+        const double lse = n ? mx + log(sum) : -INFINITY;
+        const float di = (float)cb_rng_uniform(&rng, -0.5, 0.5);
+        const float l = sm(x, n, ld);
+        CB_CHECK_MSG(n ? fabs(l - lse) <= 1e-5 * (1.0 + fabs(lse)) : l == -INFINITY,
+                     "%s softmax n=%lld: lse %g, float64 %g", isa, (long long)n, l, lse);
+        bw(s, dp, n, ld, n ? (float)lse : -INFINITY, di);
+        for (int64_t j = 0; j < ld; j++) {
+            const double p = j < n ? exp(xd[j] - lse) : 0.0;
+            const double d = j < n ? p * ((double)dp0[j] - di) : 0.0;
+            CB_CHECK_MSG(fabs(x[j] - p) <= 2e-6 * (p + 1e-3), "%s softmax n=%lld: p[%lld] = %g, float64 %g",
+                         isa, (long long)n, (long long)j, x[j], p);
+            CB_CHECK_MSG(fabs(s[j] - p) <= 2e-6 * (p + 1e-3) && fabs(dp[j] - d) <= 4e-6 * (fabs(d) + 1e-3),
+                         "%s bwd row n=%lld: [%lld] p %g dS %g, float64 %g %g", isa, (long long)n,
+                         (long long)j, s[j], dp[j], p, d);
+        }
+    }
+    // A row that saw no key (lse = -inf): all zero, nothing read as a score.
+    for (int j = 0; j < 20; j++)
+        s[j] = dp[j] = NAN;
+    bw(s, dp, 11, 20, -INFINITY, 0.0f);
+    for (int j = 0; j < 20; j++)
+        CB_CHECK_MSG(s[j] == 0.0f && dp[j] == 0.0f, "%s bwd row lse=-inf: [%d] %g %g", isa, j, s[j], dp[j]);
+}
+
+static void test_baseline_vector_rows(void)
+{
+    int ran = 0;
+    const uint64_t f = cb_cpu_features();
+#if CB_HAVE_AVX512
+    if ((f & CB_ISA_GROUP_AVX512) == CB_ISA_GROUP_AVX512)
+    {
+        check_baseline_rows("avx512", cb_softmax_row_avx512, cb_attn_bwd_row_avx512);
+        ran++;
+    }
+#endif
+#if CB_HAVE_AVX2
+    if ((f & CB_ISA_GROUP_AVX2) == CB_ISA_GROUP_AVX2)
+    {
+        check_baseline_rows("avx2", cb_softmax_row_avx2, cb_attn_bwd_row_avx2);
+        ran++;
+    }
+#endif
+    (void)f;
+    if (!ran)
+        CB_SKIP("no vector baseline rows on this CPU");
+}
+
 int main(void)
 {
     seed = cb_fresh_seed();
@@ -396,5 +474,6 @@ int main(void)
     CB_RUN(test_broken_gemm_caught);
     CB_RUN(test_beta_zero_must_not_read_c);
     CB_RUN(test_broken_attn_caught);
+    CB_RUN(test_baseline_vector_rows);
     return CB_TEST_END("test_kernels");
 }

@@ -44,7 +44,7 @@ struct bwd_blas_plan {
     float **s, **dp;       // per thread (Lq, Lk)
     float **di;            // per thread Lq
     float **dkp, **dvp;    // MODE_HEADS: per thread (B, Hkv, Lk, D)
-    int simd;
+    int simd;  // cb_attn_baseline_simd()
     const struct cb_attn_bwd_args *a;
 };
 
@@ -97,9 +97,7 @@ static enum cb_status bwd_blas_plan(const struct cb_kernel *k, const struct cb_p
     if (p->mode != MODE_SERIAL && (s = cb_pool_create(t, &p->pool)) != CB_OK)
         goto out;
     p->nbuf = p->mode == MODE_SERIAL ? 1 : t;
-#if CB_HAVE_AVX512
-    p->simd = (cb_cpu_features() & CB_ISA_GROUP_AVX512) == CB_ISA_GROUP_AVX512;
-#endif
+    p->simd = cb_attn_baseline_simd();
     const size_t n = (size_t)a->seq_q * (size_t)a->seq_kv;
     if (!(p->s = alloc_bufs(p->nbuf, n)) || !(p->dp = alloc_bufs(p->nbuf, n))) {
         s = cb_set_error(CB_ERR_NO_MEMORY, "two score matrices %lld x %lld floats (%.1f MiB) "
@@ -176,13 +174,16 @@ static void one_head(const struct bwd_blas_plan *p, int64_t b, int64_t h, float 
     for (int64_t i = 0; i < Lq; i++) {
         const int64_t nk = cb_attn_visible_keys(a, i);
 #if CB_HAVE_AVX512
-        if (p->simd)
+        if (p->simd == 2)
             cb_attn_bwd_row_avx512(S + i * Lk, dP + i * Lk, nk, Lk, lse[i], di[i]);
         else
-            row_pass(S + i * Lk, dP + i * Lk, nk, Lk, lse[i], di[i]);
-#else
-        row_pass(S + i * Lk, dP + i * Lk, nk, Lk, lse[i], di[i]);
 #endif
+#if CB_HAVE_AVX2
+        if (p->simd == 1)
+            cb_attn_bwd_row_avx2(S + i * Lk, dP + i * Lk, nk, Lk, lse[i], di[i]);
+        else
+#endif
+            row_pass(S + i * Lk, dP + i * Lk, nk, Lk, lse[i], di[i]);
     }
     // dV(Lk,D) (+)= P^T dO, dK (+)= scale dS^T Q, dQ(Lq,D) = scale dS K
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)Lk, (blasint)D, (blasint)Lq,

@@ -25,7 +25,7 @@ struct attn_blas_plan {
     struct cb_pool *pool;    // NULL: one thread loops over heads, OpenBLAS threads
     int nbuf;
     float **scores;          // per thread (Lq, Lk)
-    int simd;                // AVX-512 softmax usable
+    int simd;                // vector softmax: 2 AVX-512, 1 AVX2, 0 none (baseline_simd)
     const struct cb_attn_args *a;
 };
 
@@ -54,9 +54,7 @@ static enum cb_status attn_blas_plan(const struct cb_kernel *k, const struct cb_
     if (heads_parallel)
         CB_TRY(cb_pool_create(req->threads, &p->pool));
     p->nbuf = heads_parallel ? req->threads : 1;
-#if CB_HAVE_AVX512
-    p->simd = (cb_cpu_features() & CB_ISA_GROUP_AVX512) == CB_ISA_GROUP_AVX512;
-#endif
+    p->simd = cb_attn_baseline_simd();
     size_t n = (size_t)a->seq_q * (size_t)a->seq_kv;
     p->scores = calloc((size_t)p->nbuf, sizeof *p->scores);
     if (!p->scores) {
@@ -115,12 +113,18 @@ static void one_head(const struct attn_blas_plan *p, int64_t b, int64_t h, float
                 scale, q, (blasint)D, kk, (blasint)D, 0.0f, S, (blasint)Lk);
     for (int64_t i = 0; i < Lq; i++) {
         const int64_t nk = cb_attn_visible_keys(a, i);
+        float l;
 #if CB_HAVE_AVX512
-        const float l = p->simd ? cb_softmax_row_avx512(S + i * Lk, nk, Lk)
-                                : softmax_row(S + i * Lk, nk, Lk);
-#else
-        const float l = softmax_row(S + i * Lk, nk, Lk);
+        if (p->simd == 2)
+            l = cb_softmax_row_avx512(S + i * Lk, nk, Lk);
+        else
 #endif
+#if CB_HAVE_AVX2
+        if (p->simd == 1)
+            l = cb_softmax_row_avx2(S + i * Lk, nk, Lk);
+        else
+#endif
+            l = softmax_row(S + i * Lk, nk, Lk);
         if (lse)
             lse[i] = l;
     }

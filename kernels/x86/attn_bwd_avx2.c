@@ -37,6 +37,27 @@
 #include "../kernel_tables.h"
 #include "avx2_math.h"
 
+// Row pass of the composed backward baseline on AVX2 machines (as
+// cb_attn_bwd_row_avx512): s[0,n) = exp(s - lse), dp[0,n) = s (dp - di),
+// both zero on [n, ld); a row with lse = -inf saw no key and is all zero.
+void cb_attn_bwd_row_avx2(float *s, float *dp, int64_t n, int64_t ld, float lse, float di)
+{
+    if (lse == -INFINITY)
+        n = 0;
+    const __m256 vl = _mm256_set1_ps(lse), vd = _mm256_set1_ps(di);
+    const __m256 l2e = _mm256_set1_ps(1.44269504088896341f);
+    for (int64_t j = 0; j < n; j += 8) {
+        const __m256i m = lane_mask(n - j);
+        const __m256 x = _mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(s + j, m), vl), l2e);
+        const __m256 p = _mm256_and_ps(exp2_256_sat(x), _mm256_castsi256_ps(m));
+        const __m256 d = _mm256_mul_ps(p, _mm256_sub_ps(_mm256_maskload_ps(dp + j, m), vd));
+        _mm256_maskstore_ps(s + j, m, p);
+        _mm256_maskstore_ps(dp + j, m, d);
+    }
+    for (int64_t j = n; j < ld; j++)
+        s[j] = dp[j] = 0.0f;
+}
+
 #define BC 48    // keys per block (3 subtiles of 16)
 #define MA 6     // query rows per phase-A tile
 #define RCH 96   // query rows per chunk (multiple of 12 and of MA)
