@@ -389,6 +389,7 @@ static void test_f16_rounding(void)
 // written (the tail poisoned with NaN first), the lse, and the all-zero row
 // of a query that saw no key. Under a CHIPBENCH_ISA cap the suite runs the
 // AVX2 rows; this checks them on any AVX2 machine.
+#if CB_HAVE_AVX2 || CB_HAVE_AVX512
 typedef float (*softmax_row_fn)(float *, int64_t, int64_t);
 typedef void (*bwd_row_fn)(float *, float *, int64_t, int64_t, float, float);
 
@@ -435,6 +436,7 @@ static void check_baseline_rows(const char *isa, softmax_row_fn sm, bwd_row_fn b
     for (int j = 0; j < 20; j++)
         CB_CHECK_MSG(s[j] == 0.0f && dp[j] == 0.0f, "%s bwd row lse=-inf: [%d] %g %g", isa, j, s[j], dp[j]);
 }
+#endif
 
 static void test_baseline_vector_rows(void)
 {
