@@ -37,6 +37,9 @@ enum bwd_mode {
     MODE_HEADS,    // pool threads over heads, dK/dV partials per thread
 };
 
+typedef void (*bwd_row_fn)(float *s, float *dp, int64_t n, int64_t ld, float lse, float di);
+static bwd_row_fn pick_row(void);
+
 struct bwd_blas_plan {
     struct cb_pool *pool;
     enum bwd_mode mode;
@@ -44,7 +47,7 @@ struct bwd_blas_plan {
     float **s, **dp;       // per thread (Lq, Lk)
     float **di;            // per thread Lq
     float **dkp, **dvp;    // MODE_HEADS: per thread (B, Hkv, Lk, D)
-    int simd;  // cb_attn_baseline_simd()
+    bwd_row_fn row;        // the row pass for this CPU (pick_row)
     const struct cb_attn_bwd_args *a;
 };
 
@@ -97,7 +100,7 @@ static enum cb_status bwd_blas_plan(const struct cb_kernel *k, const struct cb_p
     if (p->mode != MODE_SERIAL && (s = cb_pool_create(t, &p->pool)) != CB_OK)
         goto out;
     p->nbuf = p->mode == MODE_SERIAL ? 1 : t;
-    p->simd = cb_attn_baseline_simd();
+    p->row = pick_row();
     const size_t n = (size_t)a->seq_q * (size_t)a->seq_kv;
     if (!(p->s = alloc_bufs(p->nbuf, n)) || !(p->dp = alloc_bufs(p->nbuf, n))) {
         s = cb_set_error(CB_ERR_NO_MEMORY, "two score matrices %lld x %lld floats (%.1f MiB) "
@@ -139,6 +142,22 @@ static void row_pass(float *s, float *dp, int64_t n, int64_t ld, float lse, floa
         s[j] = dp[j] = 0.0f;
 }
 
+// The vector row pass of cb_attn_baseline_simd() where there is one.
+static bwd_row_fn pick_row(void)
+{
+    const int simd = cb_attn_baseline_simd();
+    (void)simd;
+#if CB_HAVE_AVX512
+    if (simd == 2)
+        return cb_attn_bwd_row_avx512;
+#endif
+#if CB_HAVE_AVX2
+    if (simd == 1)
+        return cb_attn_bwd_row_avx2;
+#endif
+    return row_pass;
+}
+
 // One (batch, head) into dk/dv (the head's kv head rows, (Lk, D)); beta 0
 // overwrites them (first head of a group), 1 accumulates.
 static void one_head(const struct bwd_blas_plan *p, int64_t b, int64_t h, float *S, float *dP,
@@ -173,17 +192,7 @@ static void one_head(const struct bwd_blas_plan *p, int64_t b, int64_t h, float 
                 1.0f, dout, (blasint)D, vv, (blasint)D, 0.0f, dP, (blasint)Lk);
     for (int64_t i = 0; i < Lq; i++) {
         const int64_t nk = cb_attn_visible_keys(a, i);
-#if CB_HAVE_AVX512
-        if (p->simd == 2)
-            cb_attn_bwd_row_avx512(S + i * Lk, dP + i * Lk, nk, Lk, lse[i], di[i]);
-        else
-#endif
-#if CB_HAVE_AVX2
-        if (p->simd == 1)
-            cb_attn_bwd_row_avx2(S + i * Lk, dP + i * Lk, nk, Lk, lse[i], di[i]);
-        else
-#endif
-            row_pass(S + i * Lk, dP + i * Lk, nk, Lk, lse[i], di[i]);
+        p->row(S + i * Lk, dP + i * Lk, nk, Lk, lse[i], di[i]);
     }
     // dV(Lk,D) (+)= P^T dO, dK (+)= scale dS^T Q, dQ(Lq,D) = scale dS K
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)Lk, (blasint)D, (blasint)Lq,

@@ -21,11 +21,14 @@
 #include "chipbench/cb_util.h"
 #include "../kernel_tables.h"
 
+typedef float (*softmax_row_fn)(float *x, int64_t n, int64_t ld);
+static softmax_row_fn pick_softmax(void);
+
 struct attn_blas_plan {
     struct cb_pool *pool;    // NULL: one thread loops over heads, OpenBLAS threads
     int nbuf;
     float **scores;          // per thread (Lq, Lk)
-    int simd;                // vector softmax: 2 AVX-512, 1 AVX2, 0 none (baseline_simd)
+    softmax_row_fn softmax;  // the row softmax for this CPU (pick_softmax)
     const struct cb_attn_args *a;
 };
 
@@ -54,7 +57,7 @@ static enum cb_status attn_blas_plan(const struct cb_kernel *k, const struct cb_
     if (heads_parallel)
         CB_TRY(cb_pool_create(req->threads, &p->pool));
     p->nbuf = heads_parallel ? req->threads : 1;
-    p->simd = cb_attn_baseline_simd();
+    p->softmax = pick_softmax();
     size_t n = (size_t)a->seq_q * (size_t)a->seq_kv;
     p->scores = calloc((size_t)p->nbuf, sizeof *p->scores);
     if (!p->scores) {
@@ -95,6 +98,22 @@ static float softmax_row(float *si, int64_t nk, int64_t ld)
     return nk ? mx + logf(sum) : -INFINITY;
 }
 
+// The vector row of cb_attn_baseline_simd() where there is one.
+static softmax_row_fn pick_softmax(void)
+{
+    const int simd = cb_attn_baseline_simd();
+    (void)simd;
+#if CB_HAVE_AVX512
+    if (simd == 2)
+        return cb_softmax_row_avx512;
+#endif
+#if CB_HAVE_AVX2
+    if (simd == 1)
+        return cb_softmax_row_avx2;
+#endif
+    return softmax_row;
+}
+
 // One (batch, head): S = scale Q K^T, softmax, O = P V.
 static void one_head(const struct attn_blas_plan *p, int64_t b, int64_t h, float *S)
 {
@@ -113,18 +132,7 @@ static void one_head(const struct attn_blas_plan *p, int64_t b, int64_t h, float
                 scale, q, (blasint)D, kk, (blasint)D, 0.0f, S, (blasint)Lk);
     for (int64_t i = 0; i < Lq; i++) {
         const int64_t nk = cb_attn_visible_keys(a, i);
-        float l;
-#if CB_HAVE_AVX512
-        if (p->simd == 2)
-            l = cb_softmax_row_avx512(S + i * Lk, nk, Lk);
-        else
-#endif
-#if CB_HAVE_AVX2
-        if (p->simd == 1)
-            l = cb_softmax_row_avx2(S + i * Lk, nk, Lk);
-        else
-#endif
-            l = softmax_row(S + i * Lk, nk, Lk);
+        const float l = p->softmax(S + i * Lk, nk, Lk);
         if (lse)
             lse[i] = l;
     }

@@ -53,6 +53,13 @@ static void ukernel_6x16(int64_t kg, const float *restrict ap, const float *rest
         ap += 6;                                                              \
         bp += 16;                                                             \
     } while (0)
+#define STEP4()                                                               \
+    do {                                                                      \
+        STEP();                                                               \
+        STEP();                                                               \
+        STEP();                                                               \
+        STEP();                                                               \
+    } while (0)
 
     // C's 12 lines (6 rows of 64 bytes, 2 lines each when unaligned) are
     // fetched one every 4 steps from CPF_LEAD + 48 steps before the end, so
@@ -63,26 +70,18 @@ static void ukernel_6x16(int64_t kg, const float *restrict ap, const float *rest
     // same.
     int64_t p = 0;
     for (; p + 4 <= kg - CPF_LEAD - 48; p += 4) {
-        STEP();
-        STEP();
-        STEP();
-        STEP();
+        STEP4();
     }
     for (int i = 0; i < 12 && p + 4 <= kg; i++, p += 4) {
-        STEP();
-        STEP();
-        STEP();
-        STEP();
+        STEP4();
         _mm_prefetch((const char *)(c + (i >> 1) * ldc + (i & 1) * 15), _MM_HINT_T0);
     }
     for (; p + 4 <= kg; p += 4) {
-        STEP();
-        STEP();
-        STEP();
-        STEP();
+        STEP4();
     }
     for (; p < kg; p++)
         STEP();
+#undef STEP4
 #undef STEP
 #undef ROW
 
