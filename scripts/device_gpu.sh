@@ -12,6 +12,9 @@
 #   tuneattn  autotune only the attention forward, both variants (rows and
 #           tiles): d128 for ATUNE_BUDGET seconds, then d64 for a third of
 #           it, into the same tuning file
+#   torchref  PyTorch's SDPA (fp32 without TF32, bf16) and 8192^3 matmuls on
+#           the same card (scripts/torch_ref.py), the same-session references
+#           for the attention and GEMM ratios, into $OUT/torch-ref.csv
 #   tunemma autotune the matrix-unit GEMMs (warp tile, ldmatrix, cp.async) at
 #           MID^3 (the "l" class, which the gemm step's big shapes use):
 #           bf16 for MMA_BUDGET seconds, tf32 for half of it, into the same
@@ -25,22 +28,53 @@
 #           bf16 kernels (ours on the matrix units, cuBLAS beside them), for
 #           `chipbench cost --dtype bf16`
 #   attn    attention forward and backward (f32, and bf16 on the matrix
-#           units), the bf16 pair again with ldmatrix (LDM=1), then the f32 forward
-#           again with the rows variant's default forced, same run
+#           units), the bf16 pair again on the other fragment path (forward
+#           LDM=0, backward LDM=1), then the f32 forward again with the rows
+#           variant's default forced, same run
 #   regs    NVIDIA's ptxas report (registers, spills, shared memory) of the
 #           attention forward's built-in tiles set with and without a
 #           register cap, and of what `run` picks, into $OUT/cl-build.txt
 #   energy  one long GEMM row with NVML energy while nvidia-smi samples power
 #           every 50 ms independently, for the cross-check
 #   DRY=1 sh scripts/device_gpu.sh   rehearses it here on PoCL with small sizes.
+# Within one device call (at most 8 files come back, and a call cut at its
+# limit loses what the command would have done after):
+#   BUDGET_S=N  the whole run's seconds: each step's timeout is cut to what
+#               is left, and a step with under 40 s left is skipped, said so
+#   PACK=FILE   after every step, $OUT packed into FILE (a .tgz outside
+#               $OUT, e.g. the tool's $OUT/device.tgz), so what finished
+#               comes back even if the call is cut
+# e.g. OUT=/tmp/w PACK=$OUT/device.tgz BUDGET_S=520 STEPS='gemm attn' sh ...
+# (Never end such a command with `pkill -f chipbench`: it matches the
+# calling shell's own command line and kills it before anything is packed.)
 set -u
 OUT=${OUT:-/tmp/chipbench-device}
 mkdir -p "$OUT"
 CB=${CB:-build-dev/chipbench}
 STEPS=${STEPS:-tune gemm training attn energy}  # tuneattn: on request
+# device_pack.sh packs the libraries; unpack them once.
+if [ -f devlibs/libs.tar.xz ] && [ ! -e devlibs/libOpenCL.so.1 ]; then
+    tar xJf devlibs/libs.tar.xz -C devlibs || echo "device_gpu: could not unpack devlibs/libs.tar.xz"
+fi
 export LD_LIBRARY_PATH="$PWD/devlibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 log() { echo "== $(date -u +%H:%M:%S) $*"; }
-want() { case " $STEPS " in *" $1 "*) return 0;; esac; return 1; }
+START=$(date +%s)
+BUDGET_S=${BUDGET_S:-86400}
+left() { echo $((START + BUDGET_S - $(date +%s))); }
+# tmo N: N seconds, or less if the budget has less left (25 s kept: a
+# row that ignores the TERM is killed 10 s later, then the pack)
+tmo() { l=$(($(left) - 25)); [ "$1" -lt "$l" ] && echo "$1" || echo "$((l > 1 ? l : 1))"; }
+pack() {
+    [ -n "${PACK:-}" ] || return 0
+    tar czf "$PACK.tmp" -C "$OUT" . 2>/dev/null && mv "$PACK.tmp" "$PACK"
+}
+want() {
+    case " $STEPS " in *" $1 "*) ;; *) return 1 ;; esac
+    pack
+    [ "$(left)" -gt 40 ] && return 0
+    log "skipped $1: the ${BUDGET_S} s budget is spent"
+    return 1
+}
 
 if [ "${DRY:-0}" = 1 ]; then
     DEV=${DEV:-pthread}
@@ -65,8 +99,13 @@ else
     # runtime of the same major version as cuBLAS, their folders on the
     # library path for cuBLASLt.
     if [ -z "${CHIPBENCH_CUBLAS_LIB:-}" ]; then
-        libs=$(timeout 30 find / \( -name 'libcublas.so.[0-9]*' -o -name 'libcudart.so.[0-9]*' \) \
-               -not -path '/proc/*' 2>/dev/null | sort)
+        # The usual homes first (a search of / can take half a minute).
+        for root in /opt /usr/local /usr/lib /usr/lib64 /; do
+            [ -d "$root" ] || continue
+            libs=$(timeout 30 find "$root" \( -name 'libcublas.so.[0-9]*' -o -name 'libcudart.so.[0-9]*' \) \
+                   -not -path '/proc/*' 2>/dev/null | sort)
+            [ -n "$libs" ] && break
+        done
         blas=$(printf '%s\n' "$libs" | grep '/libcublas\.so\.[0-9]*$' | tail -n 1)
         if [ -n "$blas" ]; then
             major=${blas##*.so.}
@@ -80,7 +119,7 @@ else
     DEV=${DEV:-NVIDIA}
     BIG=8192; MID=4096; SMALL=1024; TUNE_BUDGET=${TUNE_BUDGET:-140}; ATTN_L=4096; ATTN_B=8
     ATUNE_BUDGET=${ATUNE_BUDGET:-120}; MMA_BUDGET=${MMA_BUDGET:-75}; STREAM_N=268435456
-    RUN_TIME="--min-time 1 --max-time 3"; ENERGY_TIME=15
+    RUN_TIME=${RUN_TIME:-"--min-time 1 --max-time 3"}; ENERGY_TIME=15
 fi
 
 log "device"
@@ -89,10 +128,20 @@ nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,power.limit --format=cs
 "$CB" info > "$OUT/info.txt" 2>&1; tail -n 24 "$OUT/info.txt"
 "$CB" list > "$OUT/list.txt" 2>&1; grep -E 'opencl|clblast' "$OUT/list.txt"
 
+if want torchref; then
+    log "PyTorch references (SDPA, matmul) on the same card"
+    if [ "${DRY:-0}" = 1 ]; then
+        echo "torchref: skipped in a rehearsal (needs PyTorch and a GPU)"
+    else
+        timeout -k 10 $(tmo 90) python3 scripts/torch_ref.py > "$OUT/torch-ref.csv" 2> "$OUT/torch-ref.err"
+        echo "torchref exit $?"; cat "$OUT/torch-ref.csv"; tail -n 3 "$OUT/torch-ref.err"
+    fi
+fi
+
 if want tune; then
     log "tune (budget ${TUNE_BUDGET}s)"
     export CHIPBENCH_TUNING="$OUT/opencl-tuning.csv"
-    timeout $((TUNE_BUDGET + 30)) "$CB" tune --device "$DEV" --budget "$TUNE_BUDGET" \
+    timeout -k 10 $(tmo $((TUNE_BUDGET + 30))) "$CB" tune --device "$DEV" --budget "$TUNE_BUDGET" \
         --shape ${SMALL}x${SMALL}x${SMALL} --shape ${MID}x${MID}x${MID} \
         --shape b=$ATTN_B,h=16,s=$((ATTN_L / 2)),d=128 \
         --out "$OUT/opencl-tuning.csv" > "$OUT/tune.txt" 2> "$OUT/tune-progress.txt"
@@ -101,11 +150,11 @@ fi
 
 if want tuneattn; then
     export CHIPBENCH_TUNING="$OUT/opencl-tuning.csv"
-    for d in 128 64; do
+    for d in ${ATUNE_D:-128 64}; do
         b=$ATUNE_BUDGET
         [ "$d" = 64 ] && b=$((ATUNE_BUDGET / 3))
         log "tune attention d=$d (budget ${b}s)"
-        timeout $((b + 40)) "$CB" tune --device "$DEV" --budget "$b" \
+        timeout -k 10 $(tmo $((b + 40))) "$CB" tune --device "$DEV" --budget "$b" \
             --shape b=$((ATTN_B / 2 > 0 ? ATTN_B / 2 : 1)),h=16,s=$((ATTN_L / 2)),d=$d \
             --out "$OUT/opencl-tuning.csv" >> "$OUT/tune.txt" 2>> "$OUT/tune-progress.txt"
         echo "tune d=$d exit $?"
@@ -120,7 +169,7 @@ if want tunemma; then
         b=$MMA_BUDGET
         [ "$k" = gemm_tf32_opencl ] && b=$((MMA_BUDGET / 2))
         log "tune $k (budget ${b}s)"
-        timeout $((b + 60)) "$CB" tune --device "$DEV" --kernel "$k" --budget "$b" \
+        timeout -k 10 $(tmo $((b + 60))) "$CB" tune --device "$DEV" --kernel "$k" --budget "$b" \
             --shape ${MID}x${MID}x${MID} --out "$OUT/opencl-tuning.csv" >> "$OUT/tune.txt" \
             2>> "$OUT/tune-progress.txt"
         echo "tune $k exit $?"
@@ -130,8 +179,8 @@ fi
 
 if want gemm; then
     log "gemm: ours vs CLBlast"
-    timeout 300 "$CB" run --device "$DEV" \
-        --kernel gemm_f32_opencl,gemm_f16_opencl,gemm_bf16_opencl,gemm_tf32_opencl,gemm_f32_clblast,'gemm_*_cublas' \
+    timeout -k 10 $(tmo 300) "$CB" run --device "$DEV" \
+        --kernel "${GEMM_KERNELS:-gemm_f32_opencl,gemm_f16_opencl,gemm_bf16_opencl,gemm_tf32_opencl,gemm_f32_clblast,gemm_*_cublas}" \
         --threads 1 \
         --shape ${BIG}x${BIG}x${BIG} --shape ${MID}x${MID}x${MID} --shape ${MID}x${MID}x${MID}:nt \
         --shape ${MID}x${MID}x${MID}:tn --shape ${SMALL}x${SMALL}x${SMALL} \
@@ -139,31 +188,9 @@ if want gemm; then
     echo "gemm exit $?"
 fi
 
-if want training; then
-    log "training step shapes (gpt2-124m) and stream, for chipbench cost"
-    timeout 240 "$CB" run --device "$DEV" --suite training --model "${MODEL:-gpt2-124m}" \
-        --kernel '*_f32_opencl' --threads 1 $RUN_TIME --csv "$OUT/gpu-training.csv" 2>&1 |
-        grep -v '^\['
-    echo "training exit $?"
-    timeout 60 "$CB" run --device "$DEV" --op stream --kernel stream_f32_opencl --threads 1 \
-        --shape stream:n=$STREAM_N \
-        $RUN_TIME --csv "$OUT/gpu-stream.csv" 2>&1 | grep -v '^\['
-    echo "stream exit $?"
-fi
-
-if want bf16; then
-    for model in gpt2-124m llama3.2-1b; do
-        log "bf16 training step shapes ($model)"
-        timeout 240 "$CB" run --device "$DEV" --suite training --model "$model" \
-            --kernel 'gemm_bf16_opencl,gemm_bf16_cublas,attn_bf16_opencl,attn_bwd_bf16_opencl' --threads 1 \
-            $RUN_TIME --csv "$OUT/gpu-training-bf16-$model.csv" 2>&1 | grep -v '^\['
-        echo "bf16 $model exit $?"
-    done
-fi
-
 if want attn; then
     log "attention forward and backward"
-    timeout 200 "$CB" run --device "$DEV" \
+    timeout -k 10 $(tmo 200) "$CB" run --device "$DEV" \
         --kernel 'attn_f32_opencl,attn_bwd_f32_opencl,attn_bf16_opencl,attn_bwd_bf16_opencl' \
         --threads 1 \
         --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=0 \
@@ -171,19 +198,47 @@ if want attn; then
         --shape b=$ATTN_B,h=16,kvh=4,s=$ATTN_L,d=128,causal=1 \
         $RUN_TIME --csv "$OUT/gpu-attn.csv" 2>&1 | grep -v '^\['
     echo "attention exit $?"
-    log "bf16 attention forward and backward with ldmatrix (LDM=1)"
-    CHIPBENCH_CL_MMA_ATTN=LDM=1 timeout 120 "$CB" run --device "$DEV" \
-        --kernel 'attn_bf16_opencl,attn_bwd_bf16_opencl' --threads 1 \
+    log "bf16 attention, the other fragment path: forward LDM=0, backward LDM=1"
+    CHIPBENCH_CL_MMA_ATTN=LDM=0 timeout -k 10 $(tmo 60) "$CB" run --device "$DEV" \
+        --kernel attn_bf16_opencl --threads 1 \
+        --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=0 \
+        $RUN_TIME --csv "$OUT/gpu-attn-bf16-ldm0.csv" 2>&1 | grep -v '^\['
+    echo "attention fwd ldm0 exit $?"
+    CHIPBENCH_CL_MMA_ATTN=LDM=1 timeout -k 10 $(tmo 120) "$CB" run --device "$DEV" \
+        --kernel attn_bwd_bf16_opencl --threads 1 \
         --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=0 \
         --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=1 \
-        $RUN_TIME --csv "$OUT/gpu-attn-bf16-ldm.csv" 2>&1 | grep -v '^\['
-    echo "attention ldm exit $?"
+        $RUN_TIME --csv "$OUT/gpu-attn-bwd-bf16-ldm1.csv" 2>&1 | grep -v '^\['
+    echo "attention bwd ldm1 exit $?"
     log "attention forward, rows variant default forced (same run)"
-    CHIPBENCH_CL_ATTN='BQ=32,BK=32,TX=16,RQ=4,PAD=4' timeout 60 "$CB" run --device "$DEV" \
+    CHIPBENCH_CL_ATTN='BQ=32,BK=32,TX=16,RQ=4,PAD=4' timeout -k 10 $(tmo 60) "$CB" run --device "$DEV" \
         --kernel attn_f32_opencl --threads 1 \
         --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=0 \
         $RUN_TIME --csv "$OUT/gpu-attn-rows.csv" 2>&1 | grep -v '^\['
     echo "attention rows exit $?"
+fi
+
+if want training; then
+    log "training step shapes (gpt2-124m) and stream, for chipbench cost"
+    timeout -k 10 $(tmo 240) "$CB" run --device "$DEV" --suite training --model "${MODEL:-gpt2-124m}" \
+        --kernel '*_f32_opencl' --threads 1 $RUN_TIME --csv "$OUT/gpu-training.csv" 2>&1 |
+        grep -v '^\['
+    echo "training exit $?"
+    timeout -k 10 $(tmo 60) "$CB" run --device "$DEV" --op stream --kernel stream_f32_opencl --threads 1 \
+        --shape stream:n=$STREAM_N \
+        $RUN_TIME --csv "$OUT/gpu-stream.csv" 2>&1 | grep -v '^\['
+    echo "stream exit $?"
+fi
+
+if want bf16; then
+    for model in ${MODELS:-gpt2-124m llama3.2-1b}; do
+        [ "$(left)" -gt 40 ] || { log "skipped bf16 $model: the budget is spent"; break; }
+        log "bf16 training step shapes ($model)"
+        timeout -k 10 $(tmo 240) "$CB" run --device "$DEV" --suite training --model "$model" \
+            --kernel 'gemm_bf16_opencl,gemm_bf16_cublas,attn_bf16_opencl,attn_bwd_bf16_opencl' --threads 1 \
+            $RUN_TIME --csv "$OUT/gpu-training-bf16-$model.csv" 2>&1 | grep -v '^\['
+        echo "bf16 $model exit $?"
+    done
 fi
 
 if want regs; then
@@ -193,7 +248,7 @@ if want regs; then
              "tiles:BQ=64,BK=128,TK=8,TV=8,RM=8,RS=8,PAD=4,REG=128"; do
         echo "== CHIPBENCH_CL_ATTN='$p'" >> "$OUT/cl-build.txt"
         CHIPBENCH_CL_ATTN="$p" CHIPBENCH_CL_BUILD_OPTS=-cl-nv-verbose CHIPBENCH_CL_BUILD_LOG=1 \
-            timeout 60 "$CB" run --device "$DEV" --kernel attn_f32_opencl --threads 1 \
+            timeout -k 10 $(tmo 60) "$CB" run --device "$DEV" --kernel attn_f32_opencl --threads 1 \
             --shape b=1,h=4,s=256,d=128 --min-time 0.05 --max-time 0.1 >> "$OUT/cl-build.txt" 2>&1
     done
     grep -E '^==|ptxas|registers|spill|cl-build' "$OUT/cl-build.txt" | cut -c1-300 | head -n 40
@@ -208,11 +263,12 @@ if want energy; then
         smi_pid=$!
     fi
     date -u +%s.%N > "$OUT/energy-window.txt"
-    timeout 120 "$CB" run --device "$DEV" --kernel gemm_f32_opencl --threads 1 \
+    timeout -k 10 $(tmo 120) "$CB" run --device "$DEV" --kernel gemm_f32_opencl --threads 1 \
         --shape ${BIG}x${BIG}x${BIG} --warmup 2 --min-time $ENERGY_TIME --max-time $ENERGY_TIME \
         --max-noise 0 --csv "$OUT/gpu-energy.csv" 2>&1 | grep -v '^\['
     echo "energy exit $?"
     date -u +%s.%N >> "$OUT/energy-window.txt"
     [ -n "$smi_pid" ] && kill "$smi_pid" 2>/dev/null
 fi
+pack
 log "done"

@@ -69,6 +69,15 @@ for ab in "0 0" "0 1" "1 0" "1 1"; do
     check "gemm_mma_ldm_cpa_at=$1_bt=$2" "-DTF32=0 -DA_T=$1 -DB_T=$2 -DLDM=1 -DCPA=1" \
         $K/mma_common.cl $K/gemm_mma.cl
 done
+# The default set since an H200 measured it (ldmatrix without cp.async), and
+# the tf32 set tuned there (results/tuning/opencl.csv).
+for ab in "0 0" "0 1" "1 0" "1 1"; do
+    set -- $ab
+    check "gemm_mma_ldm_at=$1_bt=$2" "-DTF32=0 -DA_T=$1 -DB_T=$2 -DLDM=1 -DCPA=0" \
+        $K/mma_common.cl $K/gemm_mma.cl
+done
+check "gemm_mma_tf32_tuned" "-DTF32=1 -DA_T=0 -DB_T=0 -DLDM=1 -DCPA=1 -DWM=64 -DWN=32" \
+    $K/mma_common.cl $K/gemm_mma.cl
 # Three cp.async stages (the tuner's ST=3), in the layout that needs LDM
 # for it and in the one that does not.
 check "gemm_mma_st3_at=0_bt=0" "-DTF32=0 -DA_T=0 -DB_T=0 -DLDM=1 -DCPA=1 -DNSTG=3" \

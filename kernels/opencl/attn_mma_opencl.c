@@ -33,11 +33,14 @@ extern const char cb_cl_src_attn_bwd_mma[];
 #define MMA_BQ 64  // query rows a work-group (attn_mma.cl, attn_bwd_mma.cl's dQ)
 #define MMA_BKV 64 // keys a dK/dV work-group (attn_bwd_mma.cl)
 
-// CHIPBENCH_CL_MMA_ATTN="LDM=1": fragments by ldmatrix in both passes
-// (attn_mma.cl, attn_bwd_mma.cl); 0 (the default) or 1.
-static enum cb_status attn_ldm(int *ldm)
+// CHIPBENCH_CL_MMA_ATTN="LDM=0|1": fragments by ldmatrix in both passes
+// (attn_mma.cl, attn_bwd_mma.cl), else 32-bit loads. Unset: the forward
+// uses ldmatrix (an H200 measured it 2.4x the 32-bit loads at B=8 H=16
+// L=4096 D=128: 178 against 75 TFLOP/s, results/h200-20261129-attn.csv);
+// the backward keeps the 32-bit loads until both are measured there.
+static enum cb_status attn_ldm(int *ldm, int dflt)
 {
-    *ldm = 0;
+    *ldm = dflt;
     const char *env = getenv("CHIPBENCH_CL_MMA_ATTN");
     if (!env || !*env)
         return CB_OK;
@@ -67,7 +70,7 @@ static enum cb_status mma_attn_setup(const struct cb_plan_req *req,
                             what, (long long)a->head_dim);
     CB_TRY(cb_clrt_open(req->device, &b->rt));
     CB_TRY(cb_cl_mma_device_ok(b->rt, 0));
-    CB_TRY(attn_ldm(ldm));
+    CB_TRY(attn_ldm(ldm, !need_lse));  // the backward is the pass that reads lse
     snprintf(b->origin, sizeof b->origin, "%s, mma.sync bf16%s",
              getenv("CHIPBENCH_CL_MMA_ATTN") ? "CHIPBENCH_CL_MMA_ATTN" : "default",
              cb_cl_mma_emulate() ? " emulated" : "");
