@@ -29,8 +29,9 @@
 #           `chipbench cost --dtype bf16`
 #   attn    attention forward and backward (f32, and bf16 on the matrix
 #           units), the bf16 pair again on the other fragment path (forward
-#           LDM=0, backward LDM=1), then the f32 forward again with the rows
-#           variant's default forced, same run
+#           LDM=0, backward LDM=1), the bf16 forward with cp.async (CPA=1),
+#           then the f32 forward again with the rows variant's default
+#           forced, same run
 #   regs    NVIDIA's ptxas report (registers, spills, shared memory) of the
 #           attention forward's built-in tiles set with and without a
 #           register cap, and of what `run` picks, into $OUT/cl-build.txt
@@ -44,7 +45,8 @@
 #   PACK=FILE   after every step, $OUT packed into FILE (a .tgz outside
 #               $OUT, e.g. the tool's $OUT/device.tgz), so what finished
 #               comes back even if the call is cut
-# e.g. OUT=/tmp/w PACK=$OUT/device.tgz BUDGET_S=520 STEPS='gemm attn' sh ...
+# e.g. T=$OUT; OUT=/tmp/w PACK=$T/device.tgz BUDGET_S=520 STEPS='gemm attn' sh ...
+# (T first: in `OUT=/tmp/w PACK=$OUT/...` the second $OUT is already /tmp/w)
 # (Never end such a command with `pkill -f chipbench`: it matches the
 # calling shell's own command line and kills it before anything is packed.)
 set -u
@@ -204,6 +206,12 @@ if want attn; then
         --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=0 \
         $RUN_TIME --csv "$OUT/gpu-attn-bf16-ldm0.csv" 2>&1 | grep -v '^\['
     echo "attention fwd ldm0 exit $?"
+    CHIPBENCH_CL_MMA_ATTN=LDM=1,CPA=1 timeout -k 10 $(tmo 60) "$CB" run --device "$DEV" \
+        --kernel attn_bf16_opencl --threads 1 \
+        --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=0 \
+        --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=1 \
+        $RUN_TIME --csv "$OUT/gpu-attn-bf16-cpa.csv" 2>&1 | grep -v '^\['
+    echo "attention fwd cpa exit $?"
     CHIPBENCH_CL_MMA_ATTN=LDM=1 timeout -k 10 $(tmo 120) "$CB" run --device "$DEV" \
         --kernel attn_bwd_bf16_opencl --threads 1 \
         --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=0 \

@@ -433,10 +433,14 @@ static void test_mma_gemm_emulated(void)
     // transposed V tile, and ldmatrix with V read .trans (on D <= 64 only:
     // each D is a compile, D = 128's the slowest on PoCL, and the fragment
     // addressing is the same for every D).
-    // Unset, the forward takes ldmatrix (what an H200 measured faster).
-    for (int ldm = 0; ldm < 3; ldm++) {
-        if (ldm < 2)
-            setenv("CHIPBENCH_CL_MMA_ATTN", ldm ? "LDM=1" : "LDM=0", 1);
+    // Unset (2), the forward takes ldmatrix (what an H200 measured faster);
+    // 3: ldmatrix with K and V blocks by cp.async (emulated as plain copies
+    // at issue time, so a block overwritten while a warp still reads it
+    // fails here; ragged and fully masked blocks included).
+    static const char *const attn_env[] = {"LDM=0", "LDM=1", NULL, "LDM=1,CPA=1"};
+    for (int ldm = 0; ldm < 4; ldm++) {
+        if (attn_env[ldm])
+            setenv("CHIPBENCH_CL_MMA_ATTN", attn_env[ldm], 1);
         else
             unsetenv("CHIPBENCH_CL_MMA_ATTN");
         for (int j = 0; attn_shapes[j]; j++) {
@@ -448,7 +452,9 @@ static void test_mma_gemm_emulated(void)
             enum cb_status s = cb_bench_row(ka, &c, 1, &o, &r);
             CB_CHECK_MSG(s == CB_OK, "%s %s LDM=%d: %.300s", ka->name, attn_shapes[j], ldm,
                          r.note);
-            CB_CHECK_MSG(strstr(r.device, ldm ? "LDM=1" : "LDM=0") != NULL, "%s", r.device);
+            CB_CHECK_MSG(strstr(r.device, ldm ? "LDM=1" : "LDM=0") != NULL &&
+                             (strstr(r.device, "CPA=1") != NULL) == (ldm == 3),
+                         "%s", r.device);
             cb_result_free(&r);
         }
     }
@@ -488,14 +494,26 @@ static void test_mma_gemm_emulated(void)
         CB_CHECK_MSG(strstr(r.device, "LDM=0") && strstr(r.device, "default"), "%s", r.device);
         cb_result_free(&r);
     }
-    // A value outside 0/1 is refused with the reason, in both passes.
-    setenv("CHIPBENCH_CL_MMA_ATTN", "LDM=2", 1);
-    {
+    // A value outside 0/1, and cp.async without ldmatrix, are refused with
+    // the reason; the backward has no cp.async path and says so.
+    static const char *const bad_attn[] = {"LDM=2", "CPA=2", "LDM=0,CPA=1", NULL};
+    for (int j = 0; bad_attn[j]; j++) {
+        setenv("CHIPBENCH_CL_MMA_ATTN", bad_attn[j], 1);
         struct cb_call c;
         struct cb_result r;
         CB_CHECK(cb_shape_parse("b=1,h=1,s=16,d=16", &c) == CB_OK);
-        CB_CHECK(cb_bench_row(ka, &c, 1, &o, &r) == CB_ERR_INVALID_ARG);
+        CB_CHECK_MSG(cb_bench_row(ka, &c, 1, &o, &r) == CB_ERR_INVALID_ARG, "%s", bad_attn[j]);
         CB_CHECK_MSG(strstr(r.note, "CHIPBENCH_CL_MMA_ATTN") != NULL, "%.300s", r.note);
+        cb_result_free(&r);
+    }
+    setenv("CHIPBENCH_CL_MMA_ATTN", "CPA=1", 1);
+    {
+        struct cb_call fc, c;
+        struct cb_result r;
+        CB_CHECK(cb_shape_parse("b=1,h=1,s=16,d=16", &fc) == CB_OK);
+        CB_CHECK(cb_shape_as_op(&fc, CB_OP_ATTN_BWD, &c));
+        CB_CHECK(cb_bench_row(kb, &c, 1, &o, &r) == CB_ERR_UNSUPPORTED);
+        CB_CHECK_MSG(strstr(r.note, "forward's only") != NULL, "%.300s", r.note);
         cb_result_free(&r);
     }
     unsetenv("CHIPBENCH_CL_MMA_ATTN");

@@ -89,6 +89,7 @@ check "gemm_mma_tf32_ldm_wm32" "-DTF32=1 -DA_T=0 -DB_T=1 -DLDM=1 -DWM=32 -DWN=16
 for d in 64 128; do
     check "attn_mma_d$d" "-DD=$d" $K/mma_common.cl $K/attn_mma.cl
     check "attn_mma_ldm_d$d" "-DD=$d -DLDM=1" $K/mma_common.cl $K/attn_mma.cl
+    check "attn_mma_cpa_d$d" "-DD=$d -DLDM=1 -DCPA=1" $K/mma_common.cl $K/attn_mma.cl
     check "attn_bwd_mma_d$d" "-DD=$d" $K/mma_common.cl $K/attn_bwd_mma.cl
     check "attn_bwd_mma_ldm_d$d" "-DD=$d -DLDM=1" $K/mma_common.cl $K/attn_bwd_mma.cl
 done

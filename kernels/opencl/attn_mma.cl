@@ -16,7 +16,10 @@
 // LDM=1 (CHIPBENCH_CL_MMA_ATTN): the K and V fragments by ldmatrix.x4, V
 // kept in local memory as rows and read transposed (.trans), instead of
 // 32-bit loads from K rows and a V tile transposed element by element.
-// What it is not: tuned (no double buffering), a backward pass,
+// CPA=1 (with LDM=1): K and V blocks copied by cp.async, FlashAttention-2's
+// overlap on one buffer each: V of this block lands while S = Q K^T runs,
+// K of the next block while the softmax and P V run.
+// What it is not: measured with CPA=1 on a GPU yet, a backward pass,
 // or portable: mma_op and shfl_xor come from mma_common.cl (prepended by the
 // host), inline PTX or, with MMA_EMULATE=1, written out so every other line
 // runs on any device.
@@ -40,6 +43,12 @@
 #ifndef LDM             // 1: fragments by ldmatrix (V kept as rows, read .trans)
 #define LDM 0
 #endif
+#ifndef CPA             // 1: K and V blocks by cp.async (needs LDM=1: V as rows)
+#define CPA 0
+#endif
+#if CPA && !LDM
+#error "attn_mma: CPA=1 needs LDM=1 (V kept as rows)"
+#endif
 
 #if D % 16 || D > 128
 #error "attn_mma: D must be a multiple of 16, at most 128"
@@ -57,6 +66,22 @@ inline float quad_sum(float v, int lane, __local float *scr)
     v += shfl_xor(v, 1, lane, scr);
     return v + shfl_xor(v, 2, lane, scr);
 }
+
+#if CPA
+// Keys [k0, k0 + nk) of X (rows of D) into Xs (rows of LDK) by cp.async;
+// rows nk to BK zeroed by plain stores (finite V rows where P is 0).
+inline void tile_async(__local ushort *Xs, __global const ushort *X, int k0, int nk, int tid)
+{
+    for (int v = tid; v < BK * (D / 8); v += NT) {
+        const int key = v / (D / 8), d = (v % (D / 8)) * 8;
+        if (key < nk)
+            cp_async16((__local uint4 *)(Xs + key * LDK + d),
+                       (__global const uint4 *)(X + (size_t)(k0 + key) * D + d));
+        else
+            *(__local uint4 *)(Xs + key * LDK + d) = (uint4)(0u);
+    }
+}
+#endif
 
 __kernel __attribute__((reqd_work_group_size(NT, 1, 1)))
 void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *restrict K,
@@ -105,8 +130,21 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
             o[j][q] = 0.0f;
     float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;  // l: this lane's part
 
+#if CPA
+    if (kend > 0) {
+        tile_async(Ks, K, 0, min(BK, Lk), tid);
+        cp_async_commit();
+    }
+#endif
     for (int k0 = 0; k0 < kend; k0 += BK) {
         const int nk = min(BK, Lk - k0);
+#if CPA
+        // Vs is free (every warp passed the last block's final barrier).
+        tile_async(Vs, V, k0, nk, tid);
+        cp_async_commit();
+        CP_ASYNC_WAIT(1);  // this block's K, issued a block earlier
+        barrier(CLK_LOCAL_MEM_FENCE);
+#else
         barrier(CLK_LOCAL_MEM_FENCE);  // the previous block's readers are done
         // K rows as they are, V transposed; keys past Lk read as 0.
         for (int v = tid; v < BK * (D / 8); v += NT) {
@@ -129,6 +167,7 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
 #endif
         }
         barrier(CLK_LOCAL_MEM_FENCE);
+#endif
 
         // S = Q K^T: n8 tile j holds keys j*8 .. j*8+7, this lane's 2t, 2t+1.
         float s[NK][4];
@@ -165,6 +204,15 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
             }
         }
 
+#endif
+#if CPA
+        // Every warp is done with Ks: the next block's K goes in flight.
+        barrier(CLK_LOCAL_MEM_FENCE);
+        const int more = k0 + BK < kend;
+        if (more) {
+            tile_async(Ks, K, k0 + BK, min(BK, Lk - k0 - BK), tid);
+            cp_async_commit();
+        }
 #endif
 
         // Online softmax, base 2, masked keys -inf; rows r0 (q 0, 1), r1 (q 2, 3).
@@ -209,6 +257,13 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
             o[j][3] *= al1;
         }
 
+#if CPA
+        if (more)
+            CP_ASYNC_WAIT(1);  // this block's V (the next K may stay in flight)
+        else
+            CP_ASYNC_WAIT(0);
+        barrier(CLK_LOCAL_MEM_FENCE);
+#endif
         // O += P V: k16 step st takes S tiles 2st and 2st+1 as one A fragment.
         #pragma unroll
         for (int st = 0; st < BK / 16; st++) {
@@ -238,6 +293,9 @@ void attn_fwd_mma(__global const ushort *restrict Q, __global const ushort *rest
             }
 #endif
         }
+#if CPA
+        barrier(CLK_LOCAL_MEM_FENCE);  // every warp is done with Vs
+#endif
     }
 
     // Row sums over the quad, then O / l and lse (lane t == 0 of the quad).

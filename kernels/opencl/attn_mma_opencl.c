@@ -33,35 +33,48 @@ extern const char cb_cl_src_attn_bwd_mma[];
 #define MMA_BQ 64  // query rows a work-group (attn_mma.cl, attn_bwd_mma.cl's dQ)
 #define MMA_BKV 64 // keys a dK/dV work-group (attn_bwd_mma.cl)
 
-// CHIPBENCH_CL_MMA_ATTN="LDM=0|1": fragments by ldmatrix in both passes
-// (attn_mma.cl, attn_bwd_mma.cl), else 32-bit loads. Unset: the forward
-// uses ldmatrix (an H200 measured it 2.4x the 32-bit loads at B=8 H=16
-// L=4096 D=128: 178 against 75 TFLOP/s, results/h200-20261129-attn.csv);
-// the backward keeps the 32-bit loads until both are measured there.
-static enum cb_status attn_ldm(int *ldm, int dflt)
+// CHIPBENCH_CL_MMA_ATTN="LDM=0|1,CPA=0|1". LDM: fragments by ldmatrix in
+// both passes (attn_mma.cl, attn_bwd_mma.cl), else 32-bit loads; unset, the
+// forward uses ldmatrix (an H200 measured it 2.4x the 32-bit loads at B=8
+// H=16 L=4096 D=128: 178 against 75 TFLOP/s, results/h200-20261129-attn.csv)
+// and the backward keeps the 32-bit loads until both are measured there.
+// CPA (forward only, with LDM=1): K and V blocks by cp.async, loads
+// overlapped with the math; off unless asked for (not yet measured on a GPU).
+struct mma_attn_opts {
+    int ldm, cpa;
+};
+
+static enum cb_status attn_opts(struct mma_attn_opts *o, int fwd)
 {
-    *ldm = dflt;
+    o->ldm = fwd;
+    o->cpa = 0;
     const char *env = getenv("CHIPBENCH_CL_MMA_ATTN");
     if (!env || !*env)
         return CB_OK;
-    static const char *const keys[1] = {"LDM"};
-    int *vals[1] = {ldm};
-    if (cb_cl_params_parse("", env, env, keys, vals, 1) != CB_OK)
+    static const char *const keys[2] = {"LDM", "CPA"};
+    int *vals[2] = {&o->ldm, &o->cpa};
+    if (cb_cl_params_parse("", env, env, keys, vals, 2) != CB_OK)
         return cb_cl_error_wrap(CB_ERR_INVALID_ARG, "CHIPBENCH_CL_MMA_ATTN");
-    if (*ldm != 0 && *ldm != 1)
-        return cb_set_error(CB_ERR_INVALID_ARG, "CHIPBENCH_CL_MMA_ATTN: LDM is 0 or 1, got %d",
-                            *ldm);
+    if ((o->ldm != 0 && o->ldm != 1) || (o->cpa != 0 && o->cpa != 1))
+        return cb_set_error(CB_ERR_INVALID_ARG, "CHIPBENCH_CL_MMA_ATTN: LDM and CPA are 0 or "
+                            "1, got LDM=%d,CPA=%d", o->ldm, o->cpa);
+    if (o->cpa && !fwd)
+        return cb_set_error(CB_ERR_UNSUPPORTED, "CHIPBENCH_CL_MMA_ATTN: CPA=1 is the "
+                            "forward's only; the backward has no cp.async path");
+    if (o->cpa && !o->ldm)
+        return cb_set_error(CB_ERR_INVALID_ARG, "CHIPBENCH_CL_MMA_ATTN: CPA=1 needs LDM=1 "
+                            "(cp.async copies V as rows, which only ldmatrix .trans reads)");
     return CB_OK;
 }
 
 // What both passes' plans share: the shape and device rules (D % 16 == 0
 // and up to 128, NVIDIA's matrix units or the emulation; opens the device
-// in b->rt), the LDM choice, the row's origin text and the build options
-// (opts, olen bytes).
+// in b->rt), the LDM and CPA choice, the row's origin text and the build
+// options (opts, olen bytes).
 static enum cb_status mma_attn_setup(const struct cb_plan_req *req,
                                      const struct cb_attn_args *a, int need_lse,
-                                     const char *what, struct cb_cl_plan *b, int *ldm,
-                                     char *opts, size_t olen)
+                                     const char *what, struct cb_cl_plan *b,
+                                     struct mma_attn_opts *mo, char *opts, size_t olen)
 {
     enum cb_status s = CB_OK;
     CB_TRY(cb_cl_attn_check(a, 128, need_lse, what));
@@ -70,12 +83,12 @@ static enum cb_status mma_attn_setup(const struct cb_plan_req *req,
                             what, (long long)a->head_dim);
     CB_TRY(cb_clrt_open(req->device, &b->rt));
     CB_TRY(cb_cl_mma_device_ok(b->rt, 0));
-    CB_TRY(attn_ldm(ldm, !need_lse));  // the backward is the pass that reads lse
+    CB_TRY(attn_opts(mo, !need_lse));  // the backward is the pass that reads lse
     snprintf(b->origin, sizeof b->origin, "%s, mma.sync bf16%s",
              getenv("CHIPBENCH_CL_MMA_ATTN") ? "CHIPBENCH_CL_MMA_ATTN" : "default",
              cb_cl_mma_emulate() ? " emulated" : "");
-    snprintf(opts, olen, "-D D=%d -D LDM=%d -D MMA_EMULATE=%d", (int)a->head_dim, *ldm,
-             cb_cl_mma_emulate());
+    snprintf(opts, olen, "-D D=%d -D LDM=%d -D CPA=%d -D MMA_EMULATE=%d", (int)a->head_dim,
+             mo->ldm, mo->cpa, cb_cl_mma_emulate());
 out:
     return s;
 }
@@ -97,11 +110,12 @@ static enum cb_status plan_make(const struct cb_kernel *k, const struct cb_plan_
     struct cb_cl_attn_fwd *pl = calloc(1, sizeof *pl);
     if (!pl)
         return cb_set_error(CB_ERR_NO_MEMORY, "bf16 attention plan");
-    int ldm;
+    struct mma_attn_opts mo;
     char opts[96];
-    CB_TRY(mma_attn_setup(req, a, 0, "bf16 matrix-unit attention", &pl->base, &ldm, opts,
+    CB_TRY(mma_attn_setup(req, a, 0, "bf16 matrix-unit attention", &pl->base, &mo, opts,
                           sizeof opts));
-    snprintf(pl->base.params, sizeof pl->base.params, "BQ=%d,BK=64,LDM=%d", MMA_BQ, ldm);
+    snprintf(pl->base.params, sizeof pl->base.params, "BQ=%d,BK=64,LDM=%d%s", MMA_BQ, mo.ldm,
+             mo.cpa ? ",CPA=1" : "");
     CB_TRY(cb_cl_attn_fwd_buffers(pl, a, 2));
     cl_program prog;
     CB_TRY(cb_cl_mma_program(pl->base.rt, "attn_mma.cl", cb_cl_src_attn_mma, opts, &prog));
@@ -135,13 +149,13 @@ static enum cb_status bwd_plan_make(const struct cb_kernel *k, const struct cb_p
     struct cb_cl_attn_bwd *pl = calloc(1, sizeof *pl);
     if (!pl)
         return cb_set_error(CB_ERR_NO_MEMORY, "bf16 attention backward plan");
-    int ldm;
+    struct mma_attn_opts mo;
     char opts[96];
-    CB_TRY(mma_attn_setup(req, a, 1, "bf16 matrix-unit attention backward", &pl->base, &ldm,
+    CB_TRY(mma_attn_setup(req, a, 1, "bf16 matrix-unit attention backward", &pl->base, &mo,
                           opts, sizeof opts));
     const int bs = a->head_dim > 64 ? 32 : 64;  // attn_bwd_mma.cl's BS
     snprintf(pl->base.params, sizeof pl->base.params, "BQ=%d,BKV=%d,BS=%d,LDM=%d", MMA_BQ,
-             MMA_BKV, bs, ldm);
+             MMA_BKV, bs, mo.ldm);
     CB_TRY(cb_cl_attn_bwd_buffers(pl, ba, 2));
     cl_program prog;
     CB_TRY(cb_cl_mma_program(pl->base.rt, "attn_bwd_mma.cl", cb_cl_src_attn_bwd_mma, opts,
