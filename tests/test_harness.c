@@ -286,7 +286,16 @@ static void test_bench_row(void)
     CB_CHECK_NEAR(r.flops, 2.0 * 64 * 48 * 40, 0);
     CB_CHECK(r.gflops > 0 && isfinite(r.gflops));
     CB_CHECK(r.m.nsamples >= 3 && r.m.samples_ns);
+    CB_CHECK_MSG(strstr(r.note, "before timing") == NULL, "%.300s", r.note);  // well under 5 s
     cb_result_free(&r);
+    // The host's seconds before timing, noted past the threshold (0 here).
+    setenv("CHIPBENCH_HOST_NOTE_S", "0", 1);
+    CB_CHECK(cb_bench_row(k, &shape, 1, &o, &r) == CB_OK);
+    CB_CHECK_MSG(strstr(r.note, "host ") && strstr(r.note, "s before timing: set-up ") &&
+                     strstr(r.note, "float64 check "),
+                 "%.300s", r.note);
+    cb_result_free(&r);
+    unsetenv("CHIPBENCH_HOST_NOTE_S");
     // Too many threads for a single-threaded kernel: a visible skip.
     CB_CHECK(cb_bench_row(k, &shape, 2, &o, &r) == CB_ERR_UNSUPPORTED);
     CB_CHECK(strstr(r.note, "at most 1 thread") != NULL);
