@@ -70,6 +70,21 @@ pack() {
     [ -n "${PACK:-}" ] || return 0
     tar czf "$PACK.tmp" -C "$OUT" . 2>/dev/null && mv "$PACK.tmp" "$PACK"
 }
+# cbrun NAME SECS ENV ARGS...: `chipbench run --device DEV --threads 1 ARGS`
+# under the budget (ENV: one VAR=VALUE for this run, or -), its rows shown
+# without the progress lines, and its own exit status reported (after a
+# pipe into grep, $? would be grep's).
+cbrun() {
+    name=$1; secs=$2; envset=$3; shift 3
+    [ "$envset" = - ] && envset=
+    tmp=${TMPDIR:-/tmp}/cbrun.$$
+    env $envset timeout -k 10 $(tmo "$secs") "$CB" run --device "$DEV" --threads 1 "$@" \
+        > "$tmp" 2>&1
+    rc=$?
+    grep -v '^\[' "$tmp"
+    rm -f "$tmp"
+    echo "$name exit $rc"
+}
 want() {
     case " $STEPS " in *" $1 "*) ;; *) return 1 ;; esac
     pack
@@ -181,71 +196,49 @@ fi
 
 if want gemm; then
     log "gemm: ours vs CLBlast"
-    timeout -k 10 $(tmo 300) "$CB" run --device "$DEV" \
+    cbrun gemm 300 - \
         --kernel "${GEMM_KERNELS:-gemm_f32_opencl,gemm_f16_opencl,gemm_bf16_opencl,gemm_tf32_opencl,gemm_f32_clblast,gemm_*_cublas}" \
-        --threads 1 \
         --shape ${BIG}x${BIG}x${BIG} --shape ${MID}x${MID}x${MID} --shape ${MID}x${MID}x${MID}:nt \
         --shape ${MID}x${MID}x${MID}:tn --shape ${SMALL}x${SMALL}x${SMALL} \
-        $RUN_TIME --csv "$OUT/gpu-gemm.csv" 2>&1 | grep -v '^\['
-    echo "gemm exit $?"
+        $RUN_TIME --csv "$OUT/gpu-gemm.csv"
 fi
 
 if want attn; then
+    # B=8 H=16 L=4096 D=128 (rehearsals: smaller): causal 0, causal 1, causal 1 with Hkv 4
+    A0=b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=0
+    A1=b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=1
+    A1G=b=$ATTN_B,h=16,kvh=4,s=$ATTN_L,d=128,causal=1
     log "attention forward and backward"
-    timeout -k 10 $(tmo 200) "$CB" run --device "$DEV" \
+    cbrun attention 200 - \
         --kernel 'attn_f32_opencl,attn_bwd_f32_opencl,attn_bf16_opencl,attn_bwd_bf16_opencl' \
-        --threads 1 \
-        --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=0 \
-        --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=1 \
-        --shape b=$ATTN_B,h=16,kvh=4,s=$ATTN_L,d=128,causal=1 \
-        $RUN_TIME --csv "$OUT/gpu-attn.csv" 2>&1 | grep -v '^\['
-    echo "attention exit $?"
+        --shape $A0 --shape $A1 --shape $A1G $RUN_TIME --csv "$OUT/gpu-attn.csv"
     log "bf16 attention, the other fragment path: forward LDM=0, backward LDM=1"
-    CHIPBENCH_CL_MMA_ATTN=LDM=0 timeout -k 10 $(tmo 60) "$CB" run --device "$DEV" \
-        --kernel attn_bf16_opencl --threads 1 \
-        --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=0 \
-        $RUN_TIME --csv "$OUT/gpu-attn-bf16-ldm0.csv" 2>&1 | grep -v '^\['
-    echo "attention fwd ldm0 exit $?"
-    CHIPBENCH_CL_MMA_ATTN=LDM=1,CPA=1 timeout -k 10 $(tmo 60) "$CB" run --device "$DEV" \
-        --kernel attn_bf16_opencl --threads 1 \
-        --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=0 \
-        --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=1 \
-        $RUN_TIME --csv "$OUT/gpu-attn-bf16-cpa.csv" 2>&1 | grep -v '^\['
-    echo "attention fwd cpa exit $?"
-    CHIPBENCH_CL_MMA_ATTN=LDM=1 timeout -k 10 $(tmo 120) "$CB" run --device "$DEV" \
-        --kernel attn_bwd_bf16_opencl --threads 1 \
-        --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=0 \
-        --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=1 \
-        $RUN_TIME --csv "$OUT/gpu-attn-bwd-bf16-ldm1.csv" 2>&1 | grep -v '^\['
-    echo "attention bwd ldm1 exit $?"
+    cbrun "attention fwd ldm0" 60 CHIPBENCH_CL_MMA_ATTN=LDM=0 --kernel attn_bf16_opencl \
+        --shape $A0 $RUN_TIME --csv "$OUT/gpu-attn-bf16-ldm0.csv"
+    cbrun "attention fwd cpa" 60 CHIPBENCH_CL_MMA_ATTN=LDM=1,CPA=1 --kernel attn_bf16_opencl \
+        --shape $A0 --shape $A1 $RUN_TIME --csv "$OUT/gpu-attn-bf16-cpa.csv"
+    cbrun "attention bwd ldm1" 120 CHIPBENCH_CL_MMA_ATTN=LDM=1 --kernel attn_bwd_bf16_opencl \
+        --shape $A0 --shape $A1 $RUN_TIME --csv "$OUT/gpu-attn-bwd-bf16-ldm1.csv"
     log "attention forward, rows variant default forced (same run)"
-    CHIPBENCH_CL_ATTN='BQ=32,BK=32,TX=16,RQ=4,PAD=4' timeout -k 10 $(tmo 60) "$CB" run --device "$DEV" \
-        --kernel attn_f32_opencl --threads 1 \
-        --shape b=$ATTN_B,h=16,kvh=16,s=$ATTN_L,d=128,causal=0 \
-        $RUN_TIME --csv "$OUT/gpu-attn-rows.csv" 2>&1 | grep -v '^\['
-    echo "attention rows exit $?"
+    cbrun "attention rows" 60 CHIPBENCH_CL_ATTN=BQ=32,BK=32,TX=16,RQ=4,PAD=4 \
+        --kernel attn_f32_opencl --shape $A0 $RUN_TIME --csv "$OUT/gpu-attn-rows.csv"
 fi
 
 if want training; then
     log "training step shapes (gpt2-124m) and stream, for chipbench cost"
-    timeout -k 10 $(tmo 240) "$CB" run --device "$DEV" --suite training --model "${MODEL:-gpt2-124m}" \
-        --kernel '*_f32_opencl' --threads 1 $RUN_TIME --csv "$OUT/gpu-training.csv" 2>&1 |
-        grep -v '^\['
-    echo "training exit $?"
-    timeout -k 10 $(tmo 60) "$CB" run --device "$DEV" --op stream --kernel stream_f32_opencl --threads 1 \
-        --shape stream:n=$STREAM_N \
-        $RUN_TIME --csv "$OUT/gpu-stream.csv" 2>&1 | grep -v '^\['
-    echo "stream exit $?"
+    cbrun training 240 - --suite training --model "${MODEL:-gpt2-124m}" \
+        --kernel '*_f32_opencl' $RUN_TIME --csv "$OUT/gpu-training.csv"
+    cbrun stream 60 - --op stream --kernel stream_f32_opencl --shape stream:n=$STREAM_N \
+        $RUN_TIME --csv "$OUT/gpu-stream.csv"
 fi
 
 if want bf16; then
     for model in ${MODELS:-gpt2-124m llama3.2-1b}; do
         [ "$(left)" -gt 40 ] || { log "skipped bf16 $model: the budget is spent"; break; }
         log "bf16 training step shapes ($model)"
-        timeout -k 10 $(tmo 240) "$CB" run --device "$DEV" --suite training --model "$model" \
-            --kernel 'gemm_bf16_opencl,gemm_bf16_cublas,attn_bf16_opencl,attn_bwd_bf16_opencl' --threads 1 \
-            $RUN_TIME --csv "$OUT/gpu-training-bf16-$model.csv" 2>&1 | grep -v '^\['
-        echo "bf16 $model exit $?"
+        cbrun "bf16 $model" 240 - --suite training --model "$model" \
+            --kernel 'gemm_bf16_opencl,gemm_bf16_cublas,attn_bf16_opencl,attn_bwd_bf16_opencl' \
+            $RUN_TIME --csv "$OUT/gpu-training-bf16-$model.csv"
     done
 fi
 
@@ -271,10 +264,8 @@ if want energy; then
         smi_pid=$!
     fi
     date -u +%s.%N > "$OUT/energy-window.txt"
-    timeout -k 10 $(tmo 120) "$CB" run --device "$DEV" --kernel gemm_f32_opencl --threads 1 \
-        --shape ${BIG}x${BIG}x${BIG} --warmup 2 --min-time $ENERGY_TIME --max-time $ENERGY_TIME \
-        --max-noise 0 --csv "$OUT/gpu-energy.csv" 2>&1 | grep -v '^\['
-    echo "energy exit $?"
+    cbrun energy 120 - --kernel gemm_f32_opencl --shape ${BIG}x${BIG}x${BIG} --warmup 2 \
+        --min-time $ENERGY_TIME --max-time $ENERGY_TIME --max-noise 0 --csv "$OUT/gpu-energy.csv"
     date -u +%s.%N >> "$OUT/energy-window.txt"
     [ -n "$smi_pid" ] && kill "$smi_pid" 2>/dev/null
 fi

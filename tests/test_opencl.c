@@ -373,7 +373,7 @@ static void test_mma_gemm_emulated(void)
     static const char *const sets[] = {NULL, "WM=32,WN=32,LDM=1,CPA=1",
                                        "WM=32,WN=16,LDM=1,CPA=1",
                                        "WM=32,WN=32,LDM=1,CPA=1,ST=3", "WM=32,WN=32,LDM=0"};
-    for (int ps = 0; ps < 5; ps++) {
+    for (int ps = 0; ps < (int)(sizeof sets / sizeof *sets); ps++) {
         CB_CHECK(cb_cl_mma_gemm_force(sets[ps]) == CB_OK);
         for (int v = 0; v < 2; v++) {
             const char *const *sh = v ? tf32_shapes : shapes;
@@ -438,7 +438,7 @@ static void test_mma_gemm_emulated(void)
     // at issue time, so a block overwritten while a warp still reads it
     // fails here; ragged and fully masked blocks included).
     static const char *const attn_env[] = {"LDM=0", "LDM=1", NULL, "LDM=1,CPA=1"};
-    for (int ldm = 0; ldm < 4; ldm++) {
+    for (int ldm = 0; ldm < (int)(sizeof attn_env / sizeof *attn_env); ldm++) {
         if (attn_env[ldm])
             setenv("CHIPBENCH_CL_MMA_ATTN", attn_env[ldm], 1);
         else
