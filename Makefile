@@ -170,7 +170,7 @@ $(BUILD)/tests/%: tests/%.c $(LIB) tests/cb_test.h tests/check_kernel.h
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests $< $(LIB) $(ALL_LDFLAGS) $(PKG_LIBS) $(LDLIBS) -o $@
 
-# The fake NVML library test_power loads through CHIPBENCH_NVML_LIB.
+# The fake NVML library test_power and test_cublas load through CHIPBENCH_NVML_LIB.
 $(BUILD)/tests/libfake_nvml.so: tests/fake_nvml.c
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
@@ -183,7 +183,7 @@ $(BUILD)/tests/libfake_cuda.so: tests/fake_cuda.c
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) -std=gnu11 $(WARN) $(CFLAGS) -fPIC -shared $< -o $@
-$(BUILD)/tests/test_cublas: $(BUILD)/tests/libfake_cuda.so
+$(BUILD)/tests/test_cublas: $(BUILD)/tests/libfake_cuda.so $(BUILD)/tests/libfake_nvml.so
 
 $(BUILD)/tools/%: scripts/%.c $(LIB)
 	@mkdir -p $(@D)

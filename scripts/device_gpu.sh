@@ -133,6 +133,19 @@ else
         fi
     fi
     echo "cuBLAS: ${CHIPBENCH_CUBLAS_LIB:-none found}, runtime: ${CHIPBENCH_CUDART_LIB:-default}"
+    # OpenBLAS 0.3.21 does not know the H200 host's Xeon (family 6 model
+    # 207) and falls back to its Prescott (SSE) core. Its dgemm is every
+    # GEMM row's float64 check: 40 s of host time a row at Llama's LM head,
+    # most of a device call (the CSV notes of 2026-11-29). chipbench info
+    # names the core OpenBLAS took.
+    if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx512f /proc/cpuinfo; then
+        if grep -qw avx512_bf16 /proc/cpuinfo; then
+            export OPENBLAS_CORETYPE=Cooperlake
+        else
+            export OPENBLAS_CORETYPE=SkylakeX
+        fi
+    fi
+    echo "OpenBLAS core: ${OPENBLAS_CORETYPE:-its own choice}"
     DEV=${DEV:-NVIDIA}
     BIG=8192; MID=4096; SMALL=1024; TUNE_BUDGET=${TUNE_BUDGET:-140}; ATTN_L=4096; ATTN_B=8
     ATUNE_BUDGET=${ATUNE_BUDGET:-120}; MMA_BUDGET=${MMA_BUDGET:-75}; STREAM_N=268435456

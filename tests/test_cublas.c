@@ -125,6 +125,38 @@ static void test_device_time_and_pci(void)
     b->teardown(data);
 }
 
+// A cuBLAS row's energy comes from its card's counter (NVML, matched by the
+// PCI address the row reports), not from the CPU packages: the fake NVML
+// device sits at the fake CUDA device's bus.
+static void test_row_energy(void)
+{
+    const struct cb_kernel *k = cb_registry_find("gemm_f32_cublas");
+    struct cb_bench_opts o;
+    struct cb_call c;
+    struct cb_result r;
+    char lib[600];
+    if (!cb_t_beside_exe("libfake_nvml.so", lib, sizeof lib))
+        CB_SKIP("libfake_nvml.so not built beside the test");
+    setenv("CHIPBENCH_NVML_LIB", lib, 1);
+    setenv("FAKE_NVML_BUS", "00000000:0A:00.0", 1);
+    setenv("FAKE_NVML_WATTS", "300", 1);
+    cb_power_shutdown();
+    check_quick_opts(&o);
+    o.power.enabled = 1;
+    o.power.interval_s = 0.005;
+    o.power.min_window_s = 0.05;
+    CB_CHECK(cb_shape_parse("64x48x32", &c) == CB_OK);
+    CB_CHECK(cb_bench_row(k, &c, 1, &o, &r) == CB_OK);
+    CB_CHECK_MSG(r.m.power.quality == CB_POWER_MEASURED, "%.300s", r.m.power.reason);
+    CB_CHECK_STR(r.m.power.source, "nvml-energy");
+    CB_CHECK_STR(r.m.power.scope, "card");
+    CB_CHECK_NEAR(r.m.power.watts, 300, 15);
+    cb_result_free(&r);
+    unsetenv("FAKE_NVML_BUS");
+    unsetenv("FAKE_NVML_WATTS");
+    cb_power_shutdown();
+}
+
 int main(void)
 {
     if (!use_fake()) {
@@ -135,5 +167,6 @@ int main(void)
     CB_RUN(test_fake_gemms);
     CB_RUN(test_row_columns);
     CB_RUN(test_device_time_and_pci);
+    CB_RUN(test_row_energy);
     return CB_TEST_END("test_cublas");
 }

@@ -39,7 +39,9 @@ extern const char cb_cl_src_attn_bwd_mma[];
 // H=16 L=4096 D=128: 178 against 75 TFLOP/s, results/h200-20261129-attn.csv)
 // and the backward keeps the 32-bit loads until both are measured there.
 // CPA (forward only, with LDM=1): K and V blocks by cp.async, loads
-// overlapped with the math; off unless asked for (not yet measured on a GPU).
+// overlapped with the math; off unless asked for: 1.035-1.05x on an H200 at
+// D=128 but with 6-7% sample noise (results/h200-20261129-attn-bf16-cpa.csv),
+// and D=64 (the training shapes) not timed yet.
 struct mma_attn_opts {
     int ldm, cpa;
 };
