@@ -81,9 +81,10 @@ static void test_all_kernels(void)
 // several A panels and B blocks, partial tiles, both thread splits (m, n).
 // Each shape runs twice: as the driver chooses (A read in place where the
 // kernel can and a thread has few B blocks, gd_direct_a; n split among
-// threads in 16-column units where the kernel has an edge tile) and with A
+// threads in 16-column units where the kernel has an edge tile), with A
 // always packed and n split in whole tiles (CHIPBENCH_GEMM_PACK_A=1,
-// CHIPBENCH_GEMM_SPLIT=48).
+// CHIPBENCH_GEMM_SPLIT=48), and with all of n starting on the last thread
+// (CHIPBENCH_GEMM_STEAL=2), so the other takes its share by stealing.
 static void test_gemm_blocking_edges(void)
 {
     static const char *const shapes[] = {
@@ -106,21 +107,26 @@ static void test_gemm_blocking_edges(void)
         const struct cb_kernel *k = cb_registry_get(i);
         if (k->op != CB_OP_GEMM || k->mr == 0 || cb_kernel_usable(k) != CB_OK)
             continue;
-        for (int pack = 0; pack < 2 && s == CB_OK; pack++) {
-            if (pack) {
+        static const char *const how[] = {"", " A packed, n split in tiles",
+                                          " n stolen from the last thread"};
+        for (int pack = 0; pack < 3 && s == CB_OK; pack++) {
+            if (pack == 1) {
                 setenv("CHIPBENCH_GEMM_PACK_A", "1", 1);
                 setenv("CHIPBENCH_GEMM_SPLIT", "48", 1);
             }
+            if (pack == 2)
+                setenv("CHIPBENCH_GEMM_STEAL", "2", 1);
             for (int t = 1; t <= 2 && s == CB_OK; t++)
                 for (int j = 0; shapes[j] && s == CB_OK; j++) {
                     double err, tol;
                     s = check_one(k, shapes[j], t, &err, &tol);
                     snprintf(what, sizeof what, "%s %s threads=%d%s", k->name, shapes[j], t,
-                             pack ? " A packed, n split in tiles" : "");
+                             how[pack]);
                     ran++;
                 }
             unsetenv("CHIPBENCH_GEMM_PACK_A");
             unsetenv("CHIPBENCH_GEMM_SPLIT");
+            unsetenv("CHIPBENCH_GEMM_STEAL");
         }
     }
     unsetenv("CHIPBENCH_GEMM_KC");

@@ -61,7 +61,7 @@
 //     for pc in k step KC          pack A panel (threads split micro-panels)
 //       for jc in n step NC        pack B block KC x NC (L2); threads own
 //                                  ranges of n, or share each block (gd_thread)
-//         for ir in MC step MR     A micro-panels (split when B is shared)
+//         for ir in MC step MR     A micro-panels (shared out when B is shared)
 //           for jr in NC step NR   microkernel (edge tiles: GD_UKERNEL_EDGE, or a buffer)
 // Block sizes come from the cache sizes hwloc reports (gd_block_sizes).
 // Packing zero-pads to whole tiles, so the microkernel never sees a ragged
@@ -116,7 +116,17 @@ struct gd_plan {
     int64_t bpack_elems;      // elements of one B block buffer
     int pack_a;               // 1: pack A even where GD_UKERNEL_A could read it
     int64_t split_cols;       // unit of the n split (GD_SPLIT_COLS)
+    int steal;                // 0: the n split stays static (CHIPBENCH_GEMM_STEAL=0)
+    struct gd_range *ranges;  // one per thread (n split)
     const struct cb_gemm_args *g;  // the call in flight
+};
+
+// A thread's unclaimed columns in the n split, in units of split_cols:
+// head << 32 | tail, changed only by compare-and-swap. The owner claims a B
+// block at a time from the head; a thread with nothing left takes the back
+// half of the fullest range (gd_steal). A line each: no false sharing.
+struct gd_range {
+    _Alignas(64) uint64_t ht;
 };
 
 static inline int64_t gd_min(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -393,8 +403,8 @@ static void gd_pack_panels(const GD_IN_T *src, int64_t lds, int k_along_rows, in
 }
 
 // A rows [i0, i0+mb), k [p0, p0+kb) -> micro-panels of MR rows. Thread tid
-// packs a contiguous range of panels: with m split, the range it will also
-// compute (gd_compute splits the same way), so they land in its own L2.
+// packs a contiguous range of panels: with m split, the range it starts
+// computing (gd_thread), so they land in its own L2.
 // With A read in place (direct), only a ragged last panel is packed, by the
 // thread whose range holds it.
 __attribute__((noinline)) static void gd_pack_a(const struct cb_gemm_args *g, GD_IN_T *dst,
@@ -473,24 +483,15 @@ static inline int gd_direct_a(const struct gd_plan *pl, int64_t n_per_thread)
 #endif
 }
 
-// One thread's share of the tiles of an (A panel, B block) pair. The A
-// micro-panels are split into contiguous ranges so each core keeps its own in
-// L1; with fewer A micro-panels than threads the B micro-panels are split.
+// The tiles of A micro-panels [qa0, qa1) x B micro-panels [qb0, qb1) of an
+// (A panel, B block) pair.
 __attribute__((noinline)) static void gd_compute(const struct gd_plan *pl, const GD_IN_T *bpack,
                                                  int64_t i0, int64_t mb, int64_t j0, int64_t nb,
                                                  int64_t p0, int64_t kb, float beta, int direct,
-                                                 int tid, int nt)
+                                                 int64_t qa0, int64_t qa1, int64_t qb0,
+                                                 int64_t qb1)
 {
     const struct cb_gemm_args *g = pl->g;
-    const int64_t npa = (mb + GD_MR - 1) / GD_MR, npb = (nb + GD_NR - 1) / GD_NR;
-    int64_t qa0 = 0, qa1 = npa, qb0 = 0, qb1 = npb;
-    if (npa >= 2 * nt || npa >= npb) {
-        qa0 = npa * tid / nt;
-        qa1 = npa * (tid + 1) / nt;
-    } else {
-        qb0 = npb * tid / nt;
-        qb1 = npb * (tid + 1) / nt;
-    }
     float *c = g->c;
     _Alignas(64) float tile[GD_MR * GD_NR];
     const int64_t kp = gd_round_up(kb, GD_KR), kg = kp / GD_KP;
@@ -572,6 +573,57 @@ __attribute__((destructor)) static void gd_prof_dump(void)
 #define GD_PROF(i) ((void)0)
 #endif
 
+static inline uint64_t gd_ht(int64_t h, int64_t t) { return (uint64_t)h << 32 | (uint64_t)t; }
+
+// Claim up to w units from the head of range r: [*u0, *u1). 0 when empty.
+static inline int gd_claim(struct gd_range *r, int64_t w, int64_t *u0, int64_t *u1)
+{
+    uint64_t cur = __atomic_load_n(&r->ht, __ATOMIC_ACQUIRE);
+    for (;;) {
+        const int64_t h = (int64_t)(cur >> 32), t = (int64_t)(cur & 0xffffffffu);
+        if (h >= t)
+            return 0;
+        const int64_t e = gd_min(h + w, t);
+        if (__atomic_compare_exchange_n(&r->ht, &cur, gd_ht(e, t), 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
+            *u0 = h;
+            *u1 = e;
+            return 1;
+        }
+    }
+}
+
+// Thread tid's own range is empty: move the back half (rounded up) of the
+// fullest other range into it. 0 when every range is empty. Only the owner
+// stores into an empty range, and no thief touches an empty one, so the
+// plain store cannot lose a claim.
+static inline int gd_steal(struct gd_range *rs, int tid, int nt)
+{
+    for (;;) {
+        int v = -1;
+        int64_t most = 0;
+        uint64_t cur = 0;
+        for (int i = 0; i < nt; i++) {
+            const uint64_t x = __atomic_load_n(&rs[i].ht, __ATOMIC_ACQUIRE);
+            const int64_t left = (int64_t)(x & 0xffffffffu) - (int64_t)(x >> 32);
+            if (i != tid && left > most) {
+                v = i;
+                most = left;
+                cur = x;
+            }
+        }
+        if (v < 0)
+            return 0;
+        const int64_t h = (int64_t)(cur >> 32), t = (int64_t)(cur & 0xffffffffu);
+        const int64_t cut = t - (most + 1) / 2;
+        if (__atomic_compare_exchange_n(&rs[v].ht, &cur, gd_ht(h, cut), 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
+            __atomic_store_n(&rs[tid].ht, gd_ht(cut, t), __ATOMIC_RELEASE);
+            return 1;
+        }
+    }
+}
+
 // Two ways to share a call among threads:
 //   n split (n has at least 2 B micro-panels per thread): each thread owns a
 //     range of C's columns and packs its own B blocks into its own buffer,
@@ -582,6 +634,9 @@ __attribute__((destructor)) static void gd_prof_dump(void)
 // Sharing B cost the 2-thread m = 512 GEMMs 7% (512x4096x4096 nt: 443
 // GFLOP/s shared, 470 split by n): each core read half of every block from
 // the other core's L2, and both stopped for every block's packing.
+// The n split starts even, and a thread that runs out takes work from the
+// others (gd_steal): a core that loses time to a neighbour or to the
+// hypervisor no longer holds the other at every A panel's barrier.
 static void gd_thread(void *arg, int tid, int nt)
 {
     struct gd_plan *pl = arg;
@@ -592,43 +647,83 @@ static void gd_thread(void *arg, int tid, int nt)
     const int nsplit = nt > 1 && npb >= 2 * nt &&
                        npa * ((npb + nt - 1) / nt) <= npb * ((npa + nt - 1) / nt);
     const int64_t su = pl->split_cols, nsu = (g->n + su - 1) / su;
-    const int64_t ja = nsplit ? gd_min(g->n, nsu * tid / nt * su) : 0;
-    const int64_t jb = nsplit ? gd_min(g->n, nsu * (tid + 1) / nt * su) : g->n;
+    int64_t ua = nsu * tid / nt, ub = nsu * (tid + 1) / nt;
+    if (pl->steal == 2) {  // tests: the last thread starts with all of the work
+        ua = 0;
+        ub = tid == nt - 1 ? nsu : 0;
+    }
+    const int64_t ncu = pl->nc / su;  // units a claim: one B block (nc is a multiple of su)
+    struct gd_range *own = &pl->ranges[tid];
     GD_IN_T *bpack = pl->bpack + (nsplit ? tid * pl->bpack_elems : 0);
-    const int ptid = nsplit ? 0 : tid, pnt = nsplit ? 1 : nt;  // B packing and compute
     // The same for every thread: they share the A panel.
     const int direct = gd_direct_a(pl, nsplit ? (npb + nt - 1) / nt * GD_NR : g->n);
     GD_THREAD_BEGIN();
     GD_PROF_START;
     for (int64_t ic = 0; ic < g->m; ic += pl->mc) {
-        const int64_t mb = gd_min(pl->mc, g->m - ic);
+        const int64_t mb = gd_min(pl->mc, g->m - ic), pa = (mb + GD_MR - 1) / GD_MR;
         for (int64_t pc = 0; pc < g->k; pc += pl->kc) {
             const int64_t kb = gd_min(pl->kc, g->k - pc);
             // Later k blocks accumulate onto what the first one stored.
             const float beta = pc == 0 ? g->beta : 1.0f;
+            if (nsplit) {
+                // Everyone left the previous panel's claims at its last
+                // barrier; the next one publishes this before anyone claims.
+                __atomic_store_n(&own->ht, gd_ht(ua, ub), __ATOMIC_RELAXED);
+            }
             gd_pack_a(g, pl->apack, ic, mb, pc, kb, tid, nt, direct);
             GD_PROF(0);
             if (nsplit) {
                 cb_pool_barrier(pl->pool);  // the A panel is complete
                 GD_PROF(2);
-            }
-            for (int64_t jc = ja; jc < jb; jc += pl->nc) {
-                const int64_t nb = gd_min(pl->nc, jb - jc);
-                gd_pack_b(g, bpack, pc, kb, jc, nb, ptid, pnt);
-                GD_PROF(1);
-                if (!nsplit) {
-                    cb_pool_barrier(pl->pool);  // packs complete
-                    GD_PROF(2);
+                int64_t u0, u1;
+                while (gd_claim(own, ncu, &u0, &u1) ||
+                       (pl->steal && gd_steal(pl->ranges, tid, nt) &&
+                        gd_claim(own, ncu, &u0, &u1))) {
+                    const int64_t jc = u0 * su, nb = gd_min(g->n, u1 * su) - jc;
+                    gd_pack_b(g, bpack, pc, kb, jc, nb, 0, 1);
+                    GD_PROF(1);
+                    gd_compute(pl, bpack, ic, mb, jc, nb, pc, kb, beta, direct, 0, pa, 0,
+                               (nb + GD_NR - 1) / GD_NR);
+                    GD_PROF(3);
                 }
-                gd_compute(pl, bpack, ic, mb, jc, nb, pc, kb, beta, direct, ptid, pnt);
-                GD_PROF(3);
-                if (!nsplit) {
-                    cb_pool_barrier(pl->pool);  // nobody still reads the B block
-                    GD_PROF(2);
-                }
-            }
-            if (nsplit) {
                 cb_pool_barrier(pl->pool);  // nobody still reads the A panel
+                GD_PROF(2);
+                continue;
+            }
+            for (int64_t jc = 0; jc < g->n; jc += pl->nc) {
+                const int64_t nb = gd_min(pl->nc, g->n - jc), pb = (nb + GD_NR - 1) / GD_NR;
+                // The A micro-panels are shared out (each thread starting on
+                // the range it packed, and taking over others' when done),
+                // or with fewer of them than threads, the B micro-panels.
+                const int by_a = pa >= 2 * nt || pa >= pb;
+                int64_t qa0 = pa * tid / nt, qa1 = pa * (tid + 1) / nt;
+                if (by_a && pl->steal == 2) {
+                    qa0 = 0;
+                    qa1 = tid == nt - 1 ? pa : 0;
+                }
+                if (by_a)
+                    __atomic_store_n(&own->ht, gd_ht(qa0, qa1), __ATOMIC_RELAXED);
+                gd_pack_b(g, bpack, pc, kb, jc, nb, tid, nt);
+                GD_PROF(1);
+                cb_pool_barrier(pl->pool);  // packs complete
+                GD_PROF(2);
+                if (!by_a) {
+                    gd_compute(pl, bpack, ic, mb, jc, nb, pc, kb, beta, direct, 0, pa,
+                               pb * tid / nt, pb * (tid + 1) / nt);
+                } else if (!pl->steal || nt == 1) {
+                    gd_compute(pl, bpack, ic, mb, jc, nb, pc, kb, beta, direct, qa0, qa1, 0, pb);
+                } else {
+                    // Claims of an eighth of a thread's share: the last one
+                    // keeps the other threads waiting at most that long.
+                    const int64_t ca = gd_max(1, pa / (8 * nt));
+                    int64_t q0, q1;
+                    while (gd_claim(own, ca, &q0, &q1) ||
+                           (gd_steal(pl->ranges, tid, nt) && gd_claim(own, ca, &q0, &q1)))
+                        gd_compute(pl, bpack, ic, mb, jc, nb, pc, kb, beta, direct, q0, q1, 0,
+                                   pb);
+                }
+                GD_PROF(3);
+                cb_pool_barrier(pl->pool);  // nobody still reads the B block
                 GD_PROF(2);
             }
         }
@@ -661,6 +756,7 @@ static void gd_plan_free(void *plan)
     cb_pool_free(pl->pool);
     cb_free(pl->apack);
     cb_free(pl->bpack);
+    cb_free(pl->ranges);
     free(pl);
 }
 
@@ -678,12 +774,18 @@ static enum cb_status gd_plan_create(const struct cb_kernel *k, const struct cb_
     // CHIPBENCH_GEMM_SPLIT=NR: split n in whole tiles, to compare in one build.
     e = getenv("CHIPBENCH_GEMM_SPLIT");
     pl->split_cols = e && atoi(e) == GD_NR ? GD_NR : GD_SPLIT_COLS;
+    // CHIPBENCH_GEMM_STEAL=0: no stealing, to compare in one build; =2: every
+    // call starts with all of n on the last thread, so the tests run the
+    // stealing path on every call whatever the timing.
+    e = getenv("CHIPBENCH_GEMM_STEAL");
+    pl->steal = e && (atoi(e) == 0 || atoi(e) == 2) ? atoi(e) : 1;
+    pl->ranges = cb_alloc_array((size_t)req->threads, sizeof *pl->ranges);
     const int64_t kp = gd_round_up(pl->kc, GD_KR);
     // Whole 4 KiB pages per thread's B buffer: no two threads write one line.
     pl->bpack_elems = gd_round_up(gd_round_up(pl->nc, GD_NR) * kp, 4096 / sizeof(GD_IN_T));
     pl->apack = gd_alloc_pack((size_t)(gd_round_up(pl->mc, GD_MR) * kp) * sizeof(GD_IN_T));
     pl->bpack = gd_alloc_pack((size_t)(pl->bpack_elems * req->threads) * sizeof(GD_IN_T));
-    if (!pl->apack || !pl->bpack) {
+    if (!pl->apack || !pl->bpack || !pl->ranges) {
         s = cb_set_error(CB_ERR_NO_MEMORY, "gemm pack buffers");
         goto out;
     }
