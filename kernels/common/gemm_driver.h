@@ -576,14 +576,19 @@ __attribute__((destructor)) static void gd_prof_dump(void)
 static inline uint64_t gd_ht(int64_t h, int64_t t) { return (uint64_t)h << 32 | (uint64_t)t; }
 
 // Claim up to w units from the head of range r: [*u0, *u1). 0 when empty.
-static inline int gd_claim(struct gd_range *r, int64_t w, int64_t *u0, int64_t *u1)
+// With wmin > 0, at most half of what is left and at least wmin: the last
+// claims shrink, so a thread that runs out early finds work to take instead
+// of waiting at the barrier for the other's last whole block (2048x4096x4096
+// on 2 threads: 3% of a call, one core being 3% slower than the other).
+static inline int gd_claim(struct gd_range *r, int64_t w, int64_t wmin, int64_t *u0,
+                           int64_t *u1)
 {
     uint64_t cur = __atomic_load_n(&r->ht, __ATOMIC_ACQUIRE);
     for (;;) {
         const int64_t h = (int64_t)(cur >> 32), t = (int64_t)(cur & 0xffffffffu);
         if (h >= t)
             return 0;
-        const int64_t e = gd_min(h + w, t);
+        const int64_t e = gd_min(h + (wmin ? gd_max(wmin, gd_min(w, (t - h + 1) / 2)) : w), t);
         if (__atomic_compare_exchange_n(&r->ht, &cur, gd_ht(e, t), 0, __ATOMIC_ACQ_REL,
                                         __ATOMIC_ACQUIRE)) {
             *u0 = h;
@@ -653,6 +658,9 @@ static void gd_thread(void *arg, int tid, int nt)
         ub = tid == nt - 1 ? nsu : 0;
     }
     const int64_t ncu = pl->nc / su;  // units a claim: one B block (nc is a multiple of su)
+    // The smallest tail claim: a whole tile (shrinking claims only pay when
+    // someone can take the rest).
+    const int64_t tail = pl->steal ? gd_max(1, GD_NR / su) : 0;
     struct gd_range *own = &pl->ranges[tid];
     GD_IN_T *bpack = pl->bpack + (nsplit ? tid * pl->bpack_elems : 0);
     // The same for every thread: they share the A panel.
@@ -676,9 +684,9 @@ static void gd_thread(void *arg, int tid, int nt)
                 cb_pool_barrier(pl->pool);  // the A panel is complete
                 GD_PROF(2);
                 int64_t u0, u1;
-                while (gd_claim(own, ncu, &u0, &u1) ||
+                while (gd_claim(own, ncu, tail, &u0, &u1) ||
                        (pl->steal && gd_steal(pl->ranges, tid, nt) &&
-                        gd_claim(own, ncu, &u0, &u1))) {
+                        gd_claim(own, ncu, tail, &u0, &u1))) {
                     const int64_t jc = u0 * su, nb = gd_min(g->n, u1 * su) - jc;
                     gd_pack_b(g, bpack, pc, kb, jc, nb, 0, 1);
                     GD_PROF(1);
@@ -717,8 +725,8 @@ static void gd_thread(void *arg, int tid, int nt)
                     // keeps the other threads waiting at most that long.
                     const int64_t ca = gd_max(1, pa / (8 * nt));
                     int64_t q0, q1;
-                    while (gd_claim(own, ca, &q0, &q1) ||
-                           (gd_steal(pl->ranges, tid, nt) && gd_claim(own, ca, &q0, &q1)))
+                    while (gd_claim(own, ca, 0, &q0, &q1) ||
+                           (gd_steal(pl->ranges, tid, nt) && gd_claim(own, ca, 0, &q0, &q1)))
                         gd_compute(pl, bpack, ic, mb, jc, nb, pc, kb, beta, direct, q0, q1, 0,
                                    pb);
                 }
