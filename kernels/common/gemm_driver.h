@@ -116,15 +116,17 @@ struct gd_plan {
     int64_t bpack_elems;      // elements of one B block buffer
     int pack_a;               // 1: pack A even where GD_UKERNEL_A could read it
     int64_t split_cols;       // unit of the n split (GD_SPLIT_COLS)
-    int steal;                // 0: the n split stays static (CHIPBENCH_GEMM_STEAL=0)
-    struct gd_range *ranges;  // one per thread (n split)
+    int steal;                // 1: threads take work from each other; 0: static
+                              // splits; 2: tests (CHIPBENCH_GEMM_STEAL)
+    struct gd_range *ranges;  // one per thread
     const struct cb_gemm_args *g;  // the call in flight
 };
 
-// A thread's unclaimed columns in the n split, in units of split_cols:
-// head << 32 | tail, changed only by compare-and-swap. The owner claims a B
-// block at a time from the head; a thread with nothing left takes the back
-// half of the fullest range (gd_steal). A line each: no false sharing.
+// A thread's unclaimed work, head << 32 | tail, changed only by
+// compare-and-swap: columns in units of split_cols in the n split, A
+// micro-panels of the current B block in the m split. The owner claims from
+// the head (gd_claim); a thread with nothing left takes the back half of the
+// fullest range (gd_steal). A line each: no false sharing.
 struct gd_range {
     _Alignas(64) uint64_t ht;
 };
