@@ -447,13 +447,11 @@ enum cb_status cb_bench_row(const struct cb_kernel *k, const struct cb_call *sha
     if (k->pci_bus && c.plan)
         k->pci_bus(c.plan, r->pci_bus, (int)sizeof r->pci_bus);
     if (o->power.enabled) {
-        // Device rows (OpenCL, CLBlast, cuBLAS) are charged to their device's
-        // counter, unless the device is the CPU itself (PoCL): then to the
-        // packages, like CPU rows.
+        // Device rows (OpenCL, CLBlast, cuBLAS: whatever reads its result
+        // back) are charged to their device's counter, unless the device is
+        // the CPU itself (PoCL): then to the packages, like CPU rows.
         struct cb_power_target t = {0};
-        t.device = (k->backend == CB_BACKEND_OPENCL || k->backend == CB_BACKEND_CLBLAST ||
-                    k->backend == CB_BACKEND_CUBLAS) &&
-                   strncmp(r->chip_class, "opencl:cpu:", 11) != 0;
+        t.device = on_device && strncmp(r->chip_class, "opencl:cpu:", 11) != 0;
         cb_strlcpy(t.pci_bus, r->pci_bus, sizeof t.pci_bus);
         CB_TRY(cb_power_open(&o->power, &t, &pw));
     }

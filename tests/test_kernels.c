@@ -79,7 +79,7 @@ static void test_all_kernels(void)
 // Tiny cache blocks (the driver's CHIPBENCH_GEMM_* overrides) so small
 // shapes cross every block boundary: several k blocks (beta applied once),
 // several A panels and B blocks, partial tiles, both thread splits (m, n).
-// Each shape runs twice: as the driver chooses (A read in place where the
+// Each shape runs three times: as the driver chooses (A read in place where the
 // kernel can and a thread has few B blocks, gd_direct_a; n split among
 // threads in 16-column units where the kernel has an edge tile), with A
 // always packed and n split in whole tiles (CHIPBENCH_GEMM_PACK_A=1,
@@ -109,19 +109,19 @@ static void test_gemm_blocking_edges(void)
             continue;
         static const char *const how[] = {"", " A packed, n split in tiles",
                                           " n stolen from the last thread"};
-        for (int pack = 0; pack < 3 && s == CB_OK; pack++) {
-            if (pack == 1) {
+        for (int mode = 0; mode < 3 && s == CB_OK; mode++) {
+            if (mode == 1) {
                 setenv("CHIPBENCH_GEMM_PACK_A", "1", 1);
                 setenv("CHIPBENCH_GEMM_SPLIT", "48", 1);
             }
-            if (pack == 2)
+            if (mode == 2)
                 setenv("CHIPBENCH_GEMM_STEAL", "2", 1);
             for (int t = 1; t <= 2 && s == CB_OK; t++)
                 for (int j = 0; shapes[j] && s == CB_OK; j++) {
                     double err, tol;
                     s = check_one(k, shapes[j], t, &err, &tol);
                     snprintf(what, sizeof what, "%s %s threads=%d%s", k->name, shapes[j], t,
-                             how[pack]);
+                             how[mode]);
                     ran++;
                 }
             unsetenv("CHIPBENCH_GEMM_PACK_A");
